@@ -1,0 +1,56 @@
+//! `autojudge inspect`: a GGUF file's metadata and tensors.
+
+use std::path::PathBuf;
+
+use autojudge_models::gguf::{GgufFile, MetadataValue};
+use clap::Args;
+
+/// Arguments of `inspect`.
+#[derive(Args)]
+pub struct InspectArgs {
+    /// The `.gguf` file.
+    pub path: PathBuf,
+    /// Also list every tensor.
+    #[arg(long)]
+    pub tensors: bool,
+}
+
+fn short(v: &MetadataValue) -> String {
+    match v {
+        MetadataValue::Array(a) => format!("[{} items]", a.len()),
+        MetadataValue::String(s) if s.len() > 80 => format!(
+            "{:?}… ({} chars)",
+            &s[..s.char_indices().nth(60).map(|(i, _)| i).unwrap_or(s.len())],
+            s.len()
+        ),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Runs `inspect`.
+pub fn run(a: InspectArgs) -> anyhow::Result<()> {
+    let g = GgufFile::open(&a.path)?;
+    println!(
+        "{}: GGUF v{}, {} metadata keys, {} tensors",
+        a.path.display(),
+        g.version,
+        g.metadata.len(),
+        g.tensors.len()
+    );
+    for (k, v) in &g.metadata {
+        println!("  {k} = {}", short(v));
+    }
+    let mut by_type = std::collections::BTreeMap::<String, (usize, usize)>::new();
+    for t in &g.tensors {
+        let e = by_type.entry(t.dtype.to_string()).or_default();
+        e.0 += 1;
+        e.1 += t.nbytes;
+        if a.tensors {
+            println!("  {} {:?} {}", t.name, t.shape(), t.dtype);
+        }
+    }
+    for (ty, (n, bytes)) in by_type {
+        println!("  {ty}: {n} tensors, {:.1} MiB", bytes as f64 / 1048576.0);
+    }
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! `autojudge`: the command line of autojudge-rs.
+
+mod commands;
+mod device;
+
+use clap::{Parser, Subcommand};
+
+/// AutoJudge: task-specific lossy speculative decoding.
+#[derive(Parser)]
+#[command(name = "autojudge", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate text with a model, streaming tokens and printing tok/s.
+    Generate(commands::generate::GenerateArgs),
+    /// Measure prefill, decode and extend-k costs of a model.
+    BenchModel(commands::bench_model::BenchModelArgs),
+    /// Print a GGUF file's metadata and tensor directory.
+    Inspect(commands::inspect::InspectArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Generate(a) => commands::generate::run(a),
+        Command::BenchModel(a) => commands::bench_model::run(a),
+        Command::Inspect(a) => commands::inspect::run(a),
+    }
+}

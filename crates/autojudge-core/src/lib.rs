@@ -1,0 +1,18 @@
+//! Core vocabulary of autojudge-rs: token types, the model/session contract that the
+//! search, judge and decode crates program against, and typed errors.
+//!
+//! This crate has no tensor-framework dependency on purpose: a downstream inference engine
+//! implements [`TargetModel`] / [`ModelSession`] for its own model and reuses the rest of
+//! autojudge-rs unchanged.
+
+pub mod error;
+pub mod model;
+pub mod output;
+pub mod tokenizer;
+pub mod types;
+
+pub use error::{CoreError, CoreResult};
+pub use model::{check_extend, check_same_tokenizer, ModelInfo, ModelSession, TargetModel};
+pub use output::{ExtendOutput, OutputRows, Outputs};
+pub use tokenizer::{TextTokenizer, TokenizerId};
+pub use types::{argmax, TokenId};

@@ -1,0 +1,142 @@
+//! The model/session contract: immutable weights ([`TargetModel`]) and mutable, cheap-to-fork
+//! sessions that own a KV cache ([`ModelSession`]).
+
+use crate::{CoreError, CoreResult, ExtendOutput, Outputs, TokenId, TokenizerId};
+
+/// Static facts about a model that the algorithms need.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ModelInfo {
+    /// Human-readable identity (file name, architecture, draft view...).
+    pub name: String,
+    /// Vocabulary size (width of a logits row).
+    pub vocab_size: usize,
+    /// Width of a last-layer hidden state.
+    pub hidden_size: usize,
+    /// Maximum number of tokens a session can hold.
+    pub max_context: usize,
+    /// Identity of the tokenizer/vocabulary.
+    pub tokenizer: TokenizerId,
+    /// End-of-sequence token ids (generation stops on any of them).
+    pub eos_ids: Vec<TokenId>,
+}
+
+/// A decoding session: a token sequence plus whatever cache makes appending cheap.
+///
+/// Implementations must make `extend` + `truncate` exact: after `truncate(n)` the session
+/// behaves as if only the first `n` tokens had ever been appended.
+pub trait ModelSession: Send {
+    /// Static model facts.
+    fn info(&self) -> &ModelInfo;
+    /// Tokens currently in the session.
+    fn tokens(&self) -> &[TokenId];
+    /// Number of tokens currently in the session.
+    fn len(&self) -> usize {
+        self.tokens().len()
+    }
+    /// Whether the session holds no tokens.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Appends `tokens` in one forward pass and returns the requested outputs for the appended
+    /// positions (see [`ExtendOutput`] for the row layout).
+    fn extend(&mut self, tokens: &[TokenId], outputs: Outputs) -> CoreResult<ExtendOutput>;
+    /// Rolls back to the first `n` tokens without recomputing the prefix.
+    fn truncate(&mut self, n: usize) -> CoreResult<()>;
+}
+
+/// A loaded model with immutable, shareable weights that hands out sessions.
+///
+/// This is the seam a foreign engine implements to reuse mining, the judge and the decode loop.
+/// Drafts implement the same trait.
+pub trait TargetModel: Send + Sync {
+    /// Session type; `Clone` forks a session (mining branches from a shared prefix).
+    type Session: ModelSession + Clone;
+    /// Static model facts.
+    fn info(&self) -> &ModelInfo;
+    /// A fresh, empty session.
+    fn new_session(&self) -> CoreResult<Self::Session>;
+}
+
+/// Refuses a draft/target pair whose vocabularies differ.
+pub fn check_same_tokenizer(draft: &ModelInfo, target: &ModelInfo) -> CoreResult<()> {
+    if draft.tokenizer == target.tokenizer && draft.vocab_size == target.vocab_size {
+        return Ok(());
+    }
+    Err(CoreError::TokenizerMismatch {
+        draft: draft.name.clone(),
+        draft_tokenizer: draft.tokenizer.0.clone(),
+        draft_vocab: draft.vocab_size,
+        target: target.name.clone(),
+        target_tokenizer: target.tokenizer.0.clone(),
+        target_vocab: target.vocab_size,
+    })
+}
+
+/// Checks that `tokens` can be appended to a session of `info` holding `len` tokens.
+pub fn check_extend(info: &ModelInfo, len: usize, tokens: &[TokenId]) -> CoreResult<()> {
+    if tokens.is_empty() {
+        return Err(CoreError::EmptyExtend);
+    }
+    if len + tokens.len() > info.max_context {
+        return Err(CoreError::ContextOverflow {
+            model: info.name.clone(),
+            requested: len + tokens.len(),
+            max: info.max_context,
+        });
+    }
+    if let Some(&token) = tokens.iter().find(|&&t| t as usize >= info.vocab_size) {
+        return Err(CoreError::TokenOutOfVocab {
+            model: info.name.clone(),
+            token,
+            vocab_size: info.vocab_size,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(tok: &str, vocab: usize) -> ModelInfo {
+        ModelInfo {
+            name: format!("m-{tok}"),
+            vocab_size: vocab,
+            hidden_size: 8,
+            max_context: 16,
+            tokenizer: TokenizerId(tok.into()),
+            eos_ids: vec![0],
+        }
+    }
+
+    #[test]
+    fn mismatched_tokenizers_are_refused_with_both_names() {
+        let err = check_same_tokenizer(&info("a", 10), &info("b", 10)).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("m-a") && msg.contains("m-b"), "{msg}");
+        assert!(check_same_tokenizer(&info("a", 10), &info("a", 10)).is_ok());
+        assert!(check_same_tokenizer(&info("a", 10), &info("a", 11)).is_err());
+    }
+
+    #[test]
+    fn extend_checks_context_vocab_and_emptiness() {
+        let i = info("a", 10);
+        assert!(matches!(
+            check_extend(&i, 0, &[]),
+            Err(CoreError::EmptyExtend)
+        ));
+        assert!(matches!(
+            check_extend(&i, 15, &[1, 2]),
+            Err(CoreError::ContextOverflow {
+                requested: 17,
+                max: 16,
+                ..
+            })
+        ));
+        assert!(matches!(
+            check_extend(&i, 0, &[10]),
+            Err(CoreError::TokenOutOfVocab { token: 10, .. })
+        ));
+        assert!(check_extend(&i, 14, &[1, 9]).is_ok());
+    }
+}

@@ -1,0 +1,217 @@
+//! The forward pass: `k` new tokens at positions `start..start+k` through the planned layers,
+//! reading and writing a [`KvCache`]. One code path for prefill, single-step decode and
+//! k-token verification, so their numerics agree.
+
+use autojudge_core::{ExtendOutput, OutputRows, Outputs, TokenId};
+use burn::tensor::{
+    backend::Backend, module::attention, ops::AttentionModuleOptions, DType, Int, Tensor,
+    TensorData,
+};
+
+use super::rope::RopeTables;
+use super::weights::{LayerWeights, LlamaWeights};
+use super::ComputeDType;
+
+/// Per-layer key/value tensors `[kv_heads, capacity, head_dim]` (f32), preallocated and written
+/// in place with `slice_assign`.
+#[derive(Clone, Debug)]
+pub struct KvCache<B: Backend> {
+    /// Keys per planned layer (`None` only transiently while being written).
+    pub keys: Vec<Option<Tensor<B, 3>>>,
+    /// Values per planned layer.
+    pub values: Vec<Option<Tensor<B, 3>>>,
+    /// Allocated positions.
+    pub capacity: usize,
+}
+
+impl<B: Backend> KvCache<B> {
+    /// A cache for `layers` layers with room for `capacity` positions.
+    pub fn new(
+        layers: usize,
+        kv_heads: usize,
+        head_dim: usize,
+        capacity: usize,
+        device: &B::Device,
+    ) -> Self {
+        let z = || {
+            Some(Tensor::<B, 3>::zeros(
+                [kv_heads, capacity, head_dim],
+                (device, DType::F32),
+            ))
+        };
+        KvCache {
+            keys: (0..layers).map(|_| z()).collect(),
+            values: (0..layers).map(|_| z()).collect(),
+            capacity,
+        }
+    }
+
+    /// Grows to at least `needed` positions (doubling), keeping the first `len` positions.
+    pub fn reserve(&mut self, needed: usize, len: usize, max: usize, device: &B::Device) {
+        if needed <= self.capacity {
+            return;
+        }
+        let new_cap = needed.max(self.capacity * 2).min(max.max(needed));
+        for slot in self.keys.iter_mut().chain(self.values.iter_mut()) {
+            let old = slot.take().expect("cache slot present");
+            let [h, _, d] = old.dims();
+            let fresh = Tensor::<B, 3>::zeros([h, new_cap, d], (device, DType::F32));
+            let fresh = if len > 0 {
+                fresh.slice_assign([0..h, 0..len, 0..d], old.slice([0..h, 0..len, 0..d]))
+            } else {
+                fresh
+            };
+            *slot = Some(fresh);
+        }
+        self.capacity = new_cap;
+    }
+}
+
+fn rms_norm<B: Backend>(x: Tensor<B, 2>, w: &Tensor<B, 1>, eps: f64) -> Tensor<B, 2> {
+    let ms = x.clone().powi_scalar(2).mean_dim(1);
+    x * (ms + eps).sqrt().recip() * w.clone().unsqueeze::<2>()
+}
+
+fn proj<B: Backend>(x: Tensor<B, 2>, w: &Tensor<B, 2>, dtype: ComputeDType) -> Tensor<B, 2> {
+    match dtype {
+        ComputeDType::F32 => x.matmul(w.clone()),
+        ComputeDType::F16 => x.cast(DType::F16).matmul(w.clone()).cast(DType::F32),
+    }
+}
+
+/// Hidden states `[k, hidden]` after the planned layers and the final norm.
+#[allow(clippy::too_many_arguments)]
+pub fn forward_hidden<B: Backend>(
+    w: &LlamaWeights<B>,
+    rope: &RopeTables<B>,
+    layers: &[usize],
+    cache: &mut KvCache<B>,
+    tokens: &[TokenId],
+    start: usize,
+    device: &B::Device,
+) -> Tensor<B, 2> {
+    let k = tokens.len();
+    let ids: Vec<i32> = tokens.iter().map(|&t| t as i32).collect();
+    let ids = Tensor::<B, 1, Int>::from_data(TensorData::new(ids, [k]), device);
+    let mut x = w.embed.clone().select(0, ids).cast(DType::F32);
+    for (slot, &li) in layers.iter().enumerate() {
+        x = layer_forward(w, &w.layers[li], rope, cache, slot, x, start);
+    }
+    rms_norm(x, &w.final_norm, w.config.rms_norm_eps)
+}
+
+fn layer_forward<B: Backend>(
+    w: &LlamaWeights<B>,
+    lw: &LayerWeights<B>,
+    rope: &RopeTables<B>,
+    cache: &mut KvCache<B>,
+    slot: usize,
+    x: Tensor<B, 2>,
+    start: usize,
+) -> Tensor<B, 2> {
+    let c = &w.config;
+    let [k, _] = x.dims();
+    let (nh, nkv, d) = (c.num_heads, c.num_kv_heads, c.head_dim);
+    let (qd, kvd) = (c.q_dim(), c.kv_dim());
+    let h = rms_norm(x.clone(), &lw.attn_norm, c.rms_norm_eps);
+    let mut qkv = proj(h, &lw.w_qkv, w.dtype);
+    if let Some(b) = &lw.b_qkv {
+        qkv = qkv + b.clone().unsqueeze::<2>();
+    }
+    let heads = |t: Tensor<B, 2>, n: usize| t.reshape([k, n, d]).swap_dims(0, 1);
+    let q = rope.apply(heads(qkv.clone().slice([0..k, 0..qd]), nh), start);
+    let kk = rope.apply(heads(qkv.clone().slice([0..k, qd..qd + kvd]), nkv), start);
+    let vv = heads(qkv.slice([0..k, qd + kvd..qd + 2 * kvd]), nkv);
+    let end = start + k;
+    let keys = cache.keys[slot]
+        .take()
+        .expect("cache slot")
+        .slice_assign([0..nkv, start..end, 0..d], kk);
+    let values = cache.values[slot]
+        .take()
+        .expect("cache slot")
+        .slice_assign([0..nkv, start..end, 0..d], vv);
+    let kview = keys.clone().slice([0..nkv, 0..end, 0..d]);
+    let vview = values.clone().slice([0..nkv, 0..end, 0..d]);
+    cache.keys[slot] = Some(keys);
+    cache.values[slot] = Some(values);
+    let group = nh / nkv;
+    let expand = |t: Tensor<B, 3>| -> Tensor<B, 4> {
+        if group == 1 {
+            t.unsqueeze::<4>()
+        } else {
+            t.unsqueeze_dim::<4>(1)
+                .expand([nkv, group, end, d])
+                .reshape([1, nh, end, d])
+        }
+    };
+    let opts = AttentionModuleOptions {
+        scale: None,
+        softcap: None,
+        is_causal: k > 1,
+    };
+    let att = attention(
+        q.unsqueeze::<4>(),
+        expand(kview),
+        expand(vview),
+        None,
+        None,
+        opts,
+    );
+    let att = att.reshape([nh, k, d]).swap_dims(0, 1).reshape([k, qd]);
+    let x = x + proj(att, &lw.w_o, w.dtype);
+    let h = rms_norm(x.clone(), &lw.ffn_norm, c.rms_norm_eps);
+    let gu = proj(h, &lw.w_gate_up, w.dtype);
+    let inter = c.intermediate_size;
+    let act = burn::tensor::activation::silu(gu.clone().slice([0..k, 0..inter]))
+        * gu.slice([0..k, inter..2 * inter]);
+    x + proj(act, &lw.w_down, w.dtype)
+}
+
+/// Logits `[rows, vocab]` for hidden rows `[rows, hidden]`.
+pub fn lm_head<B: Backend>(w: &LlamaWeights<B>, hidden: Tensor<B, 2>) -> Tensor<B, 2> {
+    let head = w.lm_head.as_ref().unwrap_or(&w.embed).clone().transpose();
+    proj(hidden, &head, w.dtype)
+}
+
+fn host_rows<B: Backend>(t: Tensor<B, 2>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .into_vec::<f32>()
+        .expect("f32 data")
+}
+
+/// Runs the planned layers over `tokens` and returns the requested rows.
+#[allow(clippy::too_many_arguments)]
+pub fn forward<B: Backend>(
+    w: &LlamaWeights<B>,
+    rope: &RopeTables<B>,
+    layers: &[usize],
+    cache: &mut KvCache<B>,
+    tokens: &[TokenId],
+    start: usize,
+    outputs: Outputs,
+    device: &B::Device,
+) -> ExtendOutput {
+    let k = tokens.len();
+    let hidden = forward_hidden(w, rope, layers, cache, tokens, start, device);
+    let rows = |r: OutputRows, t: Tensor<B, 2>| -> Option<Tensor<B, 2>> {
+        match r {
+            OutputRows::None => None,
+            OutputRows::Last => Some(t.slice([k - 1..k, 0..w.config.hidden_size])),
+            OutputRows::All => Some(t),
+        }
+    };
+    let logits = rows(outputs.logits, hidden.clone())
+        .map(|h| host_rows(lm_head(w, h)))
+        .unwrap_or_default();
+    let hidden = rows(outputs.hidden, hidden)
+        .map(host_rows)
+        .unwrap_or_default();
+    ExtendOutput {
+        logits,
+        vocab_size: w.config.vocab_size,
+        hidden,
+        hidden_size: w.config.hidden_size,
+    }
+}

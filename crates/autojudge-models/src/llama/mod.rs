@@ -1,0 +1,17 @@
+//! The Llama-family decoder on burn: weights ([`weights`]), RoPE tables ([`rope`]), the forward
+//! pass ([`forward`]), KV-cache sessions ([`session`]) and the model handle with its
+//! self-speculative draft views ([`model`]).
+
+pub mod compute_dtype;
+pub mod forward;
+pub mod layer_plan;
+pub mod model;
+pub mod rope;
+pub mod session;
+pub mod weights;
+
+pub use compute_dtype::ComputeDType;
+pub use layer_plan::LayerPlan;
+pub use model::Llama;
+pub use session::LlamaSession;
+pub use weights::LlamaWeights;

@@ -1,0 +1,141 @@
+//! [`Llama`]: a handle on shared, immutable weights plus the layer plan it runs; implements
+//! the core [`TargetModel`] contract. Self-speculative draft views share the same weights.
+
+use std::sync::Arc;
+
+use autojudge_core::{CoreResult, ModelInfo, TargetModel};
+use burn::tensor::backend::Backend;
+
+use super::rope::RopeTables;
+use super::{LayerPlan, LlamaSession, LlamaWeights};
+use crate::config::LlamaConfig;
+use crate::error::ModelResult;
+
+/// Default number of KV positions a fresh session allocates (it grows by doubling).
+pub const DEFAULT_INITIAL_CAPACITY: usize = 512;
+
+pub(crate) struct Shared<B: Backend> {
+    pub weights: LlamaWeights<B>,
+    pub rope: RopeTables<B>,
+    pub device: B::Device,
+}
+
+/// A Llama-family model (or a draft view of one). Cloning is cheap: weights are shared.
+pub struct Llama<B: Backend> {
+    pub(crate) shared: Arc<Shared<B>>,
+    pub(crate) layers: Arc<Vec<usize>>,
+    plan: LayerPlan,
+    pub(crate) info: Arc<ModelInfo>,
+    pub(crate) initial_capacity: usize,
+}
+
+impl<B: Backend> Clone for Llama<B> {
+    fn clone(&self) -> Self {
+        Llama {
+            shared: self.shared.clone(),
+            layers: self.layers.clone(),
+            plan: self.plan.clone(),
+            info: self.info.clone(),
+            initial_capacity: self.initial_capacity,
+        }
+    }
+}
+
+impl<B: Backend> std::fmt::Debug for Llama<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Llama")
+            .field("info", &self.info)
+            .field("plan", &self.plan)
+            .finish()
+    }
+}
+
+impl<B: Backend> Llama<B> {
+    /// Wraps loaded weights. `info.max_context` may be below the config's (to bound memory).
+    pub fn new(weights: LlamaWeights<B>, mut info: ModelInfo, device: B::Device) -> Self {
+        info.max_context = info.max_context.min(weights.config.max_context);
+        info.hidden_size = weights.config.hidden_size;
+        let mut rope_cfg = weights.config.clone();
+        rope_cfg.max_context = info.max_context;
+        let rope = RopeTables::new(&rope_cfg, &device);
+        let layers = (0..weights.config.num_layers).collect();
+        Llama {
+            shared: Arc::new(Shared {
+                weights,
+                rope,
+                device,
+            }),
+            layers: Arc::new(layers),
+            plan: LayerPlan::All,
+            info: Arc::new(info),
+            initial_capacity: DEFAULT_INITIAL_CAPACITY,
+        }
+    }
+
+    /// A self-speculative draft view running `plan`'s layers over the same weights (no copy).
+    pub fn draft_view(&self, plan: LayerPlan) -> ModelResult<Self> {
+        let layers = plan.layers(self.config().num_layers)?;
+        let mut info = (*self.info).clone();
+        let base = info
+            .name
+            .split('[')
+            .next()
+            .unwrap_or(&info.name)
+            .to_string();
+        info.name = if plan == LayerPlan::All {
+            base
+        } else {
+            format!("{base}[{}]", plan.label())
+        };
+        Ok(Llama {
+            shared: self.shared.clone(),
+            layers: Arc::new(layers),
+            plan,
+            info: Arc::new(info),
+            initial_capacity: self.initial_capacity,
+        })
+    }
+
+    /// The layer plan this handle runs.
+    pub fn plan(&self) -> &LayerPlan {
+        &self.plan
+    }
+
+    /// Hyper-parameters.
+    pub fn config(&self) -> &LlamaConfig {
+        &self.shared.weights.config
+    }
+
+    /// The weights.
+    pub fn weights(&self) -> &LlamaWeights<B> {
+        &self.shared.weights
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> &B::Device {
+        &self.shared.device
+    }
+
+    /// Sets the KV capacity fresh sessions start with.
+    pub fn with_initial_capacity(mut self, positions: usize) -> Self {
+        self.initial_capacity = positions.max(1);
+        self
+    }
+
+    /// Whether two handles share the same weights (e.g. a model and its draft view).
+    pub fn shares_weights_with(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+}
+
+impl<B: Backend> TargetModel for Llama<B> {
+    type Session = LlamaSession<B>;
+
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn new_session(&self) -> CoreResult<LlamaSession<B>> {
+        Ok(LlamaSession::new(self.clone()))
+    }
+}

@@ -1,0 +1,100 @@
+//! [`LlamaSession`]: tokens plus a preallocated KV cache; `extend` appends, `truncate` rolls
+//! back by moving the length (cached entries past it are simply overwritten later).
+
+use autojudge_core::{
+    model::check_extend, CoreError, CoreResult, ExtendOutput, ModelInfo, ModelSession, Outputs,
+    TokenId,
+};
+use burn::tensor::backend::Backend;
+
+use super::forward::{forward, KvCache};
+use super::Llama;
+
+/// A decoding session of a [`Llama`] (or a draft view). `Clone` forks it; the copy shares
+/// cache buffers until one side writes (copy on write).
+pub struct LlamaSession<B: Backend> {
+    model: Llama<B>,
+    tokens: Vec<TokenId>,
+    cache: KvCache<B>,
+}
+
+impl<B: Backend> Clone for LlamaSession<B> {
+    fn clone(&self) -> Self {
+        LlamaSession {
+            model: self.model.clone(),
+            tokens: self.tokens.clone(),
+            cache: self.cache.clone(),
+        }
+    }
+}
+
+impl<B: Backend> LlamaSession<B> {
+    /// A fresh, empty session.
+    pub fn new(model: Llama<B>) -> Self {
+        let c = model.config();
+        let cap = model.initial_capacity.min(model.info.max_context);
+        let cache = KvCache::new(
+            model.layers.len(),
+            c.num_kv_heads,
+            c.head_dim,
+            cap,
+            model.device(),
+        );
+        LlamaSession {
+            model,
+            tokens: Vec::new(),
+            cache,
+        }
+    }
+
+    /// The model this session runs.
+    pub fn model(&self) -> &Llama<B> {
+        &self.model
+    }
+
+    /// Positions currently allocated in the KV cache.
+    pub fn capacity(&self) -> usize {
+        self.cache.capacity
+    }
+}
+
+impl<B: Backend> ModelSession for LlamaSession<B> {
+    fn info(&self) -> &ModelInfo {
+        &self.model.info
+    }
+
+    fn tokens(&self) -> &[TokenId] {
+        &self.tokens
+    }
+
+    fn extend(&mut self, tokens: &[TokenId], outputs: Outputs) -> CoreResult<ExtendOutput> {
+        let start = self.tokens.len();
+        check_extend(&self.model.info, start, tokens)?;
+        let m = &self.model;
+        self.cache
+            .reserve(start + tokens.len(), start, m.info.max_context, m.device());
+        let out = forward(
+            &m.shared.weights,
+            &m.shared.rope,
+            &m.layers,
+            &mut self.cache,
+            tokens,
+            start,
+            outputs,
+            m.device(),
+        );
+        self.tokens.extend_from_slice(tokens);
+        Ok(out)
+    }
+
+    fn truncate(&mut self, n: usize) -> CoreResult<()> {
+        if n > self.tokens.len() {
+            return Err(CoreError::TruncateBeyondLength {
+                requested: n,
+                len: self.tokens.len(),
+            });
+        }
+        self.tokens.truncate(n);
+        Ok(())
+    }
+}

@@ -1,0 +1,143 @@
+//! Our models against golden outputs of HF transformers (scripts/golden/make_fixtures.py):
+//! top-k logits at every position of a fixed prompt within a stated tolerance, and the greedy
+//! 32-token continuation identical.
+
+mod common;
+
+use autojudge_core::{ModelSession, Outputs, TargetModel, TextTokenizer, TokenId};
+use autojudge_models::{load_model, LoadOptions};
+use common::*;
+use serde_json::Value;
+
+/// Absolute logit tolerance, relative to the logit scale: f32 vs f32 with different summation
+/// orders (HF: torch GEMM; ours: gemm crate) differ by ~1e-5 relative per op.
+const REL_TOL: f32 = 2e-4;
+
+struct Golden {
+    prompt: Vec<TokenId>,
+    topk: Vec<(usize, Vec<usize>, Vec<f32>)>,
+    greedy: Vec<TokenId>,
+}
+
+fn read_golden(path: &std::path::Path) -> Golden {
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let ids = |x: &Value| {
+        x.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_u64().unwrap() as TokenId)
+            .collect::<Vec<_>>()
+    };
+    Golden {
+        prompt: ids(&v["prompt_ids"]),
+        greedy: ids(&v["greedy"]),
+        topk: v["topk"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["position"].as_u64().unwrap() as usize,
+                    r["ids"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|x| x.as_u64().unwrap() as usize)
+                        .collect(),
+                    r["logits"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|x| x.as_f64().unwrap() as f32)
+                        .collect(),
+                )
+            })
+            .collect(),
+    }
+}
+
+/// Checks logits rows and the greedy continuation; returns the largest logit error.
+fn check(model_path: &std::path::Path, golden: &Golden) -> f32 {
+    let loaded = load_model::<B>(model_path, &LoadOptions::default(), &Default::default()).unwrap();
+    let mut s = loaded.model.new_session().unwrap();
+    let out = s.extend(&golden.prompt, Outputs::ALL_LOGITS).unwrap();
+    let mut worst = 0.0f32;
+    for (pos, ids, logits) in &golden.topk {
+        let row = out.logits_row(*pos);
+        let scale = logits.iter().fold(1.0f32, |m, x| m.max(x.abs()));
+        for (id, want) in ids.iter().zip(logits) {
+            let err = (row[*id] - want).abs();
+            worst = worst.max(err / scale);
+            assert!(
+                err <= REL_TOL * scale,
+                "{}: position {pos} token {id}: ours {} vs reference {want}",
+                model_path.display(),
+                row[*id]
+            );
+        }
+    }
+    let mut next = out.argmax_row(golden.prompt.len() - 1);
+    let mut got = Vec::new();
+    for _ in 0..golden.greedy.len() {
+        got.push(next);
+        next = s
+            .extend(&[next], Outputs::LAST_LOGITS)
+            .unwrap()
+            .argmax_row(0);
+    }
+    assert_eq!(
+        got,
+        golden.greedy,
+        "{}: greedy continuation differs",
+        model_path.display()
+    );
+    worst
+}
+
+#[test]
+fn tiny_hf_models_match_transformers() {
+    for name in ["tiny-llama", "tiny-qwen2", "tiny-llama31"] {
+        let dir = fixture(name);
+        let worst = check(&dir, &read_golden(&dir.join("golden.json")));
+        eprintln!("{name}: worst relative logit error {worst:.2e}");
+    }
+}
+
+#[test]
+fn tiny_hf_tokenizer_and_template_load() {
+    let loaded = load_model::<B>(
+        &fixture("tiny-llama"),
+        &LoadOptions::default(),
+        &Default::default(),
+    )
+    .unwrap();
+    let ids = loaded.tokenizer.encode("hi there", false).unwrap();
+    assert_eq!(loaded.tokenizer.decode(&ids).unwrap(), "hi there");
+    assert_eq!(loaded.model.info().eos_ids, vec![256]);
+    let t = loaded.chat_template.unwrap();
+    assert_eq!(
+        t.render(&[autojudge_models::ChatMessage::user("q")], true)
+            .unwrap(),
+        "<user>q<assistant>"
+    );
+}
+
+#[test]
+fn smollm2_matches_transformers_gguf_reference() {
+    let Some(path) = smollm_path() else { return };
+    let golden = read_golden(&fixture("smollm2_golden.json"));
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("smollm2_golden.json")).unwrap())
+            .unwrap();
+    let loaded = load_model::<B>(&path, &LoadOptions::default(), &Default::default()).unwrap();
+    let ids = loaded
+        .tokenizer
+        .encode(v["text"].as_str().unwrap(), false)
+        .unwrap();
+    assert_eq!(
+        ids, golden.prompt,
+        "GGUF tokenizer disagrees with the HF tokenizer"
+    );
+    let worst = check(&path, &golden);
+    eprintln!("SmolLM2: worst relative logit error {worst:.2e}");
+}

@@ -1,0 +1,1 @@
+pub use autojudge_core as core;
