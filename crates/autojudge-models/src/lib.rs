@@ -19,5 +19,5 @@ pub mod weight_source;
 pub use config::{Architecture, LlamaConfig};
 pub use error::{ModelError, ModelResult};
 pub use llama::{ComputeDType, LayerPlan, Llama, LlamaSession};
-pub use loader::{load_model, LoadOptions, LoadedModel};
+pub use loader::{load_gguf_file, load_model, LoadOptions, LoadedModel};
 pub use tokenizer::{ChatMessage, ChatTemplate, LlmTokenizer};

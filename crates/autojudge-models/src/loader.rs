@@ -112,7 +112,16 @@ fn load_gguf<B: Backend>(
     opts: &LoadOptions,
     device: &B::Device,
 ) -> ModelResult<LoadedModel<B>> {
-    let gguf = GgufFile::open(path)?;
+    load_gguf_file(GgufFile::open(path)?, opts, device)
+}
+
+/// Loads a model from an already parsed GGUF file (e.g. one held in memory).
+pub fn load_gguf_file<B: Backend>(
+    gguf: GgufFile,
+    opts: &LoadOptions,
+    device: &B::Device,
+) -> ModelResult<LoadedModel<B>> {
+    let path = &gguf.path().to_path_buf();
     let mut config = LlamaConfig::from_gguf(&gguf)?;
     let tok = tokenizer_from_gguf(&gguf)?;
     let id_key = |k: &str| gguf.get(k).and_then(|v| v.as_u64()).map(|v| v as TokenId);

@@ -4,7 +4,7 @@
 
 use autojudge_core::{ExtendOutput, OutputRows, Outputs, TokenId};
 use burn::tensor::{
-    backend::Backend, module::attention, ops::AttentionModuleOptions, DType, Int, Tensor,
+    backend::Backend, module::attention, ops::AttentionModuleOptions, Bool, DType, Int, Tensor,
     TensorData,
 };
 
@@ -67,15 +67,39 @@ impl<B: Backend> KvCache<B> {
     }
 }
 
+/// Mask `[1, kv_heads, group·k, start+k]`, true where query `i` (row `g·k + i`) must not see
+/// key `j > start + i`.
+fn causal_mask<B: Backend>(
+    nkv: usize,
+    group: usize,
+    k: usize,
+    start: usize,
+    device: &B::Device,
+) -> Tensor<B, 4, Bool> {
+    let len = start + k;
+    let mut m = Vec::with_capacity(nkv * group * k * len);
+    for _ in 0..nkv * group {
+        for i in 0..k {
+            m.extend((0..len).map(|j| j > start + i));
+        }
+    }
+    Tensor::from_data(TensorData::new(m, [1, nkv, group * k, len]), device)
+}
+
 fn rms_norm<B: Backend>(x: Tensor<B, 2>, w: &Tensor<B, 1>, eps: f64) -> Tensor<B, 2> {
     let ms = x.clone().powi_scalar(2).mean_dim(1);
     x * (ms + eps).sqrt().recip() * w.clone().unsqueeze::<2>()
 }
 
+/// `x [k, in]` through `w [out, in]`: `(W · xᵀ)ᵀ` (see [`LayerWeights`] for why).
 fn proj<B: Backend>(x: Tensor<B, 2>, w: &Tensor<B, 2>, dtype: ComputeDType) -> Tensor<B, 2> {
     match dtype {
-        ComputeDType::F32 => x.matmul(w.clone()),
-        ComputeDType::F16 => x.cast(DType::F16).matmul(w.clone()).cast(DType::F32),
+        ComputeDType::F32 => w.clone().matmul(x.transpose()).transpose(),
+        ComputeDType::F16 => w
+            .clone()
+            .matmul(x.cast(DType::F16).transpose())
+            .transpose()
+            .cast(DType::F32),
     }
 }
 
@@ -135,26 +159,21 @@ fn layer_forward<B: Backend>(
     let vview = values.clone().slice([0..nkv, 0..end, 0..d]);
     cache.keys[slot] = Some(keys);
     cache.values[slot] = Some(values);
+    // GQA without copying K/V: the `group` query heads that share a KV head are stacked along
+    // the query axis ([kv_heads, group·k, d]), with an explicit causal mask per stacked row.
     let group = nh / nkv;
-    let expand = |t: Tensor<B, 3>| -> Tensor<B, 4> {
-        if group == 1 {
-            t.unsqueeze::<4>()
-        } else {
-            t.unsqueeze_dim::<4>(1)
-                .expand([nkv, group, end, d])
-                .reshape([1, nh, end, d])
-        }
-    };
+    let q = q.reshape([1, nkv, group * k, d]);
+    let mask = (k > 1).then(|| causal_mask::<B>(nkv, group, k, start, &q.device()));
     let opts = AttentionModuleOptions {
         scale: None,
         softcap: None,
-        is_causal: k > 1,
+        is_causal: false,
     };
     let att = attention(
-        q.unsqueeze::<4>(),
-        expand(kview),
-        expand(vview),
-        None,
+        q,
+        kview.unsqueeze::<4>(),
+        vview.unsqueeze::<4>(),
+        mask,
         None,
         opts,
     );
@@ -170,8 +189,7 @@ fn layer_forward<B: Backend>(
 
 /// Logits `[rows, vocab]` for hidden rows `[rows, hidden]`.
 pub fn lm_head<B: Backend>(w: &LlamaWeights<B>, hidden: Tensor<B, 2>) -> Tensor<B, 2> {
-    let head = w.lm_head.as_ref().unwrap_or(&w.embed).clone().transpose();
-    proj(hidden, &head, w.dtype)
+    proj(hidden, w.lm_head.as_ref().unwrap_or(&w.embed), w.dtype)
 }
 
 fn host_rows<B: Backend>(t: Tensor<B, 2>) -> Vec<f32> {

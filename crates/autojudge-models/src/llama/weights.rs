@@ -9,23 +9,25 @@ use crate::host_tensor::HostTensor;
 use crate::weight_name::{LayerWeight, WeightName};
 use crate::weight_source::WeightSource;
 
-/// One decoder layer. Projections are stored `[in, out]` (so `x · W`) in the compute dtype;
-/// q/k/v and gate/up are fused column-wise.
+/// One decoder layer. Projections are stored `[out, in]` (PyTorch layout) in the compute dtype
+/// and applied as `(W · xᵀ)ᵀ`, which keeps the big dimension on gemm's vectorized side for the
+/// small `k` of decode and verification (measured 1.6–4× faster than `x · Wᵀ` at k = 8);
+/// q/k/v and gate/up are fused row-wise.
 #[derive(Clone, Debug)]
 pub struct LayerWeights<B: Backend> {
     /// RMSNorm weight before attention.
     pub attn_norm: Tensor<B, 1>,
-    /// Fused `[hidden, q_dim + 2·kv_dim]` projection.
+    /// Fused `[q_dim + 2·kv_dim, hidden]` projection.
     pub w_qkv: Tensor<B, 2>,
     /// Fused q/k/v bias (Qwen2), f32.
     pub b_qkv: Option<Tensor<B, 1>>,
-    /// Output projection `[q_dim, hidden]`.
+    /// Output projection `[hidden, q_dim]`.
     pub w_o: Tensor<B, 2>,
     /// RMSNorm weight before the MLP.
     pub ffn_norm: Tensor<B, 1>,
-    /// Fused `[hidden, 2·intermediate]` gate|up projection.
+    /// Fused `[2·intermediate, hidden]` gate|up projection.
     pub w_gate_up: Tensor<B, 2>,
-    /// Down projection `[intermediate, hidden]`.
+    /// Down projection `[hidden, intermediate]`.
     pub w_down: Tensor<B, 2>,
 }
 
@@ -56,23 +58,12 @@ pub fn upload<B: Backend, const D: usize>(
     Tensor::from_data(data, (device, dtype))
 }
 
-fn concat_cols(parts: &[&HostTensor]) -> HostTensor {
-    // Parts are [rows, c_i] row-major; the result is [rows, Σc_i].
-    let rows = parts[0].shape[0];
-    let total: usize = parts.iter().map(|p| p.shape[1]).sum();
-    let mut data = Vec::with_capacity(rows * total);
-    for r in 0..rows {
-        for p in parts {
-            let c = p.shape[1];
-            data.extend_from_slice(&p.data[r * c..(r + 1) * c]);
-        }
-    }
-    HostTensor::new(vec![rows, total], data)
-}
-
-fn concat_vec(parts: &[HostTensor]) -> HostTensor {
-    let data: Vec<f32> = parts.iter().flat_map(|p| p.data.iter().copied()).collect();
-    HostTensor::new(vec![data.len()], data)
+/// Stacks tensors along their first dimension (`[r_i, c]` → `[Σr_i, c]`; vectors → vector).
+fn concat_rows(parts: Vec<HostTensor>) -> HostTensor {
+    let mut shape = parts[0].shape.clone();
+    shape[0] = parts.iter().map(|p| p.shape[0]).sum();
+    let data: Vec<f32> = parts.into_iter().flat_map(|p| p.data).collect();
+    HostTensor::new(shape, data)
 }
 
 impl<B: Backend> LlamaWeights<B> {
@@ -127,9 +118,9 @@ impl<B: Backend> LlamaWeights<B> {
                     b[1] = b[1].unpermute_rope_rows(c.num_kv_heads);
                 }
             }
-            let w_qkv = concat_cols(&[&wq.transposed(), &wk.transposed(), &wv.transposed()]);
-            let gate = src.require(w(LayerWeight::Gate), &[inter, h])?.transposed();
-            let up = src.require(w(LayerWeight::Up), &[inter, h])?.transposed();
+            let w_qkv = concat_rows(vec![wq, wk, wv]);
+            let gate = src.require(w(LayerWeight::Gate), &[inter, h])?;
+            let up = src.require(w(LayerWeight::Up), &[inter, h])?;
             layers.push(LayerWeights {
                 attn_norm: upload(
                     src.require(w(LayerWeight::AttnNorm), &[h])?,
@@ -137,23 +128,15 @@ impl<B: Backend> LlamaWeights<B> {
                     device,
                 ),
                 w_qkv: upload(w_qkv, dt, device),
-                b_qkv: biases.map(|b| upload(concat_vec(&b), DType::F32, device)),
-                w_o: upload(
-                    src.require(w(LayerWeight::O), &[h, q])?.transposed(),
-                    dt,
-                    device,
-                ),
+                b_qkv: biases.map(|b| upload(concat_rows(b.into()), DType::F32, device)),
+                w_o: upload(src.require(w(LayerWeight::O), &[h, q])?, dt, device),
                 ffn_norm: upload(
                     src.require(w(LayerWeight::FfnNorm), &[h])?,
                     DType::F32,
                     device,
                 ),
-                w_gate_up: upload(concat_cols(&[&gate, &up]), dt, device),
-                w_down: upload(
-                    src.require(w(LayerWeight::Down), &[h, inter])?.transposed(),
-                    dt,
-                    device,
-                ),
+                w_gate_up: upload(concat_rows(vec![gate, up]), dt, device),
+                w_down: upload(src.require(w(LayerWeight::Down), &[h, inter])?, dt, device),
             });
         }
         Ok(LlamaWeights {

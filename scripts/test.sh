@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The project's test command (README): formatting, lints, the full test suite on the default
+# CPU (burn-flex) backend, and a compile check of the GPU backends.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# A persistent target dir outside the clone is reused when present (burn builds are long).
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/autojudge-target}
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo test (flex CPU backend)"
+cargo test --workspace --all-targets
+echo "== cargo clippy -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "== cargo check --features cuda,wgpu (GPU backends compile)"
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR}-check" cargo check -p autojudge-cli --features cuda,wgpu
+echo "== all checks passed"
