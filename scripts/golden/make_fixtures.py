@@ -136,10 +136,27 @@ def smollm_golden(path):
     return rec
 
 
+def qwen_golden(path):
+    """Opt-in: the showcase target (Qwen2.5-Coder-1.5B-Instruct Q4_K_M), same record."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    d, f = os.path.split(os.path.abspath(path))
+    tok = AutoTokenizer.from_pretrained(d, gguf_file=f)
+    model = AutoModelForCausalLM.from_pretrained(d, gguf_file=f, dtype=torch.float32).eval()
+    text = ("<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+            "<|im_start|>user\nJanet has 3 apples and buys 5 more. How many apples does she have?<|im_end|>\n"
+            "<|im_start|>assistant\n")
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    rec = record(model, ids)
+    rec["text"] = text
+    rec["reference"] = "transformers GGUF loader (dequantized f32), torch CPU"
+    return rec
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--smollm", default=os.environ.get("AUTOJUDGE_SMOLLM", "../shared/models/SmolLM2-135M-Instruct.Q4_1.gguf"))
     ap.add_argument("--out", default="tests/fixtures")
+    ap.add_argument("--qwen", default=None, help="also write qwen_golden.json for this GGUF (opt-in test)")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     torch.set_num_threads(2)
@@ -150,6 +167,9 @@ def main():
     if smollm:
         with open(os.path.join(a.out, "smollm2_golden.json"), "w") as f:
             json.dump(smollm_golden(smollm), f)
+    if a.qwen:
+        with open(os.path.join(a.out, "qwen_golden.json"), "w") as f:
+            json.dump(qwen_golden(a.qwen), f)
     print("fixtures written to", a.out)
 
 

@@ -32,6 +32,9 @@ pub struct ModelArgs {
     /// Layer plan: all, exit:N (early exit) or skip:A,B (layer skipping).
     #[arg(long, default_value = "all")]
     pub layers: LayerPlan,
+    /// Projection kernel: auto (host kernel on CPU), burn or host.
+    #[arg(long, default_value = "auto")]
+    pub kernel: autojudge_models::ProjectionKernel,
     /// Compute device.
     #[arg(long, value_enum, default_value = "cpu")]
     pub device: DeviceKind,
@@ -41,6 +44,7 @@ impl ModelArgs {
     /// Load options from the flags.
     pub fn load_options(&self) -> LoadOptions {
         LoadOptions {
+            kernel: self.kernel,
             dtype: self.dtype,
             max_context: self.max_context,
         }

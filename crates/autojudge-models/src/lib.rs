@@ -6,6 +6,7 @@
 
 pub mod backend;
 pub mod config;
+pub mod cpu;
 pub mod error;
 pub mod gguf;
 pub mod host_tensor;
@@ -18,6 +19,6 @@ pub mod weight_source;
 
 pub use config::{Architecture, LlamaConfig};
 pub use error::{ModelError, ModelResult};
-pub use llama::{ComputeDType, LayerPlan, Llama, LlamaSession};
+pub use llama::{ComputeDType, LayerPlan, Llama, LlamaSession, ProjectionKernel};
 pub use loader::{load_gguf_file, load_model, LoadOptions, LoadedModel};
 pub use tokenizer::{ChatMessage, ChatTemplate, LlmTokenizer};

@@ -18,6 +18,8 @@ use crate::weight_source::{read_text, SafetensorsSet, WeightSource};
 pub struct LoadOptions {
     /// Projection dtype.
     pub dtype: ComputeDType,
+    /// Which kernel runs the projections.
+    pub kernel: crate::llama::ProjectionKernel,
     /// Cap on the context length (bounds RoPE tables and KV growth); `None` = the model's.
     pub max_context: Option<usize>,
 }
@@ -74,7 +76,7 @@ fn finish<B: Backend>(
             format!("{bad} is outside the vocabulary ({})", config.vocab_size),
         ));
     }
-    let weights = LlamaWeights::<B>::load(src, &config, opts.dtype, device)?;
+    let weights = LlamaWeights::<B>::load(src, &config, opts.dtype, opts.kernel, device)?;
     let name = path
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())

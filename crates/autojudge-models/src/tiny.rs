@@ -12,7 +12,7 @@ use crate::config::{Architecture, LlamaConfig};
 use crate::error::ModelResult;
 use crate::gguf::{GgufWriter, MetadataValue};
 use crate::host_tensor::HostTensor;
-use crate::llama::{ComputeDType, Llama, LlamaWeights};
+use crate::llama::{ComputeDType, Llama, LlamaWeights, ProjectionKernel};
 use crate::weight_name::{LayerWeight, WeightName};
 use crate::weight_source::WeightSource;
 
@@ -27,6 +27,8 @@ pub struct TinyModel {
     pub weight_scale: f32,
     /// Projection dtype.
     pub dtype: ComputeDType,
+    /// Projection kernel.
+    pub kernel: ProjectionKernel,
 }
 
 impl TinyModel {
@@ -52,6 +54,7 @@ impl TinyModel {
             seed,
             weight_scale: 0.3,
             dtype: ComputeDType::F32,
+            kernel: ProjectionKernel::Auto,
         }
     }
 
@@ -120,7 +123,7 @@ impl TinyModel {
         let label = PathBuf::from(format!("tiny-seed{}", self.seed));
         self.config.validate(&label)?;
         let src = WeightSource::Memory(label.clone(), self.host_weights());
-        let weights = LlamaWeights::<B>::load(&src, &self.config, self.dtype, device)?;
+        let weights = LlamaWeights::<B>::load(&src, &self.config, self.dtype, self.kernel, device)?;
         let info = ModelInfo {
             name: label.display().to_string(),
             vocab_size: self.config.vocab_size,

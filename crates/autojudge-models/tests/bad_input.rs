@@ -19,7 +19,10 @@ fn load_bytes(label: &str, bytes: Vec<u8>) -> Result<(), ModelError> {
 }
 
 /// Re-serializes the tiny GGUF with `edit` applied to the parsed metadata and tensors.
-fn rewrite(edit: impl Fn(&str, &mut Vec<usize>, &mut u32, &mut Vec<u8>) -> bool, meta: impl Fn(&mut Vec<(String, MetadataValue)>)) -> Vec<u8> {
+fn rewrite(
+    edit: impl Fn(&str, &mut Vec<usize>, &mut u32, &mut Vec<u8>) -> bool,
+    meta: impl Fn(&mut Vec<(String, MetadataValue)>),
+) -> Vec<u8> {
     let g = GgufFile::from_bytes("tiny.gguf", tiny_gguf()).unwrap();
     let mut kv: Vec<(String, MetadataValue)> = g.metadata.clone().into_iter().collect();
     meta(&mut kv);
@@ -45,9 +48,21 @@ fn gguf_export_roundtrips_through_the_loader() {
     let g = GgufFile::from_bytes("tiny.gguf", t.to_gguf()).unwrap();
     let loaded = load_gguf_file::<B>(g, &LoadOptions::default(), &Default::default()).unwrap();
     let toks = [3u32, 9, 27, 1, 60, 2];
-    let a = mem.new_session().unwrap().extend(&toks, Outputs::ALL_LOGITS).unwrap();
-    let b = loaded.model.new_session().unwrap().extend(&toks, Outputs::ALL_LOGITS).unwrap();
-    assert!(max_abs_diff(&a.logits, &b.logits) < 1e-5, "GGUF path (with Q/K permutation) must equal the in-memory model");
+    let a = mem
+        .new_session()
+        .unwrap()
+        .extend(&toks, Outputs::ALL_LOGITS)
+        .unwrap();
+    let b = loaded
+        .model
+        .new_session()
+        .unwrap()
+        .extend(&toks, Outputs::ALL_LOGITS)
+        .unwrap();
+    assert!(
+        max_abs_diff(&a.logits, &b.logits) < 1e-5,
+        "GGUF path (with Q/K permutation) must equal the in-memory model"
+    );
 }
 
 #[test]
@@ -58,91 +73,141 @@ fn garbage_and_truncated_files_are_typed_errors() {
     let full = tiny_gguf();
     for cut in [4, 10, 30, 200, full.len() / 2, full.len() - 1] {
         let e = load_bytes("cut.gguf", full[..cut].to_vec()).unwrap_err();
-        assert!(matches!(e, ModelError::Truncated { .. }), "cut at {cut}: {e}");
+        assert!(
+            matches!(e, ModelError::Truncated { .. }),
+            "cut at {cut}: {e}"
+        );
         assert!(e.to_string().contains("cut.gguf"), "{e}");
     }
     let mut v = full.clone();
     v[4] = 9; // version
-    assert!(matches!(load_bytes("v.gguf", v).unwrap_err(), ModelError::UnsupportedVersion { version: 9, .. }));
+    assert!(matches!(
+        load_bytes("v.gguf", v).unwrap_err(),
+        ModelError::UnsupportedVersion { version: 9, .. }
+    ));
     let path = scratch("missing.gguf");
     let e = load_model::<B>(&path, &LoadOptions::default(), &Default::default()).unwrap_err();
-    assert!(matches!(e, ModelError::Io { .. }) && e.to_string().contains("missing.gguf"), "{e}");
+    assert!(
+        matches!(e, ModelError::Io { .. }) && e.to_string().contains("missing.gguf"),
+        "{e}"
+    );
 }
 
 #[test]
 fn unknown_and_unsupported_tensor_types_name_the_tensor() {
-    let bytes = rewrite(|name, _, ty, _| {
-        if name == "blk.1.ffn_up.weight" {
-            *ty = 99;
-        }
-        true
-    }, |_| {});
+    let bytes = rewrite(
+        |name, _, ty, _| {
+            if name == "blk.1.ffn_up.weight" {
+                *ty = 99;
+            }
+            true
+        },
+        |_| {},
+    );
     let e = load_bytes("t.gguf", bytes).unwrap_err();
-    assert!(matches!(&e, ModelError::UnknownTensorType { type_id: 99, tensor, .. } if tensor == "blk.1.ffn_up.weight"), "{e}");
+    assert!(
+        matches!(&e, ModelError::UnknownTensorType { type_id: 99, tensor, .. } if tensor == "blk.1.ffn_up.weight"),
+        "{e}"
+    );
     // Q2_K is a real GGML type this loader does not decode: 84 bytes per 256 elements.
-    let bytes = rewrite(|name, shape, ty, bytes| {
-        if name == "blk.0.ffn_down.weight" {
-            *shape = vec![1, 256];
-            *ty = 10;
-            *bytes = vec![0u8; 84];
-        }
-        true
-    }, |_| {});
+    let bytes = rewrite(
+        |name, shape, ty, bytes| {
+            if name == "blk.0.ffn_down.weight" {
+                *shape = vec![1, 256];
+                *ty = 10;
+                *bytes = vec![0u8; 84];
+            }
+            true
+        },
+        |_| {},
+    );
     let e = load_bytes("t.gguf", bytes).unwrap_err();
-    assert!(matches!(&e, ModelError::UnsupportedTensorType { tensor, .. } if tensor == "blk.0.ffn_down.weight"), "{e}");
-    assert!(e.to_string().contains("Q2_K") && e.to_string().contains("Q4_K"), "{e}");
+    assert!(
+        matches!(&e, ModelError::UnsupportedTensorType { tensor, .. } if tensor == "blk.0.ffn_down.weight"),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("Q2_K") && e.to_string().contains("Q4_K"),
+        "{e}"
+    );
 }
 
 #[test]
 fn missing_tensor_and_shape_mismatch_are_named() {
     let bytes = rewrite(|name, _, _, _| name != "blk.1.attn_k.weight", |_| {});
     let e = load_bytes("m.gguf", bytes).unwrap_err();
-    assert!(matches!(&e, ModelError::MissingTensor { tensor, .. } if tensor == "blk.1.attn_k.weight"), "{e}");
-    let bytes = rewrite(|name, shape, _, bytes| {
-        if name == "blk.0.attn_v.weight" {
-            shape[0] -= 8;
-            bytes.truncate(shape.iter().product::<usize>() * 4);
-        }
-        true
-    }, |_| {});
+    assert!(
+        matches!(&e, ModelError::MissingTensor { tensor, .. } if tensor == "blk.1.attn_k.weight"),
+        "{e}"
+    );
+    let bytes = rewrite(
+        |name, shape, _, bytes| {
+            if name == "blk.0.attn_v.weight" {
+                shape[0] -= 8;
+                bytes.truncate(shape.iter().product::<usize>() * 4);
+            }
+            true
+        },
+        |_| {},
+    );
     let e = load_bytes("s.gguf", bytes).unwrap_err();
-    assert!(matches!(&e, ModelError::ShapeMismatch { tensor, .. } if tensor == "blk.0.attn_v.weight"), "{e}");
+    assert!(
+        matches!(&e, ModelError::ShapeMismatch { tensor, .. } if tensor == "blk.0.attn_v.weight"),
+        "{e}"
+    );
 }
 
 #[test]
 fn unsupported_architecture_and_missing_metadata() {
-    let bytes = rewrite(|_, _, _, _| true, |kv| {
-        for (k, v) in kv.iter_mut() {
-            if k == "general.architecture" {
-                *v = MetadataValue::String("gptneox".into());
+    let bytes = rewrite(
+        |_, _, _, _| true,
+        |kv| {
+            for (k, v) in kv.iter_mut() {
+                if k == "general.architecture" {
+                    *v = MetadataValue::String("gptneox".into());
+                }
             }
-        }
-    });
+        },
+    );
     let e = load_bytes("a.gguf", bytes).unwrap_err();
-    assert!(matches!(&e, ModelError::UnsupportedArchitecture { arch, .. } if arch == "gptneox"), "{e}");
-    let bytes = rewrite(|_, _, _, _| true, |kv| kv.retain(|(k, _)| k != "llama.block_count"));
+    assert!(
+        matches!(&e, ModelError::UnsupportedArchitecture { arch, .. } if arch == "gptneox"),
+        "{e}"
+    );
+    let bytes = rewrite(
+        |_, _, _, _| true,
+        |kv| kv.retain(|(k, _)| k != "llama.block_count"),
+    );
     let e = load_bytes("b.gguf", bytes).unwrap_err();
-    assert!(matches!(&e, ModelError::MissingMetadata { key, .. } if key == "llama.block_count"), "{e}");
+    assert!(
+        matches!(&e, ModelError::MissingMetadata { key, .. } if key == "llama.block_count"),
+        "{e}"
+    );
 }
 
 #[test]
 fn tokenizer_larger_than_the_model_vocab_is_refused() {
-    let bytes = rewrite(|_, _, _, _| true, |kv| {
-        kv.push(("llama.vocab_size".into(), MetadataValue::UInt(64)));
-        for (k, v) in kv.iter_mut() {
-            if k == "tokenizer.ggml.tokens" || k == "tokenizer.ggml.token_type" {
-                if let MetadataValue::Array(a) = v {
-                    let extra = a[1].clone();
-                    for i in 0..8 {
-                        a.push(match &extra {
-                            MetadataValue::String(_) => MetadataValue::String(format!("<x{i}>")),
-                            other => other.clone(),
-                        });
+    let bytes = rewrite(
+        |_, _, _, _| true,
+        |kv| {
+            kv.push(("llama.vocab_size".into(), MetadataValue::UInt(64)));
+            for (k, v) in kv.iter_mut() {
+                if k == "tokenizer.ggml.tokens" || k == "tokenizer.ggml.token_type" {
+                    if let MetadataValue::Array(a) = v {
+                        let extra = a[1].clone();
+                        for i in 0..8 {
+                            a.push(match &extra {
+                                MetadataValue::String(_) => {
+                                    MetadataValue::String(format!("<x{i}>"))
+                                }
+                                other => other.clone(),
+                            });
+                        }
                     }
                 }
             }
-        }
-    });
+        },
+    );
     let e = load_bytes("tok.gguf", bytes).unwrap_err();
     assert!(matches!(e, ModelError::Tokenizer { .. }), "{e}");
     assert!(e.to_string().contains("tok.gguf"), "{e}");
@@ -151,21 +216,45 @@ fn tokenizer_larger_than_the_model_vocab_is_refused() {
 #[test]
 fn mismatched_draft_target_pair_and_context_overflow() {
     let a = TinyModel::new(1).build::<B>(&Default::default()).unwrap();
-    let b = TinyModel::new(1).vocab(80).build::<B>(&Default::default()).unwrap();
+    let b = TinyModel::new(1)
+        .vocab(80)
+        .build::<B>(&Default::default())
+        .unwrap();
     let e = check_same_tokenizer(b.info(), a.info()).unwrap_err();
     assert!(matches!(e, CoreError::TokenizerMismatch { .. }), "{e}");
     if let Some(path) = smollm_path() {
-        let smol = load_model::<B>(&path, &LoadOptions { max_context: Some(64), ..Default::default() }, &Default::default()).unwrap();
+        let smol = load_model::<B>(
+            &path,
+            &LoadOptions {
+                max_context: Some(64),
+                ..Default::default()
+            },
+            &Default::default(),
+        )
+        .unwrap();
         assert!(check_same_tokenizer(a.info(), smol.model.info()).is_err());
     }
     let mut s = a.new_session().unwrap();
     let max = a.info().max_context;
     s.extend(&vec![1; max - 2], Outputs::NONE).unwrap();
     let e = s.extend(&[1, 2, 3], Outputs::LAST_LOGITS).unwrap_err();
-    assert!(matches!(e, CoreError::ContextOverflow { requested, .. } if requested == max + 1), "{e}");
-    assert_eq!(s.len(), max - 2, "a refused extend leaves the session unchanged");
-    assert!(matches!(s.truncate(max), Err(CoreError::TruncateBeyondLength { .. })));
-    assert!(matches!(s.extend(&[999], Outputs::NONE), Err(CoreError::TokenOutOfVocab { token: 999, .. })));
+    assert!(
+        matches!(e, CoreError::ContextOverflow { requested, .. } if requested == max + 1),
+        "{e}"
+    );
+    assert_eq!(
+        s.len(),
+        max - 2,
+        "a refused extend leaves the session unchanged"
+    );
+    assert!(matches!(
+        s.truncate(max),
+        Err(CoreError::TruncateBeyondLength { .. })
+    ));
+    assert!(matches!(
+        s.extend(&[999], Outputs::NONE),
+        Err(CoreError::TokenOutOfVocab { token: 999, .. })
+    ));
 }
 
 proptest! {

@@ -163,3 +163,24 @@ fn f16_projections_stay_close_to_f32() {
         max_abs_diff(&a, &b)
     );
 }
+
+#[test]
+fn host_and_burn_projection_kernels_agree() {
+    use autojudge_models::ProjectionKernel;
+    let toks: Vec<TokenId> = (1..30).collect();
+    for bias in [false, true] {
+        let mut t = TinyModel::new(6);
+        if bias {
+            t = t.with_bias();
+        }
+        t.kernel = ProjectionKernel::Burn;
+        let burn = full_logits(&t.build::<B>(&Default::default()).unwrap(), &toks);
+        t.kernel = ProjectionKernel::Host;
+        let host = full_logits(&t.build::<B>(&Default::default()).unwrap(), &toks);
+        assert!(
+            max_abs_diff(&burn, &host) < 1e-4,
+            "kernels differ by {}",
+            max_abs_diff(&burn, &host)
+        );
+    }
+}

@@ -141,3 +141,34 @@ fn smollm2_matches_transformers_gguf_reference() {
     let worst = check(&path, &golden);
     eprintln!("SmolLM2: worst relative logit error {worst:.2e}");
 }
+
+/// Opt-in (large model): `AUTOJUDGE_QWEN_TARGET=/path/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
+/// cargo test --release -p autojudge-models --test golden -- --ignored`.
+#[test]
+#[ignore = "needs the 1.1 GB Qwen2.5-Coder-1.5B GGUF (scripts/fetch-models.sh qwen)"]
+fn qwen_coder_1_5b_matches_transformers_gguf_reference() {
+    let path = std::env::var_os("AUTOJUDGE_QWEN_TARGET")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var("HOME").unwrap())
+                .join(".cache/autojudge/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
+        });
+    let golden_path = fixture("qwen_golden.json");
+    let golden = read_golden(&golden_path);
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&golden_path).unwrap()).unwrap();
+    let opts = LoadOptions {
+        max_context: Some(512),
+        ..Default::default()
+    };
+    let loaded = load_model::<B>(&path, &opts, &Default::default()).unwrap();
+    let ids = loaded
+        .tokenizer
+        .encode(v["text"].as_str().unwrap(), false)
+        .unwrap();
+    assert_eq!(
+        ids, golden.prompt,
+        "GGUF tokenizer disagrees with the HF tokenizer"
+    );
+    let worst = check(&path, &golden);
+    eprintln!("Qwen2.5-Coder-1.5B: worst relative logit error {worst:.2e}");
+}

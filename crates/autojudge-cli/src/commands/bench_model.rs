@@ -47,6 +47,7 @@ fn random_model<B: Backend>(
 ) -> anyhow::Result<autojudge_models::Llama<B>> {
     let mut t = TinyModel::new(0);
     t.dtype = a.model.dtype;
+    t.kernel = a.model.kernel;
     let c = &mut t.config;
     match shape {
         "llama-3.2-1b" => {

@@ -4,13 +4,12 @@
 
 use autojudge_core::{ExtendOutput, OutputRows, Outputs, TokenId};
 use burn::tensor::{
-    backend::Backend, module::attention, ops::AttentionModuleOptions, Bool, DType, Int, Tensor,
+    backend::Backend, module::attention, ops::AttentionModuleOptions, Bool, DType, Tensor,
     TensorData,
 };
 
 use super::rope::RopeTables;
 use super::weights::{LayerWeights, LlamaWeights};
-use super::ComputeDType;
 
 /// Per-layer key/value tensors `[kv_heads, capacity, head_dim]` (f32), preallocated and written
 /// in place with `slice_assign`.
@@ -91,18 +90,6 @@ fn rms_norm<B: Backend>(x: Tensor<B, 2>, w: &Tensor<B, 1>, eps: f64) -> Tensor<B
     x * (ms + eps).sqrt().recip() * w.clone().unsqueeze::<2>()
 }
 
-/// `x [k, in]` through `w [out, in]`: `(W · xᵀ)ᵀ` (see [`LayerWeights`] for why).
-fn proj<B: Backend>(x: Tensor<B, 2>, w: &Tensor<B, 2>, dtype: ComputeDType) -> Tensor<B, 2> {
-    match dtype {
-        ComputeDType::F32 => w.clone().matmul(x.transpose()).transpose(),
-        ComputeDType::F16 => w
-            .clone()
-            .matmul(x.cast(DType::F16).transpose())
-            .transpose()
-            .cast(DType::F32),
-    }
-}
-
 /// Hidden states `[k, hidden]` after the planned layers and the final norm.
 #[allow(clippy::too_many_arguments)]
 pub fn forward_hidden<B: Backend>(
@@ -114,10 +101,7 @@ pub fn forward_hidden<B: Backend>(
     start: usize,
     device: &B::Device,
 ) -> Tensor<B, 2> {
-    let k = tokens.len();
-    let ids: Vec<i32> = tokens.iter().map(|&t| t as i32).collect();
-    let ids = Tensor::<B, 1, Int>::from_data(TensorData::new(ids, [k]), device);
-    let mut x = w.embed.clone().select(0, ids).cast(DType::F32);
+    let mut x = w.embed.rows(tokens, device);
     for (slot, &li) in layers.iter().enumerate() {
         x = layer_forward(w, &w.layers[li], rope, cache, slot, x, start);
     }
@@ -138,7 +122,7 @@ fn layer_forward<B: Backend>(
     let (nh, nkv, d) = (c.num_heads, c.num_kv_heads, c.head_dim);
     let (qd, kvd) = (c.q_dim(), c.kv_dim());
     let h = rms_norm(x.clone(), &lw.attn_norm, c.rms_norm_eps);
-    let mut qkv = proj(h, &lw.w_qkv, w.dtype);
+    let mut qkv = lw.w_qkv.apply(h, w.dtype);
     if let Some(b) = &lw.b_qkv {
         qkv = qkv + b.clone().unsqueeze::<2>();
     }
@@ -178,18 +162,21 @@ fn layer_forward<B: Backend>(
         opts,
     );
     let att = att.reshape([nh, k, d]).swap_dims(0, 1).reshape([k, qd]);
-    let x = x + proj(att, &lw.w_o, w.dtype);
+    let x = x + lw.w_o.apply(att, w.dtype);
     let h = rms_norm(x.clone(), &lw.ffn_norm, c.rms_norm_eps);
-    let gu = proj(h, &lw.w_gate_up, w.dtype);
+    let gu = lw.w_gate_up.apply(h, w.dtype);
     let inter = c.intermediate_size;
     let act = burn::tensor::activation::silu(gu.clone().slice([0..k, 0..inter]))
         * gu.slice([0..k, inter..2 * inter]);
-    x + proj(act, &lw.w_down, w.dtype)
+    x + lw.w_down.apply(act, w.dtype)
 }
 
 /// Logits `[rows, vocab]` for hidden rows `[rows, hidden]`.
 pub fn lm_head<B: Backend>(w: &LlamaWeights<B>, hidden: Tensor<B, 2>) -> Tensor<B, 2> {
-    proj(hidden, w.lm_head.as_ref().unwrap_or(&w.embed), w.dtype)
+    w.lm_head
+        .as_ref()
+        .unwrap_or(&w.embed)
+        .apply(hidden, w.dtype)
 }
 
 fn host_rows<B: Backend>(t: Tensor<B, 2>) -> Vec<f32> {

@@ -2,6 +2,7 @@
 
 use burn::tensor::{backend::Backend, DType, Tensor, TensorData};
 
+use super::projection::{Projection, ProjectionKernel};
 use super::ComputeDType;
 use crate::config::LlamaConfig;
 use crate::error::ModelResult;
@@ -18,17 +19,17 @@ pub struct LayerWeights<B: Backend> {
     /// RMSNorm weight before attention.
     pub attn_norm: Tensor<B, 1>,
     /// Fused `[q_dim + 2·kv_dim, hidden]` projection.
-    pub w_qkv: Tensor<B, 2>,
+    pub w_qkv: Projection<B>,
     /// Fused q/k/v bias (Qwen2), f32.
     pub b_qkv: Option<Tensor<B, 1>>,
     /// Output projection `[hidden, q_dim]`.
-    pub w_o: Tensor<B, 2>,
+    pub w_o: Projection<B>,
     /// RMSNorm weight before the MLP.
     pub ffn_norm: Tensor<B, 1>,
     /// Fused `[2·intermediate, hidden]` gate|up projection.
-    pub w_gate_up: Tensor<B, 2>,
+    pub w_gate_up: Projection<B>,
     /// Down projection `[hidden, intermediate]`.
-    pub w_down: Tensor<B, 2>,
+    pub w_down: Projection<B>,
 }
 
 /// All weights of a Llama-family model.
@@ -39,9 +40,9 @@ pub struct LlamaWeights<B: Backend> {
     /// Projection dtype.
     pub dtype: ComputeDType,
     /// Token embedding `[vocab, hidden]` in the compute dtype.
-    pub embed: Tensor<B, 2>,
+    pub embed: Projection<B>,
     /// Untied LM head `[vocab, hidden]`; `None` when tied to `embed`.
-    pub lm_head: Option<Tensor<B, 2>>,
+    pub lm_head: Option<Projection<B>>,
     /// Final RMSNorm weight.
     pub final_norm: Tensor<B, 1>,
     /// Decoder layers.
@@ -73,22 +74,20 @@ impl<B: Backend> LlamaWeights<B> {
         src: &WeightSource,
         config: &LlamaConfig,
         dtype: ComputeDType,
+        kernel: ProjectionKernel,
         device: &B::Device,
     ) -> ModelResult<Self> {
         let c = config;
+        let kernel = kernel.resolve::<B>();
+        let proj = |t: HostTensor| Projection::<B>::new(t, kernel, dtype, device);
         let (h, q, kv, inter) = (c.hidden_size, c.q_dim(), c.kv_dim(), c.intermediate_size);
-        let dt = dtype.dtype();
         let unpermute = matches!(src, WeightSource::Gguf(_))
             && c.architecture == crate::config::Architecture::Llama;
         let embed = src.require(WeightName::Embed, &[c.vocab_size, h])?;
         let lm_head = if c.tie_embeddings {
             None
         } else {
-            Some(upload(
-                src.require(WeightName::LmHead, &[c.vocab_size, h])?,
-                dt,
-                device,
-            ))
+            Some(proj(src.require(WeightName::LmHead, &[c.vocab_size, h])?))
         };
         let final_norm = upload(
             src.require(WeightName::FinalNorm, &[h])?,
@@ -127,22 +126,22 @@ impl<B: Backend> LlamaWeights<B> {
                     DType::F32,
                     device,
                 ),
-                w_qkv: upload(w_qkv, dt, device),
+                w_qkv: proj(w_qkv),
                 b_qkv: biases.map(|b| upload(concat_rows(b.into()), DType::F32, device)),
-                w_o: upload(src.require(w(LayerWeight::O), &[h, q])?, dt, device),
+                w_o: proj(src.require(w(LayerWeight::O), &[h, q])?),
                 ffn_norm: upload(
                     src.require(w(LayerWeight::FfnNorm), &[h])?,
                     DType::F32,
                     device,
                 ),
-                w_gate_up: upload(concat_rows(vec![gate, up]), dt, device),
-                w_down: upload(src.require(w(LayerWeight::Down), &[h, inter])?, dt, device),
+                w_gate_up: proj(concat_rows(vec![gate, up])),
+                w_down: proj(src.require(w(LayerWeight::Down), &[h, inter])?),
             });
         }
         Ok(LlamaWeights {
             config: c.clone(),
             dtype,
-            embed: upload(embed, dt, device),
+            embed: proj(embed),
             lm_head,
             final_norm,
             layers,

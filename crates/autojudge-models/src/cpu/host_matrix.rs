@@ -1,0 +1,44 @@
+//! [`HostMatrix`]: an immutable `[rows, cols]` weight matrix in host memory, f32 or f16.
+
+use half::f16;
+
+/// Element storage of a [`HostMatrix`].
+#[derive(Debug)]
+pub enum HostElems {
+    /// 32-bit floats.
+    F32(Vec<f32>),
+    /// 16-bit floats (half the bytes streamed per decode step).
+    F16(Vec<f16>),
+}
+
+/// A row-major weight matrix `[rows, cols]` (PyTorch `[out, in]` layout).
+#[derive(Debug)]
+pub struct HostMatrix {
+    /// Output features.
+    pub rows: usize,
+    /// Input features.
+    pub cols: usize,
+    /// Elements.
+    pub elems: HostElems,
+}
+
+impl HostMatrix {
+    /// Wraps f32 data, converting to f16 when `f16` is set.
+    pub fn new(rows: usize, cols: usize, data: Vec<f32>, f16: bool) -> Self {
+        assert_eq!(data.len(), rows * cols, "host matrix size");
+        let elems = if f16 {
+            HostElems::F16(data.iter().map(|&x| half::f16::from_f32(x)).collect())
+        } else {
+            HostElems::F32(data)
+        };
+        HostMatrix { rows, cols, elems }
+    }
+
+    /// Bytes held.
+    pub fn nbytes(&self) -> usize {
+        match &self.elems {
+            HostElems::F32(v) => v.len() * 4,
+            HostElems::F16(v) => v.len() * 2,
+        }
+    }
+}
