@@ -1,1 +1,7 @@
+//! autojudge-rs facade: re-exports the workspace crates under one name.
+//!
+//! - [`core`]: token types, the `TargetModel` / `ModelSession` contract, typed errors.
+//! - [`models`]: Llama-family models on burn (GGUF / HF loaders, tokenizers, draft views).
+
 pub use autojudge_core as core;
+pub use autojudge_models as models;

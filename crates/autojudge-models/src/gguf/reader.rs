@@ -324,7 +324,7 @@ fn tensor_nbytes(path: &Path, name: &str, dims: &[usize], dtype: GgmlType) -> Mo
         });
     };
     let block = dtype.block_len();
-    if dims[0] % block != 0 {
+    if !dims[0].is_multiple_of(block) {
         return Err(ModelError::invalid(
             path,
             format!("dims of tensor `{name}`"),

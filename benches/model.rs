@@ -1,0 +1,79 @@
+//! Criterion benches of the engine: decode step, extend-k (k = 1, 4, 8, 16) and a 128-token
+//! prefill, on a random model of SmolLM2-135M's shape (always available), and on the real
+//! SmolLM2 GGUF when `AUTOJUDGE_SMOLLM` (or ../shared/models) points to it.
+
+use std::path::PathBuf;
+
+use autojudge::core::{ModelSession, Outputs, TargetModel, TokenId};
+use autojudge::models::{
+    backend::CpuBackend as B, load_model, tiny::TinyModel, Llama, LoadOptions,
+};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+
+fn smollm_shape() -> Llama<B> {
+    let mut t = TinyModel::new(0);
+    let c = &mut t.config;
+    (
+        c.vocab_size,
+        c.hidden_size,
+        c.intermediate_size,
+        c.num_layers,
+    ) = (49_152, 576, 1536, 30);
+    (c.num_heads, c.num_kv_heads, c.head_dim, c.max_context) = (9, 3, 64, 2048);
+    t.weight_scale = 0.02;
+    t.build::<B>(&Default::default()).expect("random model")
+}
+
+fn real_smollm() -> Option<Llama<B>> {
+    let p = std::env::var_os("AUTOJUDGE_SMOLLM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../shared/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+        });
+    let opts = LoadOptions {
+        max_context: Some(2048),
+        ..Default::default()
+    };
+    p.exists().then(|| {
+        load_model::<B>(&p, &opts, &Default::default())
+            .expect("load SmolLM2")
+            .model
+    })
+}
+
+fn bench_model(c: &mut Criterion, label: &str, model: &Llama<B>) {
+    let prompt: Vec<TokenId> = (0..128u32).map(|i| 100 + (i * 7919) % 40_000).collect();
+    let mut g = c.benchmark_group(label);
+    g.sample_size(10);
+    g.bench_function("prefill-128", |b| {
+        b.iter(|| {
+            let mut s = model.new_session().unwrap();
+            s.extend(&prompt, Outputs::LAST_LOGITS).unwrap()
+        })
+    });
+    let mut s = model.new_session().unwrap();
+    s.extend(&prompt, Outputs::NONE).unwrap();
+    let base = s.len();
+    for k in [1usize, 4, 8, 16] {
+        let window: Vec<TokenId> = prompt[..k].to_vec();
+        g.bench_with_input(BenchmarkId::new("extend", k), &k, |b, _| {
+            b.iter(|| {
+                let out = s.extend(&window, Outputs::ALL_LOGITS).unwrap();
+                s.truncate(base).unwrap();
+                out
+            })
+        });
+    }
+    g.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    bench_model(c, "smollm2-shape-random", &smollm_shape());
+    if let Some(m) = real_smollm() {
+        bench_model(c, "smollm2-135m-q4_1-gguf-f32", &m);
+    }
+}
+
+criterion_group!(model_benches, benches);
+criterion_main!(model_benches);
