@@ -172,3 +172,30 @@ fn qwen_coder_1_5b_matches_transformers_gguf_reference() {
     let worst = check(&path, &golden);
     eprintln!("Qwen2.5-Coder-1.5B: worst relative logit error {worst:.2e}");
 }
+
+#[test]
+fn sharded_checkpoint_index_loads_the_same_model() {
+    // Split tiny-llama into two shards listed by model.safetensors.index.json.
+    let src = fixture("tiny-llama");
+    let dir = scratch("sharded");
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["config.json", "tokenizer.json", "tokenizer_config.json"] {
+        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    }
+    let bytes = std::fs::read(src.join("model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut names: Vec<String> = st.names().into_iter().map(str::to_string).collect();
+    names.sort();
+    let (a, b) = names.split_at(names.len() / 2);
+    let mut map = serde_json::Map::new();
+    for (shard, part) in [("model-00001-of-00002.safetensors", a), ("model-00002-of-00002.safetensors", b)] {
+        let views: Vec<(String, safetensors::tensor::TensorView)> = part.iter().map(|n| (n.clone(), st.tensor(n).unwrap())).collect();
+        safetensors::serialize_to_file(views, None, &dir.join(shard)).unwrap();
+        for n in part {
+            map.insert(n.clone(), Value::String(shard.into()));
+        }
+    }
+    std::fs::write(dir.join("model.safetensors.index.json"), serde_json::json!({"weight_map": map}).to_string()).unwrap();
+    let golden = read_golden(&src.join("golden.json"));
+    check(&dir, &golden);
+}
