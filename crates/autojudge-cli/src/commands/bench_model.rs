@@ -74,6 +74,12 @@ fn random_model<B: Backend>(
     Ok(t.build::<B>(device)?)
 }
 
+/// Median of timings (robust to the scheduling noise of a shared machine).
+fn median(xs: &mut [f64]) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
 fn bench<B: Backend>(a: &BenchModelArgs, device: &B::Device) -> anyhow::Result<()> {
     let t0 = Instant::now();
     let model = match &a.random_shape {
@@ -108,11 +114,13 @@ fn bench<B: Backend>(a: &BenchModelArgs, device: &B::Device) -> anyhow::Result<(
         a.prefill as f64 / prefill_s
     );
     let mut next = out.argmax_row(0);
-    let t = Instant::now();
-    for _ in 0..a.decode {
+    let mut steps = Vec::with_capacity(a.decode);
+    for _ in 0..a.decode.max(1) {
+        let t = Instant::now();
         next = s.extend(&[next], Outputs::LAST_LOGITS)?.argmax_row(0);
+        steps.push(t.elapsed().as_secs_f64());
     }
-    let decode_s = t.elapsed().as_secs_f64() / a.decode as f64;
+    let decode_s = median(&mut steps);
     println!(
         "decode: {:.2} ms/token = {:.2} tok/s",
         decode_s * 1e3,
@@ -120,21 +128,23 @@ fn bench<B: Backend>(a: &BenchModelArgs, device: &B::Device) -> anyhow::Result<(
     );
     let base = s.len();
     println!(
-        "{:>4} {:>10} {:>12} {:>14}",
-        "k", "ms/extend", "x decode", "ms/token"
+        "{:>4} {:>20} {:>12} {:>14}",
+        "k", "ms/extend (median)", "x decode", "ms/token"
     );
     for &k in &a.ks {
         let window: Vec<TokenId> = tokens.iter().cycle().skip(k).take(k).copied().collect();
         s.extend(&window, Outputs::ALL_LOGITS)?;
         s.truncate(base)?;
-        let t = Instant::now();
-        for _ in 0..a.reps {
+        let mut reps = Vec::with_capacity(a.reps);
+        for _ in 0..a.reps.max(1) {
+            let t = Instant::now();
             s.extend(&window, Outputs::ALL_LOGITS)?;
+            reps.push(t.elapsed().as_secs_f64());
             s.truncate(base)?;
         }
-        let per = t.elapsed().as_secs_f64() / a.reps as f64;
+        let per = median(&mut reps);
         println!(
-            "{:>4} {:>10.2} {:>12.2} {:>14.2}",
+            "{:>4} {:>20.2} {:>12.2} {:>14.2}",
             k,
             per * 1e3,
             per / decode_s,

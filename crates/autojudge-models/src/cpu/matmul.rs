@@ -12,9 +12,27 @@ use super::host_matrix::{HostElems, HostMatrix};
 
 /// Weight rows per block.
 const NR: usize = 4;
-/// Activation rows per inner pass (AVX2 uses 2: 8 accumulators of 16 registers; AVX-512 uses
-/// 4: 16 accumulators of 32).
-const NC: usize = 4;
+/// Weight elements to prefetch ahead of use (a pointer past the row end is harmless: prefetch
+/// never faults).
+const PREFETCH: usize = 512;
+
+/// Most activation rows per inner pass.
+const NC: usize = 8;
+
+/// Block shape `(weight rows, activation rows)` for `k` activation rows. AVX-512 (32 registers):
+/// 2×k for 3 ≤ k ≤ 8, one pass that streams each weight once while all FMAs run, else 4×k;
+/// AVX2 (16 registers): 4×2. The shape never changes a result: each (weight row, activation
+/// row) pair is always the same FMA sequence.
+fn block_shape(k: usize) -> (usize, usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if simd::wide() {
+            return if k >= 3 { (2, k.min(NC)) } else { (NR, k) };
+        }
+    }
+    let _ = k;
+    (NR, 2)
+}
 /// Output rows per parallel task.
 const TASK_ROWS: usize = 64;
 
@@ -41,12 +59,13 @@ pub fn matmul_xwt(x: &[f32], k: usize, w: &HostMatrix, y: &mut [f32]) {
 
 fn rows_block(x: &[f32], k: usize, w: &HostMatrix, r0: usize, r1: usize, out: &mut [f32]) {
     let cols = w.cols;
+    let (br, bc) = block_shape(k);
     let mut r = r0;
     while r < r1 {
-        let nr = NR.min(r1 - r);
+        let nr = br.min(r1 - r);
         let mut c = 0;
         while c < k {
-            let nc = NC.min(k - c);
+            let nc = bc.min(k - c);
             let mut acc = [[0.0f32; NC]; NR];
             dot_block(w, r, nr, &x[c * cols..(c + nc) * cols], nc, cols, &mut acc);
             for i in 0..nr {
@@ -126,7 +145,7 @@ fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
 mod simd {
     use std::arch::x86_64::*;
 
-    use super::{HostElems, HostMatrix, NC, NR};
+    use super::{HostElems, HostMatrix, NC, NR, PREFETCH};
 
     pub fn available(_elems: &HostElems) -> bool {
         static OK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
@@ -135,6 +154,11 @@ mod simd {
                 && is_x86_feature_detected!("fma")
                 && is_x86_feature_detected!("f16c")
         })
+    }
+
+    /// Whether the 32-register AVX-512 kernels run.
+    pub fn wide() -> bool {
+        matches!(isa(), Isa::Avx512)
     }
 
     /// Widest vector ISA available, probed once.
@@ -186,6 +210,10 @@ mod simd {
             ($f:ident, $p:expr) => {
                 match isa() {
                     Isa::Avx512 => match nc {
+                        8 => rows!(avx512, $p, 8, acc, x),
+                        7 => rows!(avx512, $p, 7, acc, x),
+                        6 => rows!(avx512, $p, 6, acc, x),
+                        5 => rows!(avx512, $p, 5, acc, x),
                         4 => rows!(avx512, $p, 4, acc, x),
                         3 => rows!(avx512, $p, 3, acc, x),
                         2 => rows!(avx512, $p, 2, acc, x),
@@ -320,6 +348,11 @@ mod simd {
                     *v = _mm512_loadu_ps(x.as_ptr().add(j * cols + i));
                 }
                 for (row, ar) in a.iter_mut().enumerate() {
+                    // Software prefetch PREFETCH elements ahead when C ≥ 3: each iteration is long (C FMAs
+                    // per weight vector), so the out-of-order window alone cannot hide DRAM latency.
+                    _mm_prefetch::<_MM_HINT_T0>(
+                        w.wrapping_add(row * cols + i + PREFETCH) as *const i8
+                    );
                     let wv = T::load16(w.add(row * cols + i));
                     for j in 0..C {
                         ar[j] = _mm512_fmadd_ps(wv, xv[j], ar[j]);
