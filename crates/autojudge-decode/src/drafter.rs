@@ -1,0 +1,246 @@
+//! Drafters: where the k proposed tokens come from. A separate model session (any
+//! `ModelSession`: a smaller model or a self-speculative view of the target), or n-gram
+//! prompt lookup (no model).
+
+use autojudge_core::{ModelSession, OutputRows, Outputs, TokenId};
+use rand::rngs::StdRng;
+
+use crate::error::DecodeResult;
+use crate::policy::Needs;
+use crate::sampling::{softmax, Sampling};
+
+/// Up to k proposed tokens plus what the policies may need about them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Proposal {
+    /// Proposed tokens (may be fewer than asked, even none).
+    pub tokens: Vec<TokenId>,
+    /// The draft's distribution for each proposed token (when requested): the sampling
+    /// distribution, or the temperature-1 softmax under greedy decoding.
+    pub probs: Vec<Vec<f32>>,
+    /// The draft's last-layer hidden state at each proposed token's own position (when requested).
+    pub hidden: Vec<Vec<f32>>,
+}
+
+/// Proposes draft tokens for a context.
+pub trait Drafter {
+    /// Short name for reports.
+    fn name(&self) -> String;
+    /// `Err(what)` if this drafter cannot provide an input in `needs`.
+    fn supports(&self, needs: Needs) -> Result<(), &'static str>;
+    /// Proposes up to `k` tokens continuing `context` (the committed sequence).
+    fn propose(
+        &mut self,
+        context: &[TokenId],
+        k: usize,
+        sampling: Sampling,
+        needs: Needs,
+        rng: &mut StdRng,
+    ) -> DecodeResult<Proposal>;
+    /// Forward passes run so far (0 for model-free drafters).
+    fn forward_calls(&self) -> u64;
+}
+
+/// A drafter backed by a model session; keeps its KV cache in sync with the committed
+/// sequence by truncating to the common prefix and appending only what is new.
+pub struct ModelDrafter<S: ModelSession> {
+    session: S,
+    calls: u64,
+}
+
+impl<S: ModelSession> ModelDrafter<S> {
+    /// Wraps a (fresh or reusable) session.
+    pub fn new(session: S) -> Self {
+        ModelDrafter { session, calls: 0 }
+    }
+
+    /// The wrapped session.
+    pub fn session(&self) -> &S {
+        &self.session
+    }
+}
+
+fn common_prefix(a: &[TokenId], b: &[TokenId]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+impl<S: ModelSession> Drafter for ModelDrafter<S> {
+    fn name(&self) -> String {
+        self.session.info().name.clone()
+    }
+
+    fn supports(&self, _needs: Needs) -> Result<(), &'static str> {
+        Ok(())
+    }
+
+    fn propose(
+        &mut self,
+        context: &[TokenId],
+        k: usize,
+        sampling: Sampling,
+        needs: Needs,
+        rng: &mut StdRng,
+    ) -> DecodeResult<Proposal> {
+        let mut p = Proposal::default();
+        if k == 0 || context.is_empty() {
+            return Ok(p);
+        }
+        let max = self.session.info().max_context;
+        let k = k.min(max.saturating_sub(context.len()));
+        if k == 0 {
+            return Ok(p);
+        }
+        // Re-run at least the last context token: its logits start the proposal.
+        let keep = common_prefix(self.session.tokens(), context).min(context.len() - 1);
+        self.session.truncate(keep)?;
+        let out = self
+            .session
+            .extend(&context[keep..], Outputs::LAST_LOGITS)?;
+        self.calls += 1;
+        let mut logits = out.logits_row(0).to_vec();
+        let eos = self.session.info().eos_ids.clone();
+        let want_hidden = needs.draft_hidden;
+        for i in 0..k {
+            let tok = sampling.sample(&logits, rng);
+            if needs.draft_probs {
+                p.probs.push(match sampling {
+                    Sampling::Greedy => softmax(&logits, 1.0),
+                    s => s.probs(&logits),
+                });
+            }
+            p.tokens.push(tok);
+            let last = i + 1 == k || eos.contains(&tok);
+            if !last || want_hidden {
+                let rows = Outputs {
+                    logits: if last {
+                        OutputRows::None
+                    } else {
+                        OutputRows::Last
+                    },
+                    hidden: if want_hidden {
+                        OutputRows::Last
+                    } else {
+                        OutputRows::None
+                    },
+                };
+                let out = self.session.extend(&[tok], rows)?;
+                self.calls += 1;
+                if want_hidden {
+                    p.hidden.push(out.hidden_row(0).to_vec());
+                }
+                if !last {
+                    logits = out.logits_row(0).to_vec();
+                }
+            }
+            if last {
+                break;
+            }
+        }
+        Ok(p)
+    }
+
+    fn forward_calls(&self) -> u64 {
+        self.calls
+    }
+}
+
+/// Prompt-lookup drafter: finds the most recent earlier occurrence of the context's last n
+/// tokens (n from `max_n` down to `min_n`) and proposes what followed it. No model, no cost.
+#[derive(Clone, Debug)]
+pub struct NgramDrafter {
+    /// Longest suffix tried.
+    pub max_n: usize,
+    /// Shortest suffix tried.
+    pub min_n: usize,
+    /// Vocabulary size (for the one-hot draft distributions rejection sampling needs).
+    pub vocab_size: usize,
+}
+
+impl NgramDrafter {
+    /// A drafter matching suffixes of 1 to 3 tokens.
+    pub fn new(vocab_size: usize) -> Self {
+        NgramDrafter {
+            max_n: 3,
+            min_n: 1,
+            vocab_size,
+        }
+    }
+
+    /// The continuation it would propose.
+    pub fn lookup(&self, context: &[TokenId], k: usize) -> Vec<TokenId> {
+        let len = context.len();
+        for n in (self.min_n.max(1)..=self.max_n).rev() {
+            if n >= len {
+                continue;
+            }
+            let suffix = &context[len - n..];
+            // Most recent earlier occurrence whose continuation exists.
+            for start in (0..len - n).rev() {
+                if &context[start..start + n] == suffix {
+                    let from = start + n;
+                    return context[from..(from + k).min(len)].to_vec();
+                }
+            }
+        }
+        Vec::new()
+    }
+}
+
+impl Drafter for NgramDrafter {
+    fn name(&self) -> String {
+        format!("ngram{}-{}", self.min_n, self.max_n)
+    }
+
+    fn supports(&self, needs: Needs) -> Result<(), &'static str> {
+        if needs.draft_hidden {
+            return Err("draft hidden states");
+        }
+        Ok(())
+    }
+
+    fn propose(
+        &mut self,
+        context: &[TokenId],
+        k: usize,
+        _s: Sampling,
+        needs: Needs,
+        _rng: &mut StdRng,
+    ) -> DecodeResult<Proposal> {
+        let tokens = self.lookup(context, k);
+        let probs = if needs.draft_probs {
+            tokens
+                .iter()
+                .map(|&t| {
+                    let mut q = vec![0.0; self.vocab_size];
+                    q[t as usize] = 1.0;
+                    q
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(Proposal {
+            tokens,
+            probs,
+            hidden: Vec::new(),
+        })
+    }
+
+    fn forward_calls(&self) -> u64 {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ngram_lookup_prefers_long_recent_matches() {
+        let d = NgramDrafter::new(100);
+        // ... 1 2 3 [9 9] ... 1 2 3 [7 7] ... 1 2 3 → most recent: 7 7
+        let ctx = [1, 2, 3, 9, 9, 5, 1, 2, 3, 7, 7, 4, 1, 2, 3];
+        assert_eq!(d.lookup(&ctx, 2), vec![7, 7]);
+        assert_eq!(d.lookup(&[5, 6], 3), Vec::<u32>::new());
+        assert_eq!(d.lookup(&[4, 8, 4], 4), vec![8, 4]);
+    }
+}

@@ -1,0 +1,36 @@
+//! Typed errors of the decode loop.
+
+use autojudge_core::CoreError;
+
+/// Result alias for [`DecodeError`].
+pub type DecodeResult<T> = Result<T, DecodeError>;
+
+/// Errors raised by drafters, policies and the loop.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The model contract failed (context overflow, tokenizer mismatch, backend error...).
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// Generation needs at least one prompt token.
+    #[error("empty prompt: generation needs at least one token")]
+    EmptyPrompt,
+    /// A configuration value is out of range.
+    #[error("invalid decode option {field}: {reason}")]
+    InvalidConfig {
+        /// Option name.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A policy needs an input the drafter does not provide.
+    #[error("policy `{policy}` needs {what}, which drafter `{drafter}` cannot provide")]
+    MissingInput {
+        /// Policy name.
+        policy: String,
+        /// Drafter name.
+        drafter: String,
+        /// The missing input.
+        what: &'static str,
+    },
+}

@@ -1,0 +1,166 @@
+//! A deterministic pure-Rust language model implementing the core contract: the test double
+//! for the decode loop, and a minimal example of a foreign engine plugging into autojudge-rs.
+//!
+//! Next-token logits are a hash of the last two tokens (a random bigram-of-bigrams model); a
+//! draft of adjustable quality adds independent noise to a target's logits.
+
+use autojudge_core::{
+    model::check_extend, CoreError, CoreResult, ExtendOutput, ModelInfo, ModelSession, OutputRows,
+    Outputs, TargetModel, TokenId, TokenizerId,
+};
+
+/// A hash-defined language model.
+#[derive(Clone, Debug)]
+pub struct MockLm {
+    info: ModelInfo,
+    seed: u64,
+    scale: f32,
+    /// Noise model `(seed, amplitude)` added on top (draft of varying quality).
+    noise: Option<(u64, f32)>,
+}
+
+fn mix(mut x: u64) -> u64 {
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ (x >> 33)
+}
+
+fn unit(seed: u64, a: u64, b: u64, v: u64) -> f32 {
+    let h = mix(seed ^ mix(a.wrapping_mul(0x9e37_79b9) ^ mix(b ^ mix(v.wrapping_add(0x51)))));
+    (h >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+}
+
+impl MockLm {
+    /// A model over `vocab` tokens; `scale` sets how peaked its distributions are.
+    pub fn new(seed: u64, vocab: usize, scale: f32) -> Self {
+        MockLm {
+            info: ModelInfo {
+                name: format!("mock-{seed}"),
+                vocab_size: vocab,
+                hidden_size: 4,
+                max_context: 4096,
+                tokenizer: TokenizerId(format!("mock-vocab{vocab}")),
+                eos_ids: vec![],
+            },
+            seed,
+            scale,
+            noise: None,
+        }
+    }
+
+    /// A draft of this model: same logits plus noise of amplitude `noise` (0 = identical).
+    pub fn noisy_copy(&self, seed: u64, noise: f32) -> Self {
+        let mut m = self.clone();
+        m.info.name = format!("{}-noisy{noise}", self.info.name);
+        m.noise = Some((seed, noise));
+        m
+    }
+
+    /// Sets the EOS ids.
+    pub fn with_eos(mut self, eos: Vec<TokenId>) -> Self {
+        self.info.eos_ids = eos;
+        self
+    }
+
+    /// Sets the maximum context.
+    pub fn with_max_context(mut self, n: usize) -> Self {
+        self.info.max_context = n;
+        self
+    }
+
+    /// Next-token logits after `context`.
+    pub fn logits(&self, context: &[TokenId]) -> Vec<f32> {
+        let a = context
+            .len()
+            .checked_sub(2)
+            .map(|i| context[i] as u64 + 1)
+            .unwrap_or(0);
+        let b = context.last().map(|&t| t as u64 + 1).unwrap_or(0);
+        (0..self.info.vocab_size as u64)
+            .map(|v| {
+                let base = self.scale * unit(self.seed, a, b, v);
+                match self.noise {
+                    Some((s, amp)) => base + amp * self.scale * unit(s, a, b, v),
+                    None => base,
+                }
+            })
+            .collect()
+    }
+
+    fn hidden(&self, context: &[TokenId]) -> Vec<f32> {
+        let b = context.last().map(|&t| t as u64 + 1).unwrap_or(0);
+        (0..4)
+            .map(|i| unit(self.seed ^ 0xabc, b, context.len() as u64, i))
+            .collect()
+    }
+}
+
+/// A session of a [`MockLm`]: just the tokens (the "cache" is free).
+#[derive(Clone, Debug)]
+pub struct MockSession {
+    model: MockLm,
+    tokens: Vec<TokenId>,
+    /// Forward calls made.
+    pub calls: u64,
+}
+
+impl TargetModel for MockLm {
+    type Session = MockSession;
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+    fn new_session(&self) -> CoreResult<MockSession> {
+        Ok(MockSession {
+            model: self.clone(),
+            tokens: Vec::new(),
+            calls: 0,
+        })
+    }
+}
+
+impl ModelSession for MockSession {
+    fn info(&self) -> &ModelInfo {
+        &self.model.info
+    }
+    fn tokens(&self) -> &[TokenId] {
+        &self.tokens
+    }
+    fn extend(&mut self, tokens: &[TokenId], outputs: Outputs) -> CoreResult<ExtendOutput> {
+        check_extend(&self.model.info, self.tokens.len(), tokens)?;
+        self.calls += 1;
+        let start = self.tokens.len();
+        self.tokens.extend_from_slice(tokens);
+        let k = tokens.len();
+        let rows = |r: OutputRows| match r {
+            OutputRows::None => 0..0,
+            OutputRows::Last => k - 1..k,
+            OutputRows::All => 0..k,
+        };
+        let mut out = ExtendOutput {
+            vocab_size: self.model.info.vocab_size,
+            hidden_size: 4,
+            ..Default::default()
+        };
+        for i in rows(outputs.logits) {
+            out.logits
+                .extend(self.model.logits(&self.tokens[..start + i + 1]));
+        }
+        for i in rows(outputs.hidden) {
+            out.hidden
+                .extend(self.model.hidden(&self.tokens[..start + i + 1]));
+        }
+        Ok(out)
+    }
+    fn truncate(&mut self, n: usize) -> CoreResult<()> {
+        if n > self.tokens.len() {
+            return Err(CoreError::TruncateBeyondLength {
+                requested: n,
+                len: self.tokens.len(),
+            });
+        }
+        self.tokens.truncate(n);
+        Ok(())
+    }
+}

@@ -1,0 +1,231 @@
+//! The acceptance policies: lossless (exact match, rejection sampling) and lossy (top-k,
+//! divergence thresholds, learned judge).
+
+use rand::{rngs::StdRng, Rng};
+
+use super::{
+    draw_from, probs_t1, residual, walk, AcceptancePolicy, Decision, FeatureSet, Judge, Needs,
+    Verdict, Window,
+};
+
+/// Accept a draft token only if it is the target's own choice (greedy: argmax; sampling: the
+/// target's sample). Lossless.
+#[derive(Clone, Debug, Default)]
+pub struct ExactMatch;
+
+impl AcceptancePolicy for ExactMatch {
+    fn name(&self) -> String {
+        "exact".into()
+    }
+    fn needs(&self) -> Needs {
+        Needs::default()
+    }
+    fn verify(&mut self, w: &Window<'_>, rng: &mut StdRng) -> Verdict {
+        if w.sampling.is_greedy() {
+            return walk(w, rng, |i, _| {
+                if w.is_greedy_match(i) {
+                    Decision::Match
+                } else {
+                    Decision::Rejected
+                }
+            });
+        }
+        // Sampling: draw the target's token per slot; accept while it equals the draft's.
+        let mut decisions = Vec::new();
+        for i in 0..w.draft.len() {
+            let t = w.target_choice(i, rng);
+            if t != w.draft[i] {
+                decisions.push(Decision::Rejected);
+                return Verdict {
+                    accepted: i,
+                    next: t,
+                    decisions,
+                };
+            }
+            decisions.push(Decision::Match);
+        }
+        let k = w.draft.len();
+        Verdict {
+            accepted: k,
+            next: w.target_choice(k, rng),
+            decisions,
+        }
+    }
+}
+
+/// Speculative sampling (Leviathan et al. 2023; Chen et al. 2023): accept `d` with probability
+/// `min(1, p(d)/q(d))`, else emit a sample of the normalized residual `max(0, p − q)`.
+/// Lossless in distribution; under greedy sampling it is exact match.
+#[derive(Clone, Debug, Default)]
+pub struct RejectionSampling;
+
+impl AcceptancePolicy for RejectionSampling {
+    fn name(&self) -> String {
+        "rejection-sampling".into()
+    }
+    fn needs(&self) -> Needs {
+        Needs {
+            draft_probs: true,
+            ..Needs::default()
+        }
+    }
+    fn verify(&mut self, w: &Window<'_>, rng: &mut StdRng) -> Verdict {
+        if w.sampling.is_greedy() {
+            return ExactMatch.verify(w, rng);
+        }
+        let mut decisions = Vec::new();
+        for (i, &d) in w.draft.iter().enumerate() {
+            let p = w.sampling.probs(w.target.logits_row(i));
+            let q = &w.draft_probs[i];
+            let (pd, qd) = (p[d as usize], q[d as usize]);
+            let accept = qd > 0.0 && rng.random::<f32>() < (pd / qd).min(1.0);
+            if accept {
+                decisions.push(Decision::Match);
+            } else {
+                decisions.push(Decision::Rejected);
+                return Verdict {
+                    accepted: i,
+                    next: draw_from(&residual(&p, q), rng),
+                    decisions,
+                };
+            }
+        }
+        let k = w.draft.len();
+        Verdict {
+            accepted: k,
+            next: w.target_choice(k, rng),
+            decisions,
+        }
+    }
+}
+
+/// Lossy baseline: accept a mismatching draft token that is among the target's top-k.
+#[derive(Clone, Debug)]
+pub struct TopK {
+    /// How many of the target's best tokens are acceptable.
+    pub k: usize,
+}
+
+impl AcceptancePolicy for TopK {
+    fn name(&self) -> String {
+        format!("top-{}", self.k)
+    }
+    fn needs(&self) -> Needs {
+        Needs::default()
+    }
+    fn verify(&mut self, w: &Window<'_>, rng: &mut StdRng) -> Verdict {
+        walk(w, rng, |i, _| {
+            if w.is_greedy_match(i) {
+                return Decision::Match;
+            }
+            let row = w.target.logits_row(i);
+            let d = row[w.draft[i] as usize];
+            let better = row.iter().filter(|&&x| x > d).count();
+            if better < self.k {
+                Decision::AcceptedMismatch
+            } else {
+                Decision::Rejected
+            }
+        })
+    }
+}
+
+/// Training-free lossy baselines on the target/draft distributions (cf. arXiv 2601.04766).
+#[derive(Clone, Debug)]
+pub enum Divergence {
+    /// Accept a mismatch when the target's probability of the draft token is ≥ τ.
+    TargetProb(f32),
+    /// Accept a mismatch when KL(p‖q) between target and draft distributions is ≤ τ.
+    Kl(f32),
+}
+
+impl AcceptancePolicy for Divergence {
+    fn name(&self) -> String {
+        match self {
+            Divergence::TargetProb(t) => format!("p-target>={t}"),
+            Divergence::Kl(t) => format!("kl<={t}"),
+        }
+    }
+    fn needs(&self) -> Needs {
+        Needs {
+            draft_probs: matches!(self, Divergence::Kl(_)),
+            ..Needs::default()
+        }
+    }
+    fn verify(&mut self, w: &Window<'_>, rng: &mut StdRng) -> Verdict {
+        walk(w, rng, |i, _| {
+            if w.is_greedy_match(i) {
+                return Decision::Match;
+            }
+            let p = probs_t1(w.target.logits_row(i));
+            let ok = match *self {
+                Divergence::TargetProb(t) => p[w.draft[i] as usize] >= t,
+                Divergence::Kl(t) => {
+                    let q = &w.draft_probs[i];
+                    let kl: f64 = p
+                        .iter()
+                        .zip(q)
+                        .filter(|(a, _)| **a > 0.0)
+                        .map(|(&a, &b)| a as f64 * ((a as f64) / (b as f64).max(1e-30)).ln())
+                        .sum();
+                    kl <= t as f64
+                }
+            };
+            if ok {
+                Decision::AcceptedMismatch
+            } else {
+                Decision::Rejected
+            }
+        })
+    }
+}
+
+/// AutoJudge: a mismatching draft token is accepted when the judge's P(important) is below
+/// `threshold`; the first important one is replaced by the target's token.
+pub struct JudgePolicy<J: Judge> {
+    /// The classifier.
+    pub judge: J,
+    /// Decision threshold on P(important).
+    pub threshold: f32,
+}
+
+impl<J: Judge> AcceptancePolicy for JudgePolicy<J> {
+    fn name(&self) -> String {
+        format!("judge({})@{}", self.judge.name(), self.threshold)
+    }
+    fn needs(&self) -> Needs {
+        Needs {
+            target_hidden: true,
+            draft_hidden: self.judge.features() == FeatureSet::DraftAndTarget,
+            ..Needs::default()
+        }
+    }
+    fn verify(&mut self, w: &Window<'_>, rng: &mut StdRng) -> Verdict {
+        let mismatches: Vec<usize> = (0..w.draft.len())
+            .filter(|&i| !w.is_greedy_match(i))
+            .collect();
+        let rows: Vec<Vec<f32>> = mismatches
+            .iter()
+            .map(|&i| match self.judge.features() {
+                FeatureSet::Target => w.target_hidden_at(i).to_vec(),
+                FeatureSet::DraftAndTarget => {
+                    let mut f = w.draft_hidden[i].clone();
+                    f.extend_from_slice(w.target_hidden_at(i));
+                    f
+                }
+            })
+            .collect();
+        let p = if rows.is_empty() {
+            Vec::new()
+        } else {
+            self.judge.p_important(&rows)
+        };
+        walk(w, rng, |i, _| {
+            match mismatches.iter().position(|&m| m == i) {
+                None => Decision::Match,
+                Some(j) if p[j] < self.threshold => Decision::AcceptedMismatch,
+                Some(_) => Decision::Rejected,
+            }
+        })
+    }
+}
