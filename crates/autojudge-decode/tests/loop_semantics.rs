@@ -20,6 +20,10 @@ fn target_only(t: &MockLm, prompt: &[TokenId], cfg: &DecodeConfig) -> Vec<TokenI
         .tokens
 }
 
+type Session = <MockLm as TargetModel>::Session;
+type RunFn<'a> =
+    dyn FnMut(&mut Session, &mut ModelDrafter<Session>) -> autojudge_decode::Generation + 'a;
+
 struct ConstJudge(f32, FeatureSet);
 impl Judge for ConstJudge {
     fn name(&self) -> String {
@@ -81,10 +85,7 @@ fn never_accept_judge_is_exact_match_and_always_accept_takes_every_draft() {
     let draft = target.noisy_copy(8, 1.5);
     let prompt = [3, 4, 5];
     let cfg = DecodeConfig::greedy(5, 80);
-    let run = |policy: &mut dyn FnMut(
-        &mut <MockLm as TargetModel>::Session,
-        &mut ModelDrafter<<MockLm as TargetModel>::Session>,
-    ) -> autojudge_decode::Generation| {
+    let run = |policy: &mut RunFn<'_>| {
         let mut t = target.new_session().unwrap();
         let mut d = ModelDrafter::new(draft.new_session().unwrap());
         policy(&mut t, &mut d)
