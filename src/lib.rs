@@ -2,6 +2,8 @@
 //!
 //! - [`core`]: token types, the `TargetModel` / `ModelSession` contract, typed errors.
 //! - [`models`]: Llama-family models on burn (GGUF / HF loaders, tokenizers, draft views).
+//! - [`decode`]: the speculative decoding loop, drafters and acceptance policies.
 
 pub use autojudge_core as core;
+pub use autojudge_decode as decode;
 pub use autojudge_models as models;

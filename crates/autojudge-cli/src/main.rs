@@ -19,6 +19,8 @@ enum Command {
     Generate(commands::generate::GenerateArgs),
     /// Measure prefill, decode and extend-k costs of a model.
     BenchModel(commands::bench_model::BenchModelArgs),
+    /// Compare target-only and speculative decoding on GSM8K prompts.
+    BenchDecode(commands::bench_decode::BenchDecodeArgs),
     /// Print a GGUF file's metadata and tensor directory.
     Inspect(commands::inspect::InspectArgs),
 }
@@ -29,5 +31,6 @@ fn main() -> anyhow::Result<()> {
         Command::Generate(a) => commands::generate::run(a),
         Command::BenchModel(a) => commands::bench_model::run(a),
         Command::Inspect(a) => commands::inspect::run(a),
+        Command::BenchDecode(a) => commands::bench_decode::run(a),
     }
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod bench_decode;
 pub mod bench_model;
 pub mod generate;
 pub mod inspect;

@@ -1,0 +1,225 @@
+//! `autojudge bench-decode`: target-only vs speculative decoding on GSM8K prompts, greedy, all
+//! in one run: accepted tokens per cycle, target calls per token, tok/s, speed-up, and whether
+//! every output is identical to target-only.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use autojudge_core::{check_same_tokenizer, TargetModel, TextTokenizer, TokenId};
+use autojudge_decode::policy::ExactMatch;
+use autojudge_decode::{
+    generate_speculative, generate_target_only, DecodeConfig, DecodeStats, Hooks, ModelDrafter,
+    NgramDrafter,
+};
+use autojudge_models::{load_model, ChatMessage, LayerPlan, Llama, LoadedModel};
+use burn::tensor::backend::Backend;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::device::ModelArgs;
+use crate::with_backend;
+
+/// The GSM8K zero-shot instruction appended to each question.
+pub const GSM8K_SUFFIX: &str = "Your response should end with \"The final answer is [answer]\" where [answer] is the response to the problem.";
+
+/// Arguments of `bench-decode`.
+#[derive(Args)]
+pub struct BenchDecodeArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Drafts to compare: a GGUF/HF path, `self:exit:N`, `self:skip:A,B` or `ngram`.
+    #[arg(long = "draft", required = true)]
+    pub drafts: Vec<String>,
+    /// Window sizes k.
+    #[arg(long, value_delimiter = ',', default_value = "4,8")]
+    pub ks: Vec<usize>,
+    /// GSM8K JSONL (question/answer fields).
+    #[arg(
+        long,
+        env = "AUTOJUDGE_GSM8K_TEST",
+        default_value = "../shared/data/gsm8k/test.jsonl"
+    )]
+    pub data: PathBuf,
+    /// Number of questions (from the start of the file).
+    #[arg(long, default_value_t = 50)]
+    pub prompts: usize,
+    /// Maximum new tokens.
+    #[arg(long, default_value_t = 256)]
+    pub max_new_tokens: usize,
+    /// Write the summary as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// Runs `bench-decode`.
+pub fn run(a: BenchDecodeArgs) -> anyhow::Result<()> {
+    with_backend!(a.model.device, |B, device| bench::<B>(&a, &device))
+}
+
+/// Reads the first `n` GSM8K questions.
+pub fn read_questions(path: &std::path::Path, n: usize) -> anyhow::Result<Vec<String>> {
+    let f = std::fs::File::open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
+        if out.len() >= n {
+            break;
+        }
+        let line = line?;
+        let v: serde_json::Value = serde_json::from_str(&line)
+            .map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), i + 1))?;
+        let q = v["question"]
+            .as_str()
+            .ok_or_else(|| anyhow::anyhow!("{}:{}: no `question` field", path.display(), i + 1))?;
+        out.push(q.to_string());
+    }
+    Ok(out)
+}
+
+enum DraftKind<B: Backend> {
+    Model(Llama<B>),
+    Ngram,
+}
+
+#[derive(Default, serde::Serialize)]
+struct Row {
+    draft: String,
+    k: usize,
+    stats: DecodeStats,
+    identical: usize,
+    prompts: usize,
+}
+
+fn bench<B: Backend>(a: &BenchDecodeArgs, device: &B::Device) -> anyhow::Result<()> {
+    let LoadedModel {
+        model: target,
+        tokenizer,
+        chat_template,
+    } = load_model::<B>(&a.model.model, &a.model.load_options(), device)?;
+    let template = chat_template
+        .ok_or_else(|| anyhow::anyhow!("{} has no chat template", a.model.model.display()))?;
+    let mut drafts: Vec<(String, DraftKind<B>)> = Vec::new();
+    for d in &a.drafts {
+        let kind = if d == "ngram" {
+            DraftKind::Ngram
+        } else if let Some(plan) = d.strip_prefix("self:") {
+            DraftKind::Model(
+                target.draft_view(plan.parse::<LayerPlan>().map_err(anyhow::Error::msg)?)?,
+            )
+        } else {
+            let m =
+                load_model::<B>(std::path::Path::new(d), &a.model.load_options(), device)?.model;
+            check_same_tokenizer(m.info(), target.info())?;
+            DraftKind::Model(m)
+        };
+        drafts.push((d.clone(), kind));
+    }
+    let questions = read_questions(&a.data, a.prompts)?;
+    let prompts: Vec<Vec<TokenId>> = questions
+        .iter()
+        .map(|q| {
+            let text =
+                template.render(&[ChatMessage::user(format!("{q}\n{GSM8K_SUFFIX}"))], true)?;
+            Ok(tokenizer.encode(&text, true)?)
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let mut base = Row {
+        draft: "target-only".into(),
+        ..Row::default()
+    };
+    let mut rows: Vec<Row> = drafts
+        .iter()
+        .flat_map(|(n, _)| {
+            a.ks.iter().map(move |&k| Row {
+                draft: n.clone(),
+                k,
+                ..Row::default()
+            })
+        })
+        .collect();
+    let bar = ProgressBar::new(prompts.len() as u64);
+    bar.set_style(ProgressStyle::with_template(
+        "{bar:30} {pos}/{len} prompts, {elapsed} elapsed, ETA {eta} {msg}",
+    )?);
+    for prompt in &prompts {
+        let cfg = DecodeConfig::greedy(1, a.max_new_tokens);
+        let want =
+            generate_target_only(&mut target.new_session()?, prompt, &cfg, Hooks::default())?;
+        base.stats.merge(&want.stats);
+        base.prompts += 1;
+        base.identical += 1;
+        let mut ri = 0;
+        for (_, kind) in &drafts {
+            for &k in &a.ks {
+                let cfg = DecodeConfig::greedy(k, a.max_new_tokens);
+                let mut t = target.new_session()?;
+                let g = match kind {
+                    DraftKind::Model(m) => generate_speculative(
+                        &mut t,
+                        &mut ModelDrafter::new(m.new_session()?),
+                        &mut ExactMatch,
+                        prompt,
+                        &cfg,
+                        Hooks::default(),
+                    )?,
+                    DraftKind::Ngram => generate_speculative(
+                        &mut t,
+                        &mut NgramDrafter::new(target.info().vocab_size),
+                        &mut ExactMatch,
+                        prompt,
+                        &cfg,
+                        Hooks::default(),
+                    )?,
+                };
+                let row = &mut rows[ri];
+                row.stats.merge(&g.stats);
+                row.prompts += 1;
+                row.identical += usize::from(g.tokens == want.tokens);
+                ri += 1;
+            }
+        }
+        bar.inc(1);
+        bar.set_message(format!(
+            "target-only {:.1} tok/s",
+            base.stats.tokens_per_second()
+        ));
+    }
+    bar.finish();
+    let secs = |d: Duration| d.as_secs_f64();
+    println!(
+        "\n{} prompts of {}, greedy, max {} new tokens, target {}",
+        prompts.len(),
+        a.data.display(),
+        a.max_new_tokens,
+        target.info().name
+    );
+    println!("| draft | k | accepted/cycle | tokens/target call | target calls/token | tok/s | speed-up | draft s | target s | identical |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    let base_tps = base.stats.tokens_per_second();
+    for r in std::iter::once(&base).chain(rows.iter()) {
+        let s = &r.stats;
+        println!(
+            "| {} | {} | {:.2} | {:.2} | {:.3} | {:.2} | {:.2}x | {:.1} | {:.1} | {}/{} |",
+            r.draft,
+            if r.k == 0 {
+                "-".into()
+            } else {
+                r.k.to_string()
+            },
+            s.mean_accepted(),
+            s.tokens_per_target_call(),
+            s.target_calls_per_token(),
+            s.tokens_per_second(),
+            s.tokens_per_second() / base_tps,
+            secs(s.draft_time),
+            secs(s.target_time),
+            r.identical,
+            r.prompts
+        );
+    }
+    if let Some(path) = &a.json {
+        let all: Vec<&Row> = std::iter::once(&base).chain(rows.iter()).collect();
+        std::fs::write(path, serde_json::to_string_pretty(&all)?)?;
+    }
+    Ok(())
+}
