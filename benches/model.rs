@@ -11,17 +11,10 @@ use autojudge::models::{
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
 fn smollm_shape() -> Llama<B> {
-    let mut t = TinyModel::new(0);
-    let c = &mut t.config;
-    (
-        c.vocab_size,
-        c.hidden_size,
-        c.intermediate_size,
-        c.num_layers,
-    ) = (49_152, 576, 1536, 30);
-    (c.num_heads, c.num_kv_heads, c.head_dim, c.max_context) = (9, 3, 64, 2048);
-    t.weight_scale = 0.02;
-    t.build::<B>(&Default::default()).expect("random model")
+    TinyModel::with_shape_of(0, "smollm2-135m")
+        .expect("known shape")
+        .build::<B>(&Default::default())
+        .expect("random model")
 }
 
 fn real_smollm() -> Option<Llama<B>> {

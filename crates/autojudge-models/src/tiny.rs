@@ -58,6 +58,36 @@ impl TinyModel {
         }
     }
 
+    /// A random model with the shape of a real one, for benchmarks: `smollm2-135m` or
+    /// `llama-3.2-1b`; `None` for other names.
+    pub fn with_shape_of(seed: u64, name: &str) -> Option<Self> {
+        let mut t = TinyModel::new(seed);
+        let c = &mut t.config;
+        match name {
+            "smollm2-135m" => {
+                (
+                    c.vocab_size,
+                    c.hidden_size,
+                    c.intermediate_size,
+                    c.num_layers,
+                ) = (49_152, 576, 1536, 30);
+                (c.num_heads, c.num_kv_heads, c.head_dim, c.max_context) = (9, 3, 64, 4096);
+            }
+            "llama-3.2-1b" => {
+                (
+                    c.vocab_size,
+                    c.hidden_size,
+                    c.intermediate_size,
+                    c.num_layers,
+                ) = (128_256, 2048, 8192, 16);
+                (c.num_heads, c.num_kv_heads, c.head_dim, c.max_context) = (32, 8, 64, 4096);
+            }
+            _ => return None,
+        }
+        t.weight_scale = 0.02;
+        Some(t)
+    }
+
     /// Sets the number of layers.
     pub fn layers(mut self, n: usize) -> Self {
         self.config.num_layers = n;

@@ -45,32 +45,11 @@ fn random_model<B: Backend>(
     a: &BenchModelArgs,
     device: &B::Device,
 ) -> anyhow::Result<autojudge_models::Llama<B>> {
-    let mut t = TinyModel::new(0);
+    let mut t = TinyModel::with_shape_of(0, shape).ok_or_else(|| {
+        anyhow::anyhow!("unknown --random-shape `{shape}` (llama-3.2-1b, smollm2-135m)")
+    })?;
     t.dtype = a.model.dtype;
     t.kernel = a.model.kernel;
-    let c = &mut t.config;
-    match shape {
-        "llama-3.2-1b" => {
-            (
-                c.vocab_size,
-                c.hidden_size,
-                c.intermediate_size,
-                c.num_layers,
-            ) = (128_256, 2048, 8192, 16);
-            (c.num_heads, c.num_kv_heads, c.head_dim, c.max_context) = (32, 8, 64, 4096);
-        }
-        "smollm2-135m" => {
-            (
-                c.vocab_size,
-                c.hidden_size,
-                c.intermediate_size,
-                c.num_layers,
-            ) = (49_152, 576, 1536, 30);
-            (c.num_heads, c.num_kv_heads, c.head_dim, c.max_context) = (9, 3, 64, 4096);
-        }
-        other => anyhow::bail!("unknown --random-shape `{other}` (llama-3.2-1b, smollm2-135m)"),
-    }
-    t.weight_scale = 0.02;
     Ok(t.build::<B>(device)?)
 }
 

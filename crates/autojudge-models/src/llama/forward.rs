@@ -90,22 +90,60 @@ fn rms_norm<B: Backend>(x: Tensor<B, 2>, w: &Tensor<B, 1>, eps: f64) -> Tensor<B
     x * (ms + eps).sqrt().recip() * w.clone().unsqueeze::<2>()
 }
 
-/// Hidden states `[k, hidden]` after the planned layers and the final norm.
-#[allow(clippy::too_many_arguments)]
-pub fn forward_hidden<B: Backend>(
-    w: &LlamaWeights<B>,
-    rope: &RopeTables<B>,
-    layers: &[usize],
-    cache: &mut KvCache<B>,
-    tokens: &[TokenId],
-    start: usize,
-    device: &B::Device,
-) -> Tensor<B, 2> {
-    let mut x = w.embed.rows(tokens, device);
-    for (slot, &li) in layers.iter().enumerate() {
-        x = layer_forward(w, &w.layers[li], rope, cache, slot, x, start);
+/// What one forward pass reads: the weights, RoPE tables, the planned layers and the device.
+pub struct Forward<'a, B: Backend> {
+    /// Model weights.
+    pub weights: &'a LlamaWeights<B>,
+    /// RoPE tables.
+    pub rope: &'a RopeTables<B>,
+    /// Layer indices to run, in order (one KV-cache slot each).
+    pub layers: &'a [usize],
+    /// Device of the weights.
+    pub device: &'a B::Device,
+}
+
+impl<B: Backend> Forward<'_, B> {
+    /// Hidden states `[k, hidden]` after the planned layers and the final norm.
+    pub fn hidden(&self, cache: &mut KvCache<B>, tokens: &[TokenId], start: usize) -> Tensor<B, 2> {
+        let w = self.weights;
+        let mut x = w.embed.rows(tokens, self.device);
+        for (slot, &li) in self.layers.iter().enumerate() {
+            x = layer_forward(w, &w.layers[li], self.rope, cache, slot, x, start);
+        }
+        rms_norm(x, &w.final_norm, w.config.rms_norm_eps)
     }
-    rms_norm(x, &w.final_norm, w.config.rms_norm_eps)
+
+    /// Runs the planned layers over `tokens` at `start..start+k` and returns the requested rows.
+    pub fn run(
+        &self,
+        cache: &mut KvCache<B>,
+        tokens: &[TokenId],
+        start: usize,
+        outputs: Outputs,
+    ) -> ExtendOutput {
+        let w = self.weights;
+        let k = tokens.len();
+        let hidden = self.hidden(cache, tokens, start);
+        let rows = |r: OutputRows, t: Tensor<B, 2>| -> Option<Tensor<B, 2>> {
+            match r {
+                OutputRows::None => None,
+                OutputRows::Last => Some(t.slice([k - 1..k, 0..w.config.hidden_size])),
+                OutputRows::All => Some(t),
+            }
+        };
+        let logits = rows(outputs.logits, hidden.clone())
+            .map(|h| host_rows(lm_head(w, h)))
+            .unwrap_or_default();
+        let hidden = rows(outputs.hidden, hidden)
+            .map(host_rows)
+            .unwrap_or_default();
+        ExtendOutput {
+            logits,
+            vocab_size: w.config.vocab_size,
+            hidden,
+            hidden_size: w.config.hidden_size,
+        }
+    }
 }
 
 fn layer_forward<B: Backend>(
@@ -184,39 +222,4 @@ fn host_rows<B: Backend>(t: Tensor<B, 2>) -> Vec<f32> {
         .convert::<f32>()
         .into_vec::<f32>()
         .expect("f32 data")
-}
-
-/// Runs the planned layers over `tokens` and returns the requested rows.
-#[allow(clippy::too_many_arguments)]
-pub fn forward<B: Backend>(
-    w: &LlamaWeights<B>,
-    rope: &RopeTables<B>,
-    layers: &[usize],
-    cache: &mut KvCache<B>,
-    tokens: &[TokenId],
-    start: usize,
-    outputs: Outputs,
-    device: &B::Device,
-) -> ExtendOutput {
-    let k = tokens.len();
-    let hidden = forward_hidden(w, rope, layers, cache, tokens, start, device);
-    let rows = |r: OutputRows, t: Tensor<B, 2>| -> Option<Tensor<B, 2>> {
-        match r {
-            OutputRows::None => None,
-            OutputRows::Last => Some(t.slice([k - 1..k, 0..w.config.hidden_size])),
-            OutputRows::All => Some(t),
-        }
-    };
-    let logits = rows(outputs.logits, hidden.clone())
-        .map(|h| host_rows(lm_head(w, h)))
-        .unwrap_or_default();
-    let hidden = rows(outputs.hidden, hidden)
-        .map(host_rows)
-        .unwrap_or_default();
-    ExtendOutput {
-        logits,
-        vocab_size: w.config.vocab_size,
-        hidden,
-        hidden_size: w.config.hidden_size,
-    }
 }

@@ -7,7 +7,7 @@ use autojudge_core::{
 };
 use burn::tensor::backend::Backend;
 
-use super::forward::{forward, KvCache};
+use super::forward::{Forward, KvCache};
 use super::Llama;
 
 /// A decoding session of a [`Llama`] (or a draft view). `Clone` forks it; the copy shares
@@ -73,16 +73,13 @@ impl<B: Backend> ModelSession for LlamaSession<B> {
         let m = &self.model;
         self.cache
             .reserve(start + tokens.len(), start, m.info.max_context, m.device());
-        let out = forward(
-            &m.shared.weights,
-            &m.shared.rope,
-            &m.layers,
-            &mut self.cache,
-            tokens,
-            start,
-            outputs,
-            m.device(),
-        );
+        let fwd = Forward {
+            weights: &m.shared.weights,
+            rope: &m.shared.rope,
+            layers: &m.layers,
+            device: m.device(),
+        };
+        let out = fwd.run(&mut self.cache, tokens, start, outputs);
         self.tokens.extend_from_slice(tokens);
         Ok(out)
     }
