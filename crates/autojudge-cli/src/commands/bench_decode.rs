@@ -41,9 +41,12 @@ pub struct BenchDecodeArgs {
         default_value = "../shared/data/gsm8k/test.jsonl"
     )]
     pub data: PathBuf,
-    /// Number of questions (from the start of the file).
+    /// Number of questions.
     #[arg(long, default_value_t = 50)]
     pub prompts: usize,
+    /// Questions to skip from the start of the file (to split a long run).
+    #[arg(long, default_value_t = 0)]
+    pub skip: usize,
     /// Maximum new tokens.
     #[arg(long, default_value_t = 256)]
     pub max_new_tokens: usize,
@@ -57,11 +60,15 @@ pub fn run(a: BenchDecodeArgs) -> anyhow::Result<()> {
     with_backend!(a.model.device, |B, device| bench::<B>(&a, &device))
 }
 
-/// Reads the first `n` GSM8K questions.
-pub fn read_questions(path: &std::path::Path, n: usize) -> anyhow::Result<Vec<String>> {
+/// Reads GSM8K questions `skip..skip+n`.
+pub fn read_questions(
+    path: &std::path::Path,
+    skip: usize,
+    n: usize,
+) -> anyhow::Result<Vec<String>> {
     let f = std::fs::File::open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let mut out = Vec::new();
-    for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
+    for (i, line) in std::io::BufReader::new(f).lines().enumerate().skip(skip) {
         if out.len() >= n {
             break;
         }
@@ -114,7 +121,7 @@ fn bench<B: Backend>(a: &BenchDecodeArgs, device: &B::Device) -> anyhow::Result<
         };
         drafts.push((d.clone(), kind));
     }
-    let questions = read_questions(&a.data, a.prompts)?;
+    let questions = read_questions(&a.data, a.skip, a.prompts)?;
     let prompts: Vec<Vec<TokenId>> = questions
         .iter()
         .map(|q| {
@@ -187,9 +194,10 @@ fn bench<B: Backend>(a: &BenchDecodeArgs, device: &B::Device) -> anyhow::Result<
     bar.finish();
     let secs = |d: Duration| d.as_secs_f64();
     println!(
-        "\n{} prompts of {}, greedy, max {} new tokens, target {}",
+        "\n{} prompts of {} (from #{}), greedy, max {} new tokens, target {}",
         prompts.len(),
         a.data.display(),
+        a.skip,
         a.max_new_tokens,
         target.info().name
     );
