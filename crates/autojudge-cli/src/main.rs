@@ -21,6 +21,8 @@ enum Command {
     BenchModel(commands::bench_model::BenchModelArgs),
     /// Compare target-only and speculative decoding on GSM8K prompts.
     BenchDecode(commands::bench_decode::BenchDecodeArgs),
+    /// Measure self-speculative draft views: agreement with the target and cost.
+    DraftSweep(commands::draft_sweep::DraftSweepArgs),
     /// Print a GGUF file's metadata and tensor directory.
     Inspect(commands::inspect::InspectArgs),
 }
@@ -32,5 +34,6 @@ fn main() -> anyhow::Result<()> {
         Command::BenchModel(a) => commands::bench_model::run(a),
         Command::Inspect(a) => commands::inspect::run(a),
         Command::BenchDecode(a) => commands::bench_decode::run(a),
+        Command::DraftSweep(a) => commands::draft_sweep::run(a),
     }
 }
