@@ -2,6 +2,7 @@
 
 mod commands;
 mod device;
+mod draft_choice;
 
 use clap::{Parser, Subcommand};
 

@@ -6,18 +6,15 @@ use std::io::BufRead;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use autojudge_core::{check_same_tokenizer, TargetModel, TextTokenizer, TokenId};
-use autojudge_decode::policy::ExactMatch;
-use autojudge_decode::{
-    generate_speculative, generate_target_only, DecodeConfig, DecodeStats, Hooks, ModelDrafter,
-    NgramDrafter,
-};
-use autojudge_models::{load_model, ChatMessage, LayerPlan, Llama, LoadedModel};
+use autojudge_core::{TargetModel, TextTokenizer, TokenId};
+use autojudge_decode::{generate_target_only, DecodeConfig, DecodeStats, Hooks};
+use autojudge_models::{load_model, ChatMessage, LoadedModel};
 use burn::tensor::backend::Backend;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::device::ModelArgs;
+use crate::draft_choice::DraftChoice;
 use crate::with_backend;
 
 /// The GSM8K zero-shot instruction appended to each question.
@@ -83,11 +80,6 @@ pub fn read_questions(
     Ok(out)
 }
 
-enum DraftKind<B: Backend> {
-    Model(Llama<B>),
-    Ngram,
-}
-
 #[derive(Default, serde::Serialize)]
 struct Row {
     draft: String,
@@ -105,22 +97,16 @@ fn bench<B: Backend>(a: &BenchDecodeArgs, device: &B::Device) -> anyhow::Result<
     } = load_model::<B>(&a.model.model, &a.model.load_options(), device)?;
     let template = chat_template
         .ok_or_else(|| anyhow::anyhow!("{} has no chat template", a.model.model.display()))?;
-    let mut drafts: Vec<(String, DraftKind<B>)> = Vec::new();
-    for d in &a.drafts {
-        let kind = if d == "ngram" {
-            DraftKind::Ngram
-        } else if let Some(plan) = d.strip_prefix("self:") {
-            DraftKind::Model(
-                target.draft_view(plan.parse::<LayerPlan>().map_err(anyhow::Error::msg)?)?,
-            )
-        } else {
-            let m =
-                load_model::<B>(std::path::Path::new(d), &a.model.load_options(), device)?.model;
-            check_same_tokenizer(m.info(), target.info())?;
-            DraftKind::Model(m)
-        };
-        drafts.push((d.clone(), kind));
-    }
+    let drafts: Vec<(String, DraftChoice<B>)> = a
+        .drafts
+        .iter()
+        .map(|d| {
+            Ok((
+                d.clone(),
+                DraftChoice::parse(d, &target, &a.model.load_options(), device)?,
+            ))
+        })
+        .collect::<anyhow::Result<_>>()?;
     let questions = read_questions(&a.data, a.skip, a.prompts)?;
     let prompts: Vec<Vec<TokenId>> = questions
         .iter()
@@ -159,25 +145,7 @@ fn bench<B: Backend>(a: &BenchDecodeArgs, device: &B::Device) -> anyhow::Result<
         for (_, kind) in &drafts {
             for &k in &a.ks {
                 let cfg = DecodeConfig::greedy(k, a.max_new_tokens);
-                let mut t = target.new_session()?;
-                let g = match kind {
-                    DraftKind::Model(m) => generate_speculative(
-                        &mut t,
-                        &mut ModelDrafter::new(m.new_session()?),
-                        &mut ExactMatch,
-                        prompt,
-                        &cfg,
-                        Hooks::default(),
-                    )?,
-                    DraftKind::Ngram => generate_speculative(
-                        &mut t,
-                        &mut NgramDrafter::new(target.info().vocab_size),
-                        &mut ExactMatch,
-                        prompt,
-                        &cfg,
-                        Hooks::default(),
-                    )?,
-                };
+                let g = kind.generate(&target, prompt, &cfg, Hooks::default())?;
                 let row = &mut rows[ri];
                 row.stats.merge(&g.stats);
                 row.prompts += 1;

@@ -1,13 +1,16 @@
-//! `autojudge generate`: greedy or sampled generation with streamed output.
+//! `autojudge generate`: greedy generation with streamed output, target-only or speculative
+//! (`--draft`), through the same decode loop as the benchmarks.
 
 use std::io::Write;
 use std::time::Instant;
 
-use autojudge_core::{argmax, ModelSession, Outputs, TargetModel, TextTokenizer, TokenId};
+use autojudge_core::{TargetModel, TextTokenizer, TokenId};
+use autojudge_decode::{generate_target_only, DecodeConfig, Hooks};
 use autojudge_models::{load_model, ChatMessage};
 use clap::Args;
 
 use crate::device::ModelArgs;
+use crate::draft_choice::DraftChoice;
 use crate::with_backend;
 
 /// Arguments of `generate`.
@@ -24,6 +27,12 @@ pub struct GenerateArgs {
     /// Maximum new tokens.
     #[arg(long, default_value_t = 128)]
     pub max_new_tokens: usize,
+    /// Speculative decoding with this draft: a model path, `self:exit:N`, `self:skip:A,B` or `ngram`.
+    #[arg(long)]
+    pub draft: Option<String>,
+    /// Draft window.
+    #[arg(long, default_value_t = 4)]
+    pub k: usize,
 }
 
 /// Runs `generate`.
@@ -38,6 +47,11 @@ fn generate<B: burn::tensor::backend::Backend>(
     let t0 = Instant::now();
     let loaded = load_model::<B>(&a.model.model, &a.model.load_options(), device)?;
     let model = loaded.model.draft_view(a.model.layers.clone())?;
+    let draft = a
+        .draft
+        .as_deref()
+        .map(|d| DraftChoice::parse(d, &model, &a.model.load_options(), device))
+        .transpose()?;
     eprintln!(
         "loaded {} in {:.2}s",
         model.info().name,
@@ -54,40 +68,46 @@ fn generate<B: burn::tensor::backend::Backend>(
     };
     let tok = &loaded.tokenizer;
     let prompt = tok.encode(&text, true)?;
-    let mut session = model.new_session()?;
-    let t1 = Instant::now();
-    let out = session.extend(&prompt, Outputs::LAST_LOGITS)?;
-    let prefill_s = t1.elapsed().as_secs_f64();
-    let mut next = argmax(out.logits_row(0)).unwrap_or(0) as TokenId;
-    let mut generated: Vec<TokenId> = Vec::new();
+    // Stream: decode everything emitted so far, print what is new (whole characters only).
+    let mut emitted: Vec<TokenId> = Vec::new();
     let mut printed = 0usize;
-    let eos = &model.info().eos_ids;
-    let t2 = Instant::now();
-    let stdout = std::io::stdout();
-    while generated.len() < a.max_new_tokens && !eos.contains(&next) {
-        generated.push(next);
-        let text = tok.decode(&generated)?;
-        if text.len() > printed && text.is_char_boundary(printed) && !text.ends_with('\u{fffd}') {
-            print!("{}", &text[printed..]);
-            stdout.lock().flush()?;
-            printed = text.len();
+    let mut stream = |new: &[TokenId]| {
+        emitted.extend_from_slice(new);
+        if let Ok(text) = tok.decode(&emitted) {
+            if text.len() > printed && text.is_char_boundary(printed) && !text.ends_with('\u{fffd}')
+            {
+                print!("{}", &text[printed..]);
+                let _ = std::io::stdout().flush();
+                printed = text.len();
+            }
         }
-        if session.len() + 1 > model.info().max_context {
-            break;
-        }
-        let out = session.extend(&[next], Outputs::LAST_LOGITS)?;
-        next = argmax(out.logits_row(0)).unwrap_or(0) as TokenId;
-    }
-    let decode_s = t2.elapsed().as_secs_f64();
+    };
+    let cfg = DecodeConfig::greedy(a.k, a.max_new_tokens);
+    let hooks = Hooks {
+        tokenizer: None,
+        on_tokens: Some(&mut stream),
+    };
+    let g = match &draft {
+        None => generate_target_only(&mut model.new_session()?, &prompt, &cfg, hooks)?,
+        Some(d) => d.generate(&model, &prompt, &cfg, hooks)?,
+    };
     println!();
+    let s = &g.stats;
     eprintln!(
-        "prompt {} tokens in {:.2}s ({:.1} tok/s); generated {} tokens in {:.2}s ({:.2} tok/s)",
+        "prompt {} tokens; generated {} tokens in {:.2}s ({:.2} tok/s, prefill included); stop: {:?}",
         prompt.len(),
-        prefill_s,
-        prompt.len() as f64 / prefill_s,
-        generated.len(),
-        decode_s,
-        generated.len() as f64 / decode_s.max(1e-9)
+        g.tokens.len(),
+        s.wall_time.as_secs_f64(),
+        g.tokens.len() as f64 / s.wall_time.as_secs_f64().max(1e-9),
+        g.stop
     );
+    if draft.is_some() {
+        eprintln!(
+            "speculative: {:.2} accepted draft tokens per cycle, {:.3} target calls per token, {} draft calls",
+            s.mean_accepted(),
+            s.target_calls_per_token(),
+            s.draft_calls
+        );
+    }
     Ok(())
 }
