@@ -40,6 +40,32 @@ pub trait Drafter {
     fn forward_calls(&self) -> u64;
 }
 
+/// Proposes nothing: the speculative loop with it is plain target-only decoding.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoDraft;
+
+impl Drafter for NoDraft {
+    fn name(&self) -> String {
+        "none".into()
+    }
+    fn supports(&self, _needs: Needs) -> Result<(), &'static str> {
+        Ok(())
+    }
+    fn propose(
+        &mut self,
+        _c: &[TokenId],
+        _k: usize,
+        _s: Sampling,
+        _n: Needs,
+        _r: &mut StdRng,
+    ) -> DecodeResult<Proposal> {
+        Ok(Proposal::default())
+    }
+    fn forward_calls(&self) -> u64 {
+        0
+    }
+}
+
 /// A drafter backed by a model session; keeps its KV cache in sync with the committed
 /// sequence by truncating to the common prefix and appending only what is new.
 pub struct ModelDrafter<S: ModelSession> {

@@ -5,9 +5,9 @@ use std::time::Instant;
 use autojudge_core::{ModelSession, OutputRows, Outputs, TextTokenizer, TokenId};
 use rand::{rngs::StdRng, SeedableRng};
 
-use crate::drafter::Drafter;
+use crate::drafter::{Drafter, NoDraft};
 use crate::error::{DecodeError, DecodeResult};
-use crate::policy::{AcceptancePolicy, Window};
+use crate::policy::{AcceptancePolicy, ExactMatch, Window};
 use crate::sampling::Sampling;
 use crate::stats::DecodeStats;
 use crate::stop::{stop_string_cut, StopConditions, StopReason};
@@ -199,54 +199,15 @@ fn context_full<S: ModelSession>(s: &S, extra: usize) -> bool {
     s.len() + extra > s.info().max_context
 }
 
-/// Plain decoding with the target: one forward per token.
+/// Plain decoding with the target: one forward per token. It is the speculative loop with a
+/// drafter that proposes nothing, so both share every stop rule and statistic.
 pub fn generate_target_only<S: ModelSession>(
     target: &mut S,
     prompt: &[TokenId],
     cfg: &DecodeConfig,
     hooks: Hooks<'_>,
 ) -> DecodeResult<Generation> {
-    cfg.validate()?;
-    let wall = Instant::now();
-    let mut stats = DecodeStats::default();
-    let mut rng = StdRng::seed_from_u64(cfg.seed);
-    let eos = if cfg.stop.eos_ids.is_empty() {
-        target.info().eos_ids.clone()
-    } else {
-        cfg.stop.eos_ids.clone()
-    };
-    let mut em = Emitter {
-        tokens: Vec::new(),
-        cfg,
-        eos,
-        hooks,
-    };
-    let mut pending = prefill(target, prompt, &mut stats)?;
-    let stop = loop {
-        if cfg.stop.max_new_tokens == 0 {
-            break StopReason::MaxTokens;
-        }
-        if context_full(target, 1) {
-            break StopReason::ContextFull;
-        }
-        let t = Instant::now();
-        let out = target.extend(&[pending], Outputs::LAST_LOGITS)?;
-        stats.target_time += t.elapsed();
-        stats.target_calls += 1;
-        stats.cycles += 1;
-        let next = cfg.sampling.sample(out.logits_row(0), &mut rng);
-        stats.emitted += 1;
-        if let Some(r) = em.emit(&[next]) {
-            break r;
-        }
-        pending = next;
-    };
-    stats.wall_time = wall.elapsed();
-    Ok(Generation {
-        tokens: em.tokens,
-        stop,
-        stats,
-    })
+    generate_speculative(target, &mut NoDraft, &mut ExactMatch, prompt, cfg, hooks)
 }
 
 /// Speculative decoding: `drafter` proposes, `target` verifies in one forward, `policy` decides.

@@ -15,7 +15,7 @@ pub mod sampling;
 pub mod stats;
 pub mod stop;
 
-pub use drafter::{Drafter, ModelDrafter, NgramDrafter, Proposal};
+pub use drafter::{Drafter, ModelDrafter, NgramDrafter, NoDraft, Proposal};
 pub use error::{DecodeError, DecodeResult};
 pub use generate::{
     generate_speculative, generate_target_only, DecodeConfig, Generation, Hooks, WindowPolicy,
