@@ -6,12 +6,14 @@
 //! autojudge-rs unchanged.
 
 pub mod error;
+pub mod judge;
 pub mod model;
 pub mod output;
 pub mod tokenizer;
 pub mod types;
 
 pub use error::{CoreError, CoreResult};
+pub use judge::{FeatureSet, Judge};
 pub use model::{check_extend, check_same_tokenizer, ModelInfo, ModelSession, TargetModel};
 pub use output::{ExtendOutput, OutputRows, Outputs};
 pub use tokenizer::{TextTokenizer, TokenizerId};

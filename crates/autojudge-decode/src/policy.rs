@@ -99,24 +99,7 @@ pub trait AcceptancePolicy {
     fn verify(&mut self, w: &Window<'_>, rng: &mut StdRng) -> Verdict;
 }
 
-/// A learned judge: P(important) for mismatching draft tokens from hidden-state features.
-pub trait Judge {
-    /// Short name for reports.
-    fn name(&self) -> String;
-    /// Which features it reads.
-    fn features(&self) -> FeatureSet;
-    /// P(important) for each feature row (batched over a window's mismatches).
-    fn p_important(&self, rows: &[Vec<f32>]) -> Vec<f32>;
-}
-
-/// The judge's input features at a draft token's position.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum FeatureSet {
-    /// Target hidden state only (DT).
-    Target,
-    /// Draft hidden state, then target hidden state, concatenated (DD-DT).
-    DraftAndTarget,
-}
+pub use autojudge_core::{FeatureSet, Judge};
 
 /// Walks a window accepting while `accept(i)` holds; the first rejection emits the target's
 /// choice, full acceptance the bonus token.

@@ -1,0 +1,22 @@
+//! The judge contract: P(important) for mismatching draft tokens from hidden-state features.
+//! It lives in core so the classifier crate and the decode loop meet here without depending
+//! on each other.
+
+/// The judge's input features at a draft token's position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum FeatureSet {
+    /// Target hidden state only (DT).
+    Target,
+    /// Draft hidden state, then target hidden state, concatenated (DD-DT).
+    DraftAndTarget,
+}
+
+/// A learned judge.
+pub trait Judge {
+    /// Short name for reports.
+    fn name(&self) -> String;
+    /// Which features it reads.
+    fn features(&self) -> FeatureSet;
+    /// P(important) for each feature row (batched over a window's mismatches).
+    fn p_important(&self, rows: &[Vec<f32>]) -> Vec<f32>;
+}
