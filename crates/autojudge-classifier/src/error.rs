@@ -1,0 +1,71 @@
+//! Typed errors of fitting and using the judge.
+
+/// Result alias for [`ClassifierError`].
+pub type ClassifierResult<T> = Result<T, ClassifierError>;
+
+/// Errors raised on degenerate or malformed training data.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[non_exhaustive]
+pub enum ClassifierError {
+    /// No samples.
+    #[error("no training samples")]
+    Empty,
+    /// Rows of different widths, or labels not matching rows.
+    #[error("shape mismatch: {0}")]
+    Shape(String),
+    /// A NaN or infinite feature value.
+    #[error("non-finite feature value at sample {sample}, feature {feature}")]
+    NonFinite {
+        /// Sample index.
+        sample: usize,
+        /// Feature index.
+        feature: usize,
+    },
+    /// Only one class present: logistic regression is undefined.
+    #[error("only one class in the training labels (all {0}); need both important and unimportant examples")]
+    OneClass(bool),
+    /// An option out of range.
+    #[error("invalid option {field}: {reason}")]
+    InvalidOption {
+        /// Option name.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Checks a feature matrix (rows) and labels.
+pub fn check_data(x: &[Vec<f32>], y: Option<&[bool]>) -> ClassifierResult<usize> {
+    let first = x.first().ok_or(ClassifierError::Empty)?;
+    let d = first.len();
+    if d == 0 {
+        return Err(ClassifierError::Shape("rows have no features".into()));
+    }
+    for (i, row) in x.iter().enumerate() {
+        if row.len() != d {
+            return Err(ClassifierError::Shape(format!(
+                "row {i} has {} features, row 0 has {d}",
+                row.len()
+            )));
+        }
+        if let Some(j) = row.iter().position(|v| !v.is_finite()) {
+            return Err(ClassifierError::NonFinite {
+                sample: i,
+                feature: j,
+            });
+        }
+    }
+    if let Some(y) = y {
+        if y.len() != x.len() {
+            return Err(ClassifierError::Shape(format!(
+                "{} labels for {} rows",
+                y.len(),
+                x.len()
+            )));
+        }
+        if y.iter().all(|&v| v == y[0]) {
+            return Err(ClassifierError::OneClass(y[0]));
+        }
+    }
+    Ok(d)
+}

@@ -1,0 +1,38 @@
+//! [`JudgeModel`]: a fitted logistic regression on a feature set, usable by the decode loop
+//! through the core `Judge` trait.
+
+use autojudge_core::{FeatureSet, Judge};
+use serde::{Deserialize, Serialize};
+
+use crate::logistic::LogisticRegression;
+
+/// A trained judge.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JudgeModel {
+    /// Which hidden states it reads.
+    pub features: FeatureSet,
+    /// The classifier (positive class = important).
+    pub model: LogisticRegression,
+}
+
+impl Judge for JudgeModel {
+    fn name(&self) -> String {
+        let f = match self.features {
+            FeatureSet::Target => "dt",
+            FeatureSet::DraftAndTarget => "dd-dt",
+        };
+        format!("logreg-{f}-C{}", self.model.options.c)
+    }
+
+    fn features(&self) -> FeatureSet {
+        self.features
+    }
+
+    fn p_important(&self, rows: &[Vec<f32>]) -> Vec<f32> {
+        self.model
+            .predict_proba(rows)
+            .into_iter()
+            .map(|p| p as f32)
+            .collect()
+    }
+}

@@ -1,0 +1,142 @@
+//! Fidelity against scikit-learn (scripts/golden/make_classifier_fixtures.py): scaler
+//! statistics, coefficients to 1e-3 relative, test ROC-AUC to 1e-4, for several C and class
+//! weights; degenerate data gets typed errors.
+
+use autojudge_classifier::metrics::roc_auc;
+use autojudge_classifier::{
+    ClassWeight, ClassifierError, LogisticRegression, LogisticRegressionOptions, StandardScaler,
+};
+use serde_json::Value;
+
+fn fixture() -> Value {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/classifier.json");
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+#[test]
+fn matches_scikit_learn() {
+    let v = fixture();
+    let x: Vec<Vec<f32>> = v["x"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| floats(r).into_iter().map(|f| f as f32).collect())
+        .collect();
+    let y: Vec<bool> = v["y"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_bool().unwrap())
+        .collect();
+    let n_train = v["train"].as_u64().unwrap() as usize;
+    let (xtr, xte) = x.split_at(n_train);
+    let (ytr, yte) = y.split_at(n_train);
+    let sc = StandardScaler::fit(xtr).unwrap();
+    for (ours, theirs) in sc.mean.iter().zip(floats(&v["scaler_mean"])) {
+        assert!(
+            (ours - theirs).abs() <= 1e-6 * theirs.abs().max(1.0),
+            "mean {ours} vs {theirs}"
+        );
+    }
+    for (ours, theirs) in sc.scale.iter().zip(floats(&v["scaler_scale"])) {
+        assert!(
+            (ours - theirs).abs() <= 1e-6 * theirs.abs().max(1.0),
+            "scale {ours} vs {theirs}"
+        );
+    }
+    for fit in v["fits"].as_array().unwrap() {
+        let c = fit["C"].as_f64().unwrap();
+        let class_weight = if fit["class_weight"] == "balanced" {
+            ClassWeight::Balanced
+        } else {
+            ClassWeight::None
+        };
+        let m = LogisticRegression::fit(
+            xtr,
+            ytr,
+            LogisticRegressionOptions {
+                c,
+                class_weight,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(
+            m.converged,
+            "C={c}: no convergence in {} iterations",
+            m.iterations
+        );
+        let want = floats(&fit["coef"]);
+        let scale = want
+            .iter()
+            .fold(fit["intercept"].as_f64().unwrap().abs(), |a, b| {
+                a.max(b.abs())
+            });
+        for (j, (o, t)) in m.coef.iter().zip(&want).enumerate() {
+            assert!(
+                (o - t).abs() <= 1e-3 * scale,
+                "C={c} {class_weight:?} coef {j}: {o} vs {t}"
+            );
+        }
+        let b = fit["intercept"].as_f64().unwrap();
+        assert!(
+            (m.intercept - b).abs() <= 1e-3 * scale,
+            "C={c} intercept {} vs {b}",
+            m.intercept
+        );
+        let auc = roc_auc(&m.predict_proba(xte), yte).unwrap();
+        let want_auc = fit["test_auc"].as_f64().unwrap();
+        assert!(
+            (auc - want_auc).abs() <= 1e-4,
+            "C={c} AUC {auc} vs {want_auc}"
+        );
+    }
+}
+
+#[test]
+fn degenerate_data_is_refused() {
+    let opts = LogisticRegressionOptions::default();
+    assert_eq!(
+        LogisticRegression::fit(&[], &[], opts).unwrap_err(),
+        ClassifierError::Empty
+    );
+    let x = vec![vec![1.0, 2.0], vec![3.0, 4.0]];
+    assert_eq!(
+        LogisticRegression::fit(&x, &[true, true], opts).unwrap_err(),
+        ClassifierError::OneClass(true)
+    );
+    let bad = vec![vec![1.0, f32::NAN], vec![3.0, 4.0]];
+    assert!(matches!(
+        LogisticRegression::fit(&bad, &[true, false], opts),
+        Err(ClassifierError::NonFinite {
+            sample: 0,
+            feature: 1
+        })
+    ));
+    let ragged = vec![vec![1.0], vec![3.0, 4.0]];
+    assert!(matches!(
+        LogisticRegression::fit(&ragged, &[true, false], opts),
+        Err(ClassifierError::Shape(_))
+    ));
+    assert!(matches!(
+        LogisticRegression::fit(&x, &[true], opts),
+        Err(ClassifierError::Shape(_))
+    ));
+    let neg_c = LogisticRegressionOptions { c: -1.0, ..opts };
+    assert!(matches!(
+        LogisticRegression::fit(&x, &[true, false], neg_c),
+        Err(ClassifierError::InvalidOption { .. })
+    ));
+    // Constant features are fine (scale 1), as in scikit-learn.
+    let constant = vec![vec![5.0, 1.0], vec![5.0, 2.0], vec![5.0, 3.0]];
+    assert!(LogisticRegression::fit(&constant, &[false, true, true], opts).is_ok());
+}
