@@ -9,6 +9,8 @@ pub mod lbfgs;
 pub mod logistic;
 pub mod metrics;
 pub mod scaler;
+pub mod selection;
+pub mod thresholds;
 
 pub use error::{ClassifierError, ClassifierResult};
 pub use judge_model::JudgeModel;

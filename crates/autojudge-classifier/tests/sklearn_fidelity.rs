@@ -140,3 +140,45 @@ fn degenerate_data_is_refused() {
     let constant = vec![vec![5.0, 1.0], vec![5.0, 2.0], vec![5.0, 3.0]];
     assert!(LogisticRegression::fit(&constant, &[false, true, true], opts).is_ok());
 }
+
+#[test]
+fn c_is_selected_by_validation_auc_with_a_prompt_split() {
+    use autojudge_classifier::selection::{default_c_grid, select_c};
+    let v = fixture();
+    let x: Vec<Vec<f32>> = v["x"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| floats(r).into_iter().map(|f| f as f32).collect())
+        .collect();
+    let y: Vec<bool> = v["y"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_bool().unwrap())
+        .collect();
+    let groups: Vec<u64> = (0..x.len() as u64).map(|i| i / 4).collect();
+    let s = select_c(
+        &x,
+        &y,
+        &groups,
+        &default_c_grid(),
+        0.25,
+        1,
+        LogisticRegressionOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(s.table.len(), 10);
+    let best = s
+        .table
+        .iter()
+        .filter_map(|(_, a)| *a)
+        .fold(f64::MIN, f64::max);
+    assert_eq!(
+        s.table.iter().find(|(c, _)| *c == s.best_c).unwrap().1,
+        Some(best)
+    );
+    assert!(best > 0.7, "the synthetic task is learnable (AUC {best})");
+    assert_eq!(s.validation.len(), s.validation_scores.len());
+    assert_eq!(s.model.options.c, s.best_c);
+}

@@ -1,0 +1,52 @@
+//! Threshold selection: a table of validation-quantile thresholds with recall/precision of
+//! important tokens and the fraction of mismatches accepted, and the threshold for a target
+//! recall of important tokens.
+
+use crate::metrics::{at_threshold, ThresholdMetrics};
+
+/// Metrics at the validation-score quantiles `qs` (each in 0..=1).
+pub fn threshold_table(scores: &[f64], y: &[bool], qs: &[f64]) -> Vec<ThresholdMetrics> {
+    let mut sorted = scores.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    qs.iter()
+        .filter_map(|&q| {
+            let i = ((sorted.len().saturating_sub(1)) as f64 * q.clamp(0.0, 1.0)).round() as usize;
+            sorted.get(i).map(|&t| at_threshold(scores, y, t))
+        })
+        .collect()
+}
+
+/// The largest threshold whose recall of important tokens (positives) is ≥ `recall`: the most
+/// permissive judge (most mismatches accepted) that still catches that share of important ones.
+pub fn threshold_for_recall(scores: &[f64], y: &[bool], recall: f64) -> Option<f64> {
+    let mut pos: Vec<f64> = scores
+        .iter()
+        .zip(y)
+        .filter(|(_, &l)| l)
+        .map(|(&s, _)| s)
+        .collect();
+    if pos.is_empty() {
+        return None;
+    }
+    pos.sort_by(|a, b| b.total_cmp(a));
+    let need = ((pos.len() as f64 * recall).ceil() as usize).clamp(1, pos.len());
+    Some(pos[need - 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recall_threshold_is_the_most_permissive_one_meeting_the_target() {
+        let s = [0.9, 0.8, 0.7, 0.3, 0.2, 0.1];
+        let y = [true, false, true, true, false, false];
+        let t = threshold_for_recall(&s, &y, 2.0 / 3.0).unwrap();
+        assert_eq!(t, 0.7);
+        assert!(at_threshold(&s, &y, t).recall >= 2.0 / 3.0);
+        assert_eq!(threshold_for_recall(&s, &y, 1.0), Some(0.3));
+        let table = threshold_table(&s, &y, &[0.0, 0.5, 1.0]);
+        assert_eq!(table.len(), 3);
+        assert!(table[0].recall >= table[2].recall);
+    }
+}
