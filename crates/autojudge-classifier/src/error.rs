@@ -24,6 +24,26 @@ pub enum ClassifierError {
     /// Only one class present: logistic regression is undefined.
     #[error("only one class in the training labels (all {0}); need both important and unimportant examples")]
     OneClass(bool),
+    /// Reading or writing a judge file failed.
+    #[error("{path}: {reason}")]
+    File {
+        /// File at fault.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A saved judge does not belong to the models it is used with.
+    #[error("{path}: judge was trained for {field} = {expected}, but this run has {found}")]
+    Mismatch {
+        /// Judge file.
+        path: String,
+        /// Field that differs.
+        field: &'static str,
+        /// Value recorded in the judge.
+        expected: String,
+        /// Value of this run.
+        found: String,
+    },
     /// An option out of range.
     #[error("invalid option {field}: {reason}")]
     InvalidOption {

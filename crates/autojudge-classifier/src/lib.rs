@@ -8,6 +8,7 @@ pub mod judge_model;
 pub mod lbfgs;
 pub mod logistic;
 pub mod metrics;
+pub mod persist;
 pub mod scaler;
 pub mod selection;
 pub mod thresholds;

@@ -182,3 +182,77 @@ fn c_is_selected_by_validation_auc_with_a_prompt_split() {
     assert_eq!(s.validation.len(), s.validation_scores.len());
     assert_eq!(s.model.options.c, s.best_c);
 }
+
+#[test]
+fn saved_judges_round_trip_and_refuse_other_models() {
+    use autojudge_classifier::persist::{load, save, JudgeMeta};
+    use autojudge_classifier::JudgeModel;
+    use autojudge_core::{FeatureSet, Judge, ModelInfo, TokenizerId};
+    let x = vec![
+        vec![0.0, 1.0, 2.0],
+        vec![1.0, 0.5, 2.5],
+        vec![2.0, 0.0, 1.0],
+        vec![3.0, -1.0, 0.5],
+    ];
+    let y = [false, false, true, true];
+    let model = LogisticRegression::fit(
+        &x,
+        &y,
+        LogisticRegressionOptions {
+            c: 0.5,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let judge = JudgeModel {
+        features: FeatureSet::Target,
+        model,
+    };
+    let info = ModelInfo {
+        name: "target.gguf".into(),
+        vocab_size: 10,
+        hidden_size: 3,
+        max_context: 8,
+        tokenizer: TokenizerId("t1".into()),
+        eos_ids: vec![],
+    };
+    let meta = JudgeMeta {
+        features: FeatureSet::Target,
+        draft: None,
+        target: (info.name.clone(), 3),
+        tokenizer: "t1".into(),
+        options: judge.model.options,
+        threshold: 0.4,
+        threshold_table: vec![],
+        c_table: vec![(0.5, Some(1.0))],
+        samples: (4, 2),
+    };
+    let path = std::env::temp_dir().join(format!("judge-{}.safetensors", std::process::id()));
+    save(&path, &judge, &meta).unwrap();
+    let (back, back_meta) = load(&path).unwrap();
+    assert_eq!(back_meta, meta);
+    assert_eq!(back.p_important(&x), judge.p_important(&x));
+    back_meta.check_pair(&path, &info, None).unwrap();
+    let other = ModelInfo {
+        hidden_size: 4,
+        ..info.clone()
+    };
+    assert!(matches!(
+        back_meta.check_pair(&path, &other, None),
+        Err(ClassifierError::Mismatch {
+            field: "target hidden size",
+            ..
+        })
+    ));
+    let other = ModelInfo {
+        name: "other.gguf".into(),
+        ..info
+    };
+    let e = back_meta.check_pair(&path, &other, None).unwrap_err();
+    assert!(
+        e.to_string().contains("target.gguf") && e.to_string().contains("other.gguf"),
+        "{e}"
+    );
+    std::fs::write(&path, b"garbage").unwrap();
+    assert!(matches!(load(&path), Err(ClassifierError::File { .. })));
+}
