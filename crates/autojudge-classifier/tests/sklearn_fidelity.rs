@@ -14,6 +14,23 @@ fn fixture() -> Value {
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
+/// The fixture's feature rows and labels.
+fn dataset(v: &Value) -> (Vec<Vec<f32>>, Vec<bool>) {
+    let x = v["x"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| floats(r).into_iter().map(|f| f as f32).collect())
+        .collect();
+    let y = v["y"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_bool().unwrap())
+        .collect();
+    (x, y)
+}
+
 fn floats(v: &Value) -> Vec<f64> {
     v.as_array()
         .unwrap()
@@ -25,18 +42,7 @@ fn floats(v: &Value) -> Vec<f64> {
 #[test]
 fn matches_scikit_learn() {
     let v = fixture();
-    let x: Vec<Vec<f32>> = v["x"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| floats(r).into_iter().map(|f| f as f32).collect())
-        .collect();
-    let y: Vec<bool> = v["y"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b.as_bool().unwrap())
-        .collect();
+    let (x, y) = dataset(&v);
     let n_train = v["train"].as_u64().unwrap() as usize;
     let (xtr, xte) = x.split_at(n_train);
     let (ytr, yte) = y.split_at(n_train);
@@ -145,18 +151,7 @@ fn degenerate_data_is_refused() {
 fn c_is_selected_by_validation_auc_with_a_prompt_split() {
     use autojudge_classifier::selection::{default_c_grid, select_c};
     let v = fixture();
-    let x: Vec<Vec<f32>> = v["x"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| floats(r).into_iter().map(|f| f as f32).collect())
-        .collect();
-    let y: Vec<bool> = v["y"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b.as_bool().unwrap())
-        .collect();
+    let (x, y) = dataset(&v);
     let groups: Vec<u64> = (0..x.len() as u64).map(|i| i / 4).collect();
     let s = select_c(
         &x,
