@@ -16,27 +16,6 @@ impl HostTensor {
         HostTensor { shape, data }
     }
 
-    /// Transposes a 2-D tensor (`[r, c]` → `[c, r]`), cache-blocked.
-    pub fn transposed(&self) -> HostTensor {
-        assert_eq!(self.shape.len(), 2, "transpose needs a matrix");
-        let (r, c) = (self.shape[0], self.shape[1]);
-        let mut out = vec![0.0f32; r * c];
-        const B: usize = 64;
-        for i0 in (0..r).step_by(B) {
-            for j0 in (0..c).step_by(B) {
-                for i in i0..(i0 + B).min(r) {
-                    for j in j0..(j0 + B).min(c) {
-                        out[j * r + i] = self.data[i * c + j];
-                    }
-                }
-            }
-        }
-        HostTensor {
-            shape: vec![c, r],
-            data: out,
-        }
-    }
-
     /// Applies llama.cpp's Q/K row permutation (HF half-split → GGUF interleaved pairs), the
     /// inverse of [`HostTensor::unpermute_rope_rows`]; used when exporting GGUF.
     pub fn permute_rope_rows(&self, n_heads: usize) -> HostTensor {
@@ -77,15 +56,6 @@ impl HostTensor {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn transpose_roundtrips() {
-        let t = HostTensor::new(vec![3, 70], (0..210).map(|x| x as f32).collect());
-        let tt = t.transposed();
-        assert_eq!(tt.shape, vec![70, 3]);
-        assert_eq!(tt.data[5 * 3 + 2], t.data[2 * 70 + 5]);
-        assert_eq!(tt.transposed(), t);
-    }
 
     #[test]
     fn unpermute_inverts_llama_cpp_permute() {

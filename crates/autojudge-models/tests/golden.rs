@@ -5,7 +5,7 @@
 mod common;
 
 use autojudge_core::{ModelSession, Outputs, TargetModel, TextTokenizer, TokenId};
-use autojudge_models::{load_model, LoadOptions};
+use autojudge_models::{load_model, LoadOptions, LoadedModel};
 use common::*;
 use serde_json::Value;
 
@@ -59,6 +59,11 @@ fn read_golden(path: &std::path::Path) -> Golden {
 /// Checks logits rows and the greedy continuation; returns the largest logit error.
 fn check(model_path: &std::path::Path, golden: &Golden) -> f32 {
     let loaded = load_model::<B>(model_path, &LoadOptions::default(), &Default::default()).unwrap();
+    check_loaded(&loaded, model_path, golden)
+}
+
+/// [`check`] on an already loaded model.
+fn check_loaded(loaded: &LoadedModel<B>, model_path: &std::path::Path, golden: &Golden) -> f32 {
     let mut s = loaded.model.new_session().unwrap();
     let out = s.extend(&golden.prompt, Outputs::ALL_LOGITS).unwrap();
     let mut worst = 0.0f32;
@@ -122,14 +127,13 @@ fn tiny_hf_tokenizer_and_template_load() {
     );
 }
 
-#[test]
-fn smollm2_matches_transformers_gguf_reference() {
-    let Some(path) = smollm_path() else { return };
-    let golden = read_golden(&fixture("smollm2_golden.json"));
+/// A real GGUF against its fixture: our tokenizer's prompt ids equal HF's, then [`check`].
+/// The model is loaded once for both.
+fn check_real_gguf(path: &std::path::Path, fixture_name: &str, opts: LoadOptions) -> f32 {
+    let golden = read_golden(&fixture(fixture_name));
     let v: Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture("smollm2_golden.json")).unwrap())
-            .unwrap();
-    let loaded = load_model::<B>(&path, &LoadOptions::default(), &Default::default()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(fixture(fixture_name)).unwrap()).unwrap();
+    let loaded = load_model::<B>(path, &opts, &Default::default()).unwrap();
     let ids = loaded
         .tokenizer
         .encode(v["text"].as_str().unwrap(), false)
@@ -138,7 +142,13 @@ fn smollm2_matches_transformers_gguf_reference() {
         ids, golden.prompt,
         "GGUF tokenizer disagrees with the HF tokenizer"
     );
-    let worst = check(&path, &golden);
+    check_loaded(&loaded, path, &golden)
+}
+
+#[test]
+fn smollm2_matches_transformers_gguf_reference() {
+    let Some(path) = smollm_path() else { return };
+    let worst = check_real_gguf(&path, "smollm2_golden.json", LoadOptions::default());
     eprintln!("SmolLM2: worst relative logit error {worst:.2e}");
 }
 
@@ -153,23 +163,11 @@ fn qwen_coder_1_5b_matches_transformers_gguf_reference() {
             std::path::PathBuf::from(std::env::var("HOME").unwrap())
                 .join(".cache/autojudge/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
         });
-    let golden_path = fixture("qwen_golden.json");
-    let golden = read_golden(&golden_path);
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(&golden_path).unwrap()).unwrap();
     let opts = LoadOptions {
         max_context: Some(512),
         ..Default::default()
     };
-    let loaded = load_model::<B>(&path, &opts, &Default::default()).unwrap();
-    let ids = loaded
-        .tokenizer
-        .encode(v["text"].as_str().unwrap(), false)
-        .unwrap();
-    assert_eq!(
-        ids, golden.prompt,
-        "GGUF tokenizer disagrees with the HF tokenizer"
-    );
-    let worst = check(&path, &golden);
+    let worst = check_real_gguf(&path, "qwen_golden.json", opts);
     eprintln!("Qwen2.5-Coder-1.5B: worst relative logit error {worst:.2e}");
 }
 

@@ -91,7 +91,7 @@ fn dot_block(
 ) {
     #[cfg(target_arch = "x86_64")]
     {
-        if simd::available(&w.elems) {
+        if simd::available() {
             // SAFETY: feature availability checked at run time; bounds asserted inside.
             unsafe { simd::dot_block(w, r, nr, x, nc, cols, acc) };
             return;
@@ -147,7 +147,7 @@ mod simd {
 
     use super::{HostElems, HostMatrix, NC, NR, PREFETCH};
 
-    pub fn available(_elems: &HostElems) -> bool {
+    pub fn available() -> bool {
         static OK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
         *OK.get_or_init(|| {
             is_x86_feature_detected!("avx2")
