@@ -3,6 +3,7 @@
 mod commands;
 mod device;
 mod draft_choice;
+mod task_choice;
 
 use clap::{Parser, Subcommand};
 
@@ -24,6 +25,16 @@ enum Command {
     BenchDecode(commands::bench_decode::BenchDecodeArgs),
     /// Measure self-speculative draft views: agreement with the target and cost.
     DraftSweep(commands::draft_sweep::DraftSweepArgs),
+    /// Mine important tokens (semi-greedy search) into a resumable directory.
+    Mine(commands::mine::MineArgs),
+    /// Join the shard directories of one mining run.
+    Merge(commands::merge::MergeArgs),
+    /// Figures of mined directories; with two, whether their labels are identical.
+    MineStats(commands::merge::MineStatsArgs),
+    /// Evaluate every decoding method (baselines and AutoJudge) on the same test prompts.
+    Eval(commands::eval::EvalArgs),
+    /// Train the judge on mined directories.
+    Train(commands::train::TrainArgs),
     /// Print a GGUF file's metadata and tensor directory.
     Inspect(commands::inspect::InspectArgs),
 }
@@ -36,5 +47,10 @@ fn main() -> anyhow::Result<()> {
         Command::Inspect(a) => commands::inspect::run(a),
         Command::BenchDecode(a) => commands::bench_decode::run(a),
         Command::DraftSweep(a) => commands::draft_sweep::run(a),
+        Command::Mine(a) => commands::mine::run(a),
+        Command::Train(a) => commands::train::run(a),
+        Command::Eval(a) => commands::eval::run(a),
+        Command::Merge(a) => commands::merge::run(a),
+        Command::MineStats(a) => commands::merge::run_stats(a),
     }
 }

@@ -3,5 +3,11 @@
 pub mod bench_decode;
 pub mod bench_model;
 pub mod draft_sweep;
+pub mod eval;
 pub mod generate;
 pub mod inspect;
+pub mod merge;
+pub mod mine;
+pub mod plot;
+pub mod report;
+pub mod train;

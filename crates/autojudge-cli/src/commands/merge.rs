@@ -1,0 +1,105 @@
+//! `autojudge merge`: joins shard directories of one mining run (refusing shards of other
+//! models or settings, duplicates and gaps), and `autojudge mine-stats`: per-directory
+//! figures, and whether two directories hold identical labels (naive vs fast).
+
+use std::path::PathBuf;
+
+use autojudge_search::{MinedDir, PromptOutcome, Totals};
+use clap::Args;
+
+use super::mine::summary;
+
+/// Arguments of `merge`.
+#[derive(Args)]
+pub struct MergeArgs {
+    /// Output directory (must not hold records).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Shard directories.
+    #[arg(required = true)]
+    pub shards: Vec<PathBuf>,
+}
+
+/// Runs `merge`.
+pub fn run(a: MergeArgs) -> anyhow::Result<()> {
+    let merged = MinedDir::merge(&a.shards, &a.out)?;
+    println!(
+        "merged {} shards into {}: {}",
+        a.shards.len(),
+        a.out.display(),
+        summary(&Totals::of(merged.records.values()))
+    );
+    Ok(())
+}
+
+/// Arguments of `mine-stats`.
+#[derive(Args)]
+pub struct MineStatsArgs {
+    /// Mined directories; with two, also compares their labels prompt by prompt.
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+}
+
+/// Runs `mine-stats`.
+pub fn run_stats(a: MineStatsArgs) -> anyhow::Result<()> {
+    let dirs: Vec<MinedDir> = a
+        .dirs
+        .iter()
+        .map(|d| MinedDir::open(d))
+        .collect::<Result<_, _>>()?;
+    println!("| dir | algorithm | prompts | failed | response tokens | mismatches/response | important | target calls/prompt | target tokens/prompt | draft calls/prompt | s/prompt |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    for (p, d) in a.dirs.iter().zip(&dirs) {
+        let t = Totals::of(d.records.values());
+        let m = t.mined().max(1) as f64;
+        println!(
+            "| {} | {:?} | {} | {} | {:.1} | {:.1} | {:.1}% | {:.1} | {:.0} | {:.1} | {:.2} |",
+            p.display(),
+            d.manifest.search.algorithm,
+            t.prompts,
+            t.failed,
+            t.response_tokens as f64 / m,
+            t.mismatches as f64 / m,
+            100.0 * t.important_fraction(),
+            t.work.target_calls as f64 / m,
+            t.work.target_tokens as f64 / m,
+            t.work.draft_calls as f64 / m,
+            t.wall_ms as f64 / 1000.0 / t.prompts.max(1) as f64
+        );
+    }
+    if let [a0, b0] = dirs.as_slice() {
+        let (mut same, mut differ, mut compared) = (0, 0, 0);
+        for (i, ra) in &a0.records {
+            let Some(rb) = b0.records.get(i) else {
+                continue;
+            };
+            compared += 1;
+            let labels = |r: &autojudge_search::PromptRecord| match &r.outcome {
+                PromptOutcome::Mined(m) => Some((
+                    m.response.clone(),
+                    m.final_response.clone(),
+                    m.mismatches.clone(),
+                )),
+                PromptOutcome::Failed { .. } => None,
+            };
+            if labels(ra) == labels(rb) {
+                same += 1;
+            } else {
+                differ += 1;
+            }
+        }
+        println!("\nlabels on {compared} common prompts: {same} identical, {differ} different");
+        let (ta, tb) = (
+            Totals::of(a0.records.values()),
+            Totals::of(b0.records.values()),
+        );
+        if tb.work.target_calls > 0 && tb.wall_ms > 0 {
+            println!(
+                "target calls ratio {:.1}x, wall-time ratio {:.1}x (first / second)",
+                ta.work.target_calls as f64 / tb.work.target_calls as f64,
+                ta.wall_ms as f64 / tb.wall_ms as f64
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,184 @@
+//! `autojudge mine`: the semi-greedy search over a dataset into a resumable mined directory
+//! (records JSONL + feature safetensors), with a progress bar; `--shard i/n` for job arrays.
+
+use std::path::PathBuf;
+
+use autojudge_core::{check_same_tokenizer, TargetModel};
+use autojudge_models::{load_model, LoadedModel};
+use autojudge_search::{
+    run_mining, store, Algorithm, FeatureDType, Manifest, MinedDir, SearchConfig, SearchModels,
+    Shard, Totals,
+};
+use burn::tensor::backend::Backend;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::device::ModelArgs;
+use crate::draft_choice::DraftChoice;
+use crate::task_choice::{render_prompt, TaskArgs};
+use crate::with_backend;
+
+/// Arguments of `mine`.
+#[derive(Args)]
+pub struct MineArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Draft: a model path (same tokenizer) or a self-speculative view `self:exit:N` /
+    /// `self:skip:A,B`. The embedded SmolLM2's default draft is `self:exit:24`.
+    #[arg(long, default_value = "self:exit:24")]
+    pub draft: String,
+    #[command(flatten)]
+    pub task: TaskArgs,
+    /// Output (mined) directory; rerunning resumes it.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// This job's shard `i/n` of the selected prompts (dataset line % n == i).
+    #[arg(long, default_value = "0/1")]
+    pub shard: Shard,
+    /// Maximum response length.
+    #[arg(long, default_value_t = 256)]
+    pub max_new_tokens: usize,
+    /// `fast` (KV reuse, speculative regeneration) or `naive` (the reference's cost model).
+    #[arg(long, default_value = "fast")]
+    pub algorithm: Algorithm,
+    /// Draft tokens proposed per target call where the old continuation does not align
+    /// (0 = none; useful when the draft is much cheaper than the target).
+    #[arg(long, default_value_t = 0)]
+    pub draft_proposals: usize,
+    /// First verification block of the old continuation after a swap.
+    #[arg(long, default_value_t = 8)]
+    pub min_block: usize,
+    /// Largest verification block.
+    #[arg(long, default_value_t = 64)]
+    pub max_block: usize,
+    /// Feature storage precision.
+    #[arg(long, default_value = "f16")]
+    pub feature_dtype: FeatureDType,
+}
+
+/// Runs `mine`.
+pub fn run(a: MineArgs) -> anyhow::Result<()> {
+    with_backend!(a.model.device, |B, device| mine::<B>(&a, &device))
+}
+
+/// One-line summary of mined totals.
+pub fn summary(t: &Totals) -> String {
+    let mined = t.mined().max(1) as f64;
+    format!(
+        "{} prompts ({} failed): {:.1} response tokens and {:.1} mismatches per response, {:.1}% important; \
+         per prompt: {:.1} target calls, {:.0} target tokens, {:.2} s",
+        t.prompts,
+        t.failed,
+        t.response_tokens as f64 / mined,
+        t.mismatches as f64 / mined,
+        100.0 * t.important_fraction(),
+        t.work.target_calls as f64 / mined,
+        t.work.target_tokens as f64 / mined,
+        t.wall_ms as f64 / 1000.0 / t.prompts.max(1) as f64,
+    )
+}
+
+fn mine<B: Backend>(a: &MineArgs, device: &B::Device) -> anyhow::Result<()> {
+    let LoadedModel {
+        model: target,
+        tokenizer,
+        chat_template,
+    } = load_model::<B>(&a.model.model, &a.model.load_options(), device)?;
+    let DraftChoice::Model(draft) =
+        DraftChoice::parse(&a.draft, &target, &a.model.load_options(), device)?
+    else {
+        anyhow::bail!(
+            "--draft {}: mining needs a draft model (hidden states), not n-gram",
+            a.draft
+        );
+    };
+    check_same_tokenizer(draft.info(), target.info())?;
+    let template = if a.task.uses_chat(chat_template.is_some())? {
+        chat_template
+    } else {
+        None
+    };
+    let oracle = a.task.oracle()?;
+    let tasks = a.task.tasks()?;
+    let lines = tasks.first().map_or(0, |t| t.0)..tasks.last().map_or(0, |t| t.0 + 1);
+    let search = SearchConfig {
+        max_new_tokens: a.max_new_tokens,
+        algorithm: a.algorithm,
+        min_block: a.min_block,
+        max_block: a.max_block,
+        draft_proposals: a.draft_proposals,
+    };
+    let manifest = Manifest {
+        format: store::FORMAT,
+        target: target.info().into(),
+        draft: draft.info().into(),
+        task: a.task.name().into(),
+        dataset: a
+            .task
+            .data
+            .file_name()
+            .map_or_else(String::new, |f| f.to_string_lossy().into_owned()),
+        prompt_format: if template.is_some() { "chat" } else { "plain" }.into(),
+        oracle: oracle.name(),
+        search: search.clone(),
+        feature_dtype: a.feature_dtype,
+        shard: a.shard,
+        lines,
+    };
+    let mut dir = MinedDir::create_or_resume(&a.out, manifest)?;
+    let mine_tasks: Vec<_> = tasks
+        .into_iter()
+        .filter(|(i, _)| a.shard.contains(*i))
+        .collect();
+    let todo = mine_tasks.len() as u64;
+    let done = mine_tasks
+        .iter()
+        .filter(|(i, _)| dir.records.contains_key(i))
+        .count() as u64;
+    eprintln!(
+        "mining {} prompts (shard {}, {} already done) into {}: target {}, draft {}",
+        todo,
+        a.shard,
+        done,
+        a.out.display(),
+        target.info().name,
+        draft.info().name
+    );
+    let bar = ProgressBar::new(todo);
+    bar.set_style(ProgressStyle::with_template(
+        "{bar:30} {pos}/{len} prompts, {elapsed} elapsed, ETA {eta} | {msg}",
+    )?);
+    bar.set_position(done);
+    let render = |t: &autojudge_search::Task| render_prompt(template.as_ref(), &tokenizer, t);
+    let models = SearchModels {
+        target: &target,
+        draft: &draft,
+        tokenizer: &tokenizer,
+        oracle: oracle.as_ref(),
+    };
+    let totals = run_mining(
+        &mut dir,
+        &models,
+        &search,
+        mine_tasks,
+        &render,
+        &mut |r, t| {
+            bar.inc(1);
+            if let autojudge_search::PromptOutcome::Failed { reason } = &r.outcome {
+                bar.println(format!(
+                    "prompt {} ({}) failed: {reason}",
+                    r.index, r.task_id
+                ));
+            }
+            bar.set_message(format!(
+                "{} mismatches, {:.1}% important, {:.0} target calls/prompt",
+                t.mismatches,
+                100.0 * t.important_fraction(),
+                t.work.target_calls as f64 / t.mined().max(1) as f64
+            ));
+        },
+    )?;
+    bar.finish();
+    println!("{}", summary(&totals));
+    Ok(())
+}

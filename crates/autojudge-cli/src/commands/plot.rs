@@ -1,0 +1,131 @@
+//! Pareto plots of the evaluation (one curve per method family) as PNG and SVG with plotters.
+//! PNG text needs a TrueType font: `AUTOJUDGE_FONT`, else DejaVu Sans / Liberation Sans.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use plotters::prelude::*;
+
+use super::report::MethodSummary;
+
+const FONT_PATHS: [&str; 3] = [
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+];
+
+fn register_font() -> Result<(), String> {
+    static DONE: OnceLock<Result<(), String>> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let candidates = std::env::var("AUTOJUDGE_FONT")
+            .ok()
+            .into_iter()
+            .chain(FONT_PATHS.iter().map(|s| s.to_string()));
+        for p in candidates {
+            if let Ok(bytes) = std::fs::read(&p) {
+                let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+                return plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
+                    .map_err(|_| format!("{p}: not a usable font"));
+            }
+        }
+        Err("no TrueType font found; set AUTOJUDGE_FONT".into())
+    })
+    .clone()
+}
+
+type Axis<'a> = (&'a str, fn(&MethodSummary) -> f64);
+
+fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    rows: &[MethodSummary],
+    (xl, x): Axis<'_>,
+    (yl, y): Axis<'_>,
+) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    root.fill(&WHITE).map_err(e)?;
+    let pts: Vec<(f64, f64)> = rows
+        .iter()
+        .map(|r| (x(r), y(r)))
+        .filter(|p| p.0.is_finite() && p.1.is_finite())
+        .collect();
+    let xmax = pts.iter().map(|p| p.0).fold(0.0f64, f64::max) * 1.1 + 0.1;
+    let xmin = pts
+        .iter()
+        .map(|p| p.0)
+        .fold(f64::INFINITY, f64::min)
+        .min(0.0);
+    let ymax = (pts.iter().map(|p| p.1).fold(0.0f64, f64::max) * 1.1).clamp(0.05, 1.05);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(format!("{yl} vs {xl}"), ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d(xmin..xmax, 0.0..ymax)
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .x_desc(xl)
+        .y_desc(yl)
+        .draw()
+        .map_err(e)?;
+    let mut families: Vec<String> = rows.iter().map(|r| r.family.clone()).collect();
+    families.dedup();
+    families.sort();
+    families.dedup();
+    for (i, fam) in families.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        let mut fp: Vec<(f64, f64)> = rows
+            .iter()
+            .filter(|r| &r.family == fam)
+            .map(|r| (x(r), y(r)))
+            .filter(|p| p.0.is_finite() && p.1.is_finite())
+            .collect();
+        fp.sort_by(|a, b| a.0.total_cmp(&b.0));
+        chart
+            .draw_series(LineSeries::new(fp.clone(), color.stroke_width(2)))
+            .map_err(e)?
+            .label(fam.as_str())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+        chart
+            .draw_series(fp.iter().map(|&p| Circle::new(p, 5, color.filled())))
+            .map_err(e)?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::LowerLeft)
+        .draw()
+        .map_err(e)?;
+    root.present().map_err(e)
+}
+
+/// Writes `<base>.png` and `<base>.svg`; returns the paths written.
+pub fn pareto(
+    base: &Path,
+    rows: &[MethodSummary],
+    x: Axis<'_>,
+    y: Axis<'_>,
+) -> Result<Vec<PathBuf>, String> {
+    register_font()?;
+    let png = base.with_extension("png");
+    let svg = base.with_extension("svg");
+    draw(
+        BitMapBackend::new(&png, (900, 600)).into_drawing_area(),
+        rows,
+        x,
+        y,
+    )?;
+    draw(
+        SVGBackend::new(&svg, (900, 600)).into_drawing_area(),
+        rows,
+        x,
+        y,
+    )?;
+    Ok(vec![png, svg])
+}

@@ -1,0 +1,128 @@
+//! The task flags shared by `mine` and `eval`: which dataset, how it is read, which oracle
+//! judges it, and how a task becomes prompt tokens.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use autojudge_core::{TextTokenizer, TokenId};
+use autojudge_models::{ChatMessage, ChatTemplate};
+use autojudge_search::{
+    read_gsm8k, read_humaneval, AnswerFallback, CodeOracle, Gsm8kOracle, Oracle, Task, TaskLine,
+};
+use clap::{Args, ValueEnum};
+
+/// Which benchmark.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum TaskKind {
+    /// GSM8K math word problems (final-answer oracle).
+    Gsm8k,
+    /// HumanEval code completion (unit-test oracle).
+    Humaneval,
+}
+
+/// How a task's text becomes tokens.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum PromptFormat {
+    /// The model's chat template when it has one, else plain.
+    Auto,
+    /// Always the chat template (error if the model has none).
+    Chat,
+    /// The raw user text with BOS.
+    Plain,
+}
+
+/// Flags selecting the task, its data and its oracle.
+#[derive(Args, Clone, Debug)]
+pub struct TaskArgs {
+    /// Benchmark.
+    #[arg(long, value_enum, default_value = "gsm8k")]
+    pub task: TaskKind,
+    /// Dataset file (GSM8K JSONL; HumanEval JSONL or JSONL.gz).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Questions to skip from the start of the file.
+    #[arg(long, default_value_t = 0)]
+    pub skip: usize,
+    /// Number of questions (after --skip).
+    #[arg(long, default_value_t = 50)]
+    pub prompts: usize,
+    /// GSM8K answer fallbacks when "The final answer is" is absent, in order (`none` for none).
+    #[arg(long, value_delimiter = ',', default_value = "boxed,last-number")]
+    pub gsm8k_fallback: Vec<String>,
+    /// Timeout of one HumanEval test run, seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub code_timeout: f64,
+    /// Prompt rendering.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub prompt_format: PromptFormat,
+}
+
+impl TaskArgs {
+    /// The task's oracle.
+    pub fn oracle(&self) -> anyhow::Result<Box<dyn Oracle>> {
+        Ok(match self.task {
+            TaskKind::Gsm8k => {
+                let fallbacks = self
+                    .gsm8k_fallback
+                    .iter()
+                    .filter(|f| f.as_str() != "none")
+                    .map(|f| f.parse::<AnswerFallback>().map_err(anyhow::Error::msg))
+                    .collect::<anyhow::Result<_>>()?;
+                Box::new(Gsm8kOracle { fallbacks })
+            }
+            TaskKind::Humaneval => Box::new(CodeOracle {
+                timeout: Duration::from_secs_f64(self.code_timeout),
+                ..CodeOracle::default()
+            }),
+        })
+    }
+
+    /// Dataset lines `skip..skip+prompts` as (line index, task or per-line error).
+    pub fn tasks(&self) -> anyhow::Result<Vec<(usize, TaskLine)>> {
+        let all = match self.task {
+            TaskKind::Gsm8k => read_gsm8k(&self.data)?,
+            TaskKind::Humaneval => read_humaneval(&self.data)?,
+        };
+        Ok(all
+            .into_iter()
+            .enumerate()
+            .skip(self.skip)
+            .take(self.prompts)
+            .collect())
+    }
+
+    /// Task name for manifests.
+    pub fn name(&self) -> &'static str {
+        match self.task {
+            TaskKind::Gsm8k => "gsm8k",
+            TaskKind::Humaneval => "humaneval",
+        }
+    }
+
+    /// Whether prompts use the chat template, given whether the model has one.
+    pub fn uses_chat(&self, has_template: bool) -> anyhow::Result<bool> {
+        match self.prompt_format {
+            PromptFormat::Auto => Ok(has_template),
+            PromptFormat::Plain => Ok(false),
+            PromptFormat::Chat if has_template => Ok(true),
+            PromptFormat::Chat => {
+                anyhow::bail!("--prompt-format chat: the model has no chat template")
+            }
+        }
+    }
+}
+
+/// Renders a task as prompt tokens (chat template when given).
+pub fn render_prompt(
+    template: Option<&ChatTemplate>,
+    tokenizer: &dyn TextTokenizer,
+    task: &Task,
+) -> Result<Vec<TokenId>, String> {
+    let text = match template {
+        Some(t) => t
+            .render(&[ChatMessage::user(task.user_prompt.clone())], true)
+            .map_err(|e| e.to_string())?,
+        None => task.user_prompt.clone(),
+    };
+    tokenizer.encode(&text, true).map_err(|e| e.to_string())
+}

@@ -1,0 +1,239 @@
+//! `mine` → `train` → `eval` end to end on a tiny random GGUF model, and the kill -9 test:
+//! a mining run killed at an arbitrary instant and rerun yields exactly the records and
+//! feature files of an uninterrupted run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use autojudge_models::tiny::TinyModel;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_autojudge"))
+}
+
+fn setup(dir: &Path, questions: usize) -> (PathBuf, PathBuf) {
+    let model = dir.join("tiny.gguf");
+    std::fs::write(&model, TinyModel::new(11).layers(3).vocab(300).to_gguf()).unwrap();
+    let data = dir.join("gsm8k.jsonl");
+    let lines: Vec<String> = (0..questions)
+        .map(|i| {
+            format!(
+                "{{\"question\":\"Tom has {i} apples and buys {} more. How many?\",\"answer\":\"#### {}\"}}",
+                i + 3,
+                2 * i + 3
+            )
+        })
+        .collect();
+    std::fs::write(&data, lines.join("\n") + "\n").unwrap();
+    (model, data)
+}
+
+fn mine_cmd(model: &Path, data: &Path, out: &Path, prompts: usize) -> Command {
+    let mut c = bin();
+    c.args(["mine", "--draft", "self:exit:2", "--prompt-format", "plain"])
+        .args(["--max-new-tokens", "40", "--prompts", &prompts.to_string()])
+        .arg("--model")
+        .arg(model)
+        .arg("--data")
+        .arg(data)
+        .arg("--out")
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    c
+}
+
+/// Records without their wall time, and every feature file's bytes.
+fn content(dir: &Path) -> (Vec<serde_json::Value>, Vec<(String, Vec<u8>)>) {
+    let records = std::fs::read_to_string(dir.join("records.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("wall_ms");
+            v
+        })
+        .collect();
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir.join("features"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    (records, files)
+}
+
+fn records(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("records.jsonl"))
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn mining_killed_with_sigkill_resumes_to_identical_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (model, data) = setup(tmp.path(), 30);
+    let whole = tmp.path().join("whole");
+    assert!(mine_cmd(&model, &data, &whole, 30)
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(records(&whole), 30);
+
+    let killed = tmp.path().join("killed");
+    let mut interrupted = 0;
+    for round in 0..4 {
+        let mut child = mine_cmd(&model, &data, &killed, 30).spawn().unwrap();
+        let before = records(&killed);
+        let start = Instant::now();
+        // Kill once a record more has been committed (at a varying moment of the next prompt).
+        while records(&killed) <= before && start.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(2 + round * 3));
+        }
+        std::thread::sleep(Duration::from_millis(round * 7));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        if records(&killed) < 30 {
+            interrupted += 1;
+        }
+    }
+    assert!(interrupted > 0, "the run finished before any kill");
+    assert!(mine_cmd(&model, &data, &killed, 30)
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(content(&killed), content(&whole));
+}
+
+#[test]
+fn mine_train_eval_pipeline_on_a_tiny_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (model, data) = setup(tmp.path(), 24);
+    let mined = tmp.path().join("mined");
+    let t0 = Instant::now();
+    assert!(mine_cmd(&model, &data, &mined, 24)
+        .status()
+        .unwrap()
+        .success());
+    eprintln!("mine {:?}", t0.elapsed());
+    let stats = bin().arg("mine-stats").arg(&mined).output().unwrap();
+    assert!(String::from_utf8_lossy(&stats.stdout).contains("| Fast | 24 |"));
+
+    // A random tiny model's text has no numbers, so no swap changes the answer: training
+    // refuses one-class data by name. Relabel every third mismatch to exercise the rest.
+    let judge = tmp.path().join("judges/dd-dt.safetensors");
+    let train = |dir: &Path| {
+        bin()
+            .args([
+                "train",
+                "--features",
+                "dd-dt",
+                "--c-grid",
+                "0.001",
+                "--data",
+            ])
+            .arg(dir)
+            .arg("--out")
+            .arg(&judge)
+            .output()
+            .unwrap()
+    };
+    let one_class = train(&mined);
+    if !one_class.status.success() {
+        assert!(String::from_utf8_lossy(&one_class.stderr).contains("only one class"));
+    }
+    let records = std::fs::read_to_string(mined.join("records.jsonl")).unwrap();
+    let mut k = 0;
+    let relabelled: Vec<String> = records
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            for m in v["mismatches"].as_array_mut().into_iter().flatten() {
+                k += 1;
+                m["important"] = serde_json::Value::Bool(k % 3 == 0);
+            }
+            v.to_string()
+        })
+        .collect();
+    std::fs::write(mined.join("records.jsonl"), relabelled.join("\n") + "\n").unwrap();
+    let out = bin()
+        .args([
+            "train",
+            "--features",
+            "dd-dt",
+            "--c-grid",
+            "0.001",
+            "--data",
+        ])
+        .arg(&mined)
+        .arg("--out")
+        .arg(&judge)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("validation ROC-AUC") && stdout.contains("mismatches accepted"));
+    assert!(tmp.path().join("judges/dd-dt.c_table.csv").exists());
+    assert!(tmp.path().join("judges/dd-dt.thresholds.csv").exists());
+
+    let results = tmp.path().join("eval");
+    let eval = |prompts: &str| {
+        bin()
+            .args(["eval", "--draft", "self:exit:2", "--prompt-format", "plain"])
+            .args([
+                "--max-new-tokens",
+                "16",
+                "--skip",
+                "20",
+                "--prompts",
+                prompts,
+            ])
+            .args(["--topk", "2", "--prob", "0.3", "--judge-quantiles", "0.5"])
+            .arg("--model")
+            .arg(&model)
+            .arg("--data")
+            .arg(&data)
+            .arg("--judge")
+            .arg(&judge)
+            .arg("--out")
+            .arg(&results)
+            .output()
+            .unwrap()
+    };
+    eprintln!("train {:?}", t0.elapsed());
+    let first = eval("2");
+    eprintln!("eval {:?}", t0.elapsed());
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let lines = std::fs::read_to_string(results.join("results.jsonl")).unwrap();
+    let n = lines.lines().count();
+    assert!(n >= 2 * 5, "{n} result lines");
+    // Resuming with more prompts only adds the new ones.
+    let second = eval("3");
+    assert!(second.status.success());
+    let lines = std::fs::read_to_string(results.join("results.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), n / 2 * 3);
+    let md = std::fs::read_to_string(results.join("summary.md")).unwrap();
+    assert!(
+        md.contains("| target-only | 3 |") && md.contains("| lossless | 3 |"),
+        "{md}"
+    );
+    assert!(md.contains("autojudge-dd-dt@"), "{md}");
+    for f in ["summary.csv", "summary.json"] {
+        assert!(results.join(f).exists(), "{f}");
+    }
+}

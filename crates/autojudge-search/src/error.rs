@@ -1,0 +1,71 @@
+//! Typed errors of mining and of mined datasets.
+
+use autojudge_core::CoreError;
+
+/// Result alias for [`SearchError`].
+pub type SearchResult<T> = Result<T, SearchError>;
+
+/// Errors raised while mining or reading/writing a mined directory.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SearchError {
+    /// The model/session contract failed.
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// A file could not be read or written.
+    #[error("{path}: {reason}")]
+    File {
+        /// File at fault.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A dataset line or record field is malformed.
+    #[error("{path}:{line}: {reason}")]
+    BadRecord {
+        /// File at fault.
+        path: String,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong (names the field).
+        reason: String,
+    },
+    /// A mined directory (or shard) was produced with other models or settings.
+    #[error("{path}: {field} differs: this run has {found}, the directory has {expected}")]
+    SettingsMismatch {
+        /// Directory at fault.
+        path: String,
+        /// Setting that differs.
+        field: String,
+        /// Value recorded in the directory.
+        expected: String,
+        /// Value of this run / other shard.
+        found: String,
+    },
+    /// The oracle could not judge the target's own response (the prompt is skipped).
+    #[error("oracle failed on task {task}: {reason}")]
+    Oracle {
+        /// Task id.
+        task: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// An option out of range.
+    #[error("invalid option {field}: {reason}")]
+    InvalidOption {
+        /// Option name.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl SearchError {
+    /// A [`SearchError::File`] for `path`.
+    pub fn file(path: &std::path::Path, reason: impl std::fmt::Display) -> Self {
+        SearchError::File {
+            path: path.display().to_string(),
+            reason: reason.to_string(),
+        }
+    }
+}

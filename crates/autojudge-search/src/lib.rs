@@ -1,0 +1,32 @@
+//! Mining important tokens (AutoJudge's data engine), engine-agnostic: it needs only the
+//! [`autojudge_core`] contract, so a foreign engine's `TargetModel` mines unchanged.
+//!
+//! Per prompt, the semi-greedy search ([`mine_prompt`]) takes the target's greedy response and
+//! its answer, walks the draft's mismatches left to right, swaps each draft token in,
+//! regenerates greedily and asks the task [`Oracle`] whether the answer changed (important) or
+//! not (unimportant: the swap is kept). Hidden states at every tested mismatch are the judge's
+//! features. [`run_mining`] drives a dataset into a resumable [`MinedDir`].
+
+pub mod continuation;
+pub mod error;
+pub mod meter;
+pub mod oracle;
+pub mod record;
+pub mod run;
+pub mod semi_greedy;
+pub mod shard;
+pub mod store;
+pub mod task;
+
+pub use error::{SearchError, SearchResult};
+pub use oracle::code::CodeOracle;
+pub use oracle::gsm8k::{AnswerFallback, Gsm8kOracle};
+pub use oracle::{Answer, Oracle, OracleError};
+pub use record::{
+    MinedPrompt, Mismatch, MismatchFeatures, PromptOutcome, PromptRecord, WorkCounters,
+};
+pub use run::{run_mining, Render, Totals};
+pub use semi_greedy::{mine_prompt, Algorithm, SearchConfig, SearchModels};
+pub use shard::Shard;
+pub use store::{FeatureDType, Manifest, MinedDir, ModelIdentity};
+pub use task::{read_gsm8k, read_humaneval, CodeTask, Task, TaskLine};

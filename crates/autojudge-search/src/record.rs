@@ -1,0 +1,117 @@
+//! What mining produces: one record per prompt with its mismatches, and the hidden-state
+//! features of each mismatch.
+
+use autojudge_core::TokenId;
+
+use crate::oracle::Answer;
+
+/// One tested draft/target mismatch.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Mismatch {
+    /// Position in the response (0 = first generated token).
+    pub position: usize,
+    /// Whether swapping in the draft token changed the final answer.
+    pub important: bool,
+    /// The token of the current response at `position` (the target's choice).
+    pub target_token: TokenId,
+    /// The draft's argmax at `position`.
+    pub draft_token: TokenId,
+    /// Answer of the response regenerated after the swap.
+    pub swapped_answer: Answer,
+    /// Length of that regenerated response.
+    pub swapped_len: usize,
+    /// The oracle failed on the swapped response (counted as important).
+    pub oracle_error: Option<String>,
+}
+
+/// Hidden states (after the final norm) of one mismatch, at the draft token's position on
+/// the sequence that carries the draft token.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MismatchFeatures {
+    /// Draft model's hidden state.
+    pub draft: Vec<f32>,
+    /// Target model's hidden state.
+    pub target: Vec<f32>,
+}
+
+/// Outcome of one prompt.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum PromptOutcome {
+    /// Mined.
+    Mined(MinedPrompt),
+    /// Skipped with a reason (bad dataset line, prompt too long, oracle failure...).
+    Failed {
+        /// What went wrong, naming the file/field where it applies.
+        reason: String,
+    },
+}
+
+/// Work counters of one prompt (or a sum).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WorkCounters {
+    /// Forward calls of the target (every `extend`, prefill included).
+    pub target_calls: u64,
+    /// Tokens pushed through the target.
+    pub target_tokens: u64,
+    /// Forward calls of the draft.
+    pub draft_calls: u64,
+    /// Tokens pushed through the draft.
+    pub draft_tokens: u64,
+    /// Oracle invocations.
+    pub oracle_calls: u64,
+}
+
+impl WorkCounters {
+    /// Adds `other` into `self`.
+    pub fn add(&mut self, other: &WorkCounters) {
+        self.target_calls += other.target_calls;
+        self.target_tokens += other.target_tokens;
+        self.draft_calls += other.draft_calls;
+        self.draft_tokens += other.draft_tokens;
+        self.oracle_calls += other.oracle_calls;
+    }
+}
+
+/// A mined prompt.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MinedPrompt {
+    /// The target's greedy response `y`.
+    pub response: Vec<TokenId>,
+    /// Its answer `a` (every swap is compared against it, not against the gold).
+    pub answer: Answer,
+    /// The final current response (all unimportant swaps applied).
+    pub final_response: Vec<TokenId>,
+    /// Answer of the final response (equals `answer` by construction).
+    pub final_answer: Answer,
+    /// Tested mismatches, left to right.
+    pub mismatches: Vec<Mismatch>,
+    /// Work done.
+    pub work: WorkCounters,
+}
+
+impl MinedPrompt {
+    /// Number of important mismatches.
+    pub fn important(&self) -> usize {
+        self.mismatches.iter().filter(|m| m.important).count()
+    }
+}
+
+/// A committed line of `records.jsonl`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PromptRecord {
+    /// Dataset line (0-based).
+    pub index: usize,
+    /// Dataset id of the task.
+    pub task_id: String,
+    /// Gold answer, if the task has one.
+    pub gold: Option<String>,
+    /// Prompt length in tokens.
+    pub prompt_tokens: usize,
+    /// Outcome.
+    #[serde(flatten)]
+    pub outcome: PromptOutcome,
+    /// Wall time spent on the prompt in milliseconds (the only field that differs between
+    /// otherwise identical runs).
+    pub wall_ms: u64,
+}

@@ -1,0 +1,409 @@
+//! The semi-greedy search for important tokens, in two implementations with identical labels:
+//! [`Algorithm::Fast`] (KV-cache reuse, draft re-run only on changed suffixes, speculative
+//! regeneration from the previous continuation) and [`Algorithm::Naive`] (the reference's
+//! cost model: fresh forwards and token-by-token regeneration for every mismatch).
+
+use autojudge_core::{
+    CoreError, ModelSession, OutputRows, Outputs, TargetModel, TextTokenizer, TokenId,
+};
+
+use crate::continuation::{
+    continue_greedy, Chain, ContextNgram, DraftProposer, Limits, NoProposals, SuffixProposer,
+};
+use crate::meter::Meter;
+use crate::oracle::{Answer, Oracle};
+use crate::record::{MinedPrompt, Mismatch, MismatchFeatures, WorkCounters};
+use crate::{SearchError, SearchResult, Task};
+
+/// Which implementation of the search to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Algorithm {
+    /// KV reuse and speculative regeneration (the default).
+    Fast,
+    /// The reference algorithm's cost model, for comparison and as a test oracle.
+    Naive,
+}
+
+impl std::str::FromStr for Algorithm {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "fast" => Ok(Algorithm::Fast),
+            "naive" => Ok(Algorithm::Naive),
+            _ => Err(format!("unknown algorithm `{s}` (expected fast or naive)")),
+        }
+    }
+}
+
+/// Settings of the search (recorded with the mined data).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SearchConfig {
+    /// Maximum response length in tokens.
+    pub max_new_tokens: usize,
+    /// Implementation.
+    pub algorithm: Algorithm,
+    /// First block of the previous continuation verified after a swap (doubles while accepted).
+    pub min_block: usize,
+    /// Largest verification block.
+    pub max_block: usize,
+    /// Draft tokens proposed per target call where no previous continuation aligns (0: none;
+    /// pointless when the draft costs nearly as much as the target).
+    pub draft_proposals: usize,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig {
+            max_new_tokens: 256,
+            algorithm: Algorithm::Fast,
+            min_block: 8,
+            max_block: 64,
+            draft_proposals: 0,
+        }
+    }
+}
+
+/// The models, tokenizer and oracle one search runs with.
+pub struct SearchModels<'a, T: TargetModel, D: TargetModel> {
+    /// Target model.
+    pub target: &'a T,
+    /// Draft model.
+    pub draft: &'a D,
+    /// Tokenizer shared by both.
+    pub tokenizer: &'a dyn TextTokenizer,
+    /// Task oracle.
+    pub oracle: &'a dyn Oracle,
+}
+
+/// Mines one prompt: returns the record and the features of every mismatch (same order).
+pub fn mine_prompt<T: TargetModel, D: TargetModel>(
+    m: &SearchModels<'_, T, D>,
+    task: &Task,
+    prompt: &[TokenId],
+    cfg: &SearchConfig,
+) -> SearchResult<(MinedPrompt, Vec<MismatchFeatures>)> {
+    autojudge_core::check_same_tokenizer(m.draft.info(), m.target.info())?;
+    if prompt.is_empty() {
+        return Err(SearchError::InvalidOption {
+            field: "prompt",
+            reason: format!("task {} has an empty prompt", task.id),
+        });
+    }
+    let max_context = m.target.info().max_context.min(m.draft.info().max_context);
+    let max_len = (prompt.len() + cfg.max_new_tokens).min(max_context);
+    if prompt.len() >= max_len {
+        return Err(CoreError::ContextOverflow {
+            model: m.target.info().name.clone(),
+            requested: prompt.len() + 1,
+            max: max_context,
+        }
+        .into());
+    }
+    let eos = m.target.info().eos_ids.clone();
+    let limits = Limits {
+        max_len,
+        response_start: prompt.len(),
+        eos: &eos,
+    };
+    let mut state = Search {
+        m,
+        task,
+        prompt,
+        cfg,
+        limits,
+        tm: Meter::default(),
+        dm: Meter::default(),
+        oracle_calls: 0,
+    };
+    match cfg.algorithm {
+        Algorithm::Fast => state.run_fast(),
+        Algorithm::Naive => state.run_naive(),
+    }
+}
+
+struct Search<'s, 'a, T: TargetModel, D: TargetModel> {
+    m: &'s SearchModels<'a, T, D>,
+    task: &'s Task,
+    prompt: &'s [TokenId],
+    cfg: &'s SearchConfig,
+    limits: Limits<'s>,
+    tm: Meter,
+    dm: Meter,
+    oracle_calls: u64,
+}
+
+const HIDDEN_LAST: Outputs = Outputs {
+    logits: OutputRows::None,
+    hidden: OutputRows::Last,
+};
+
+impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
+    fn ctx(&self, response: &[TokenId]) -> Vec<TokenId> {
+        let mut c = self.prompt.to_vec();
+        c.extend_from_slice(response);
+        c
+    }
+
+    fn answer(&mut self, response: &[TokenId]) -> SearchResult<Result<Answer, String>> {
+        self.oracle_calls += 1;
+        let text = self.m.tokenizer.decode(response)?;
+        Ok(self
+            .m
+            .oracle
+            .answer(self.task, &text)
+            .map_err(|e| e.to_string()))
+    }
+
+    /// The draft's argmax at response positions `from..` of `response`, given the prompt and
+    /// `response[..j]` at each position `j` (teacher forcing), reusing `session`'s cache.
+    fn draft_predictions(
+        &mut self,
+        session: &mut D::Session,
+        response: &[TokenId],
+        from: usize,
+    ) -> SearchResult<Vec<TokenId>> {
+        if from >= response.len() {
+            return Ok(Vec::new());
+        }
+        let ctx = self.ctx(&response[..response.len() - 1]);
+        // Rows must start at the token before position `from`.
+        let start = self.prompt.len() + from - 1;
+        let keep = crate::meter::common_prefix(session.tokens(), &ctx).min(start);
+        if session.len() > keep {
+            session.truncate(keep)?;
+        }
+        let out = self.dm.extend(session, &ctx[keep..], Outputs::ALL_LOGITS)?;
+        let rows = out.argmax_rows();
+        Ok(rows[rows.len() - (response.len() - from)..].to_vec())
+    }
+
+    fn greedy_response(&mut self) -> SearchResult<Vec<TokenId>> {
+        let mut target = self.m.target.new_session()?;
+        let p = self.prompt.len();
+        if p > 1 {
+            self.tm
+                .extend(&mut target, &self.prompt[..p - 1], Outputs::NONE)?;
+        }
+        let mut ctx = self.prompt.to_vec();
+        match self.cfg.algorithm {
+            Algorithm::Fast => {
+                let mut ngram = ContextNgram {
+                    block: self.cfg.min_block,
+                };
+                let mut dp = DraftProposer::new(
+                    self.m.draft.new_session()?,
+                    self.cfg.draft_proposals,
+                    self.limits.eos.to_vec(),
+                );
+                let mut chain = Chain {
+                    first: &mut ngram,
+                    second: &mut dp,
+                };
+                continue_greedy(
+                    &mut target,
+                    &mut ctx,
+                    self.limits,
+                    &mut chain,
+                    &mut self.tm,
+                    false,
+                )?;
+                self.dm.calls += dp.meter.calls;
+                self.dm.tokens += dp.meter.tokens;
+            }
+            Algorithm::Naive => {
+                continue_greedy(
+                    &mut target,
+                    &mut ctx,
+                    self.limits,
+                    &mut NoProposals,
+                    &mut self.tm,
+                    false,
+                )?;
+            }
+        }
+        Ok(ctx[p..].to_vec())
+    }
+
+    fn finish(
+        &self,
+        response: Vec<TokenId>,
+        answer: Answer,
+        current: Vec<TokenId>,
+        mismatches: Vec<Mismatch>,
+        features: Vec<MismatchFeatures>,
+    ) -> (MinedPrompt, Vec<MismatchFeatures>) {
+        let work = WorkCounters {
+            target_calls: self.tm.calls,
+            target_tokens: self.tm.tokens,
+            draft_calls: self.dm.calls,
+            draft_tokens: self.dm.tokens,
+            oracle_calls: self.oracle_calls,
+        };
+        (
+            MinedPrompt {
+                response,
+                final_answer: answer.clone(),
+                answer,
+                final_response: current,
+                mismatches,
+                work,
+            },
+            features,
+        )
+    }
+
+    fn initial(&mut self) -> SearchResult<(Vec<TokenId>, Answer)> {
+        let y = self.greedy_response()?;
+        let a = self.answer(&y)?.map_err(|reason| SearchError::Oracle {
+            task: self.task.id.clone(),
+            reason,
+        })?;
+        Ok((y, a))
+    }
+
+    fn label(
+        &mut self,
+        j: usize,
+        current: &[TokenId],
+        draft_token: TokenId,
+        swapped: &[TokenId],
+        answer: &Answer,
+    ) -> SearchResult<Mismatch> {
+        let (swapped_answer, oracle_error) = match self.answer(swapped)? {
+            Ok(a) => (a, None),
+            Err(e) => (Answer::missing(), Some(e)),
+        };
+        Ok(Mismatch {
+            position: j,
+            important: oracle_error.is_some() || &swapped_answer != answer,
+            target_token: current[j],
+            draft_token,
+            swapped_answer,
+            swapped_len: swapped.len(),
+            oracle_error,
+        })
+    }
+
+    fn run_fast(&mut self) -> SearchResult<(MinedPrompt, Vec<MismatchFeatures>)> {
+        let (y, a) = self.initial()?;
+        let p = self.prompt.len();
+        let mut current = y.clone();
+        let mut draft = self.m.draft.new_session()?;
+        let mut target = self.m.target.new_session()?;
+        let mut dp = DraftProposer::new(
+            self.m.draft.new_session()?,
+            self.cfg.draft_proposals,
+            self.limits.eos.to_vec(),
+        );
+        let mut preds = self.draft_predictions(&mut draft, &current, 0)?;
+        let (mut mismatches, mut features) = (Vec::new(), Vec::new());
+        let mut left = 0;
+        while let Some(j) = (left..current.len()).find(|&j| preds[j] != current[j]) {
+            let d = preds[j];
+            let mut ctx = self.ctx(&current[..j]);
+            self.dm.sync(&mut draft, &ctx)?;
+            let draft_hidden = self
+                .dm
+                .extend(&mut draft, &[d], HIDDEN_LAST)?
+                .hidden_row(0)
+                .to_vec();
+            self.tm.sync(&mut target, &ctx)?;
+            ctx.push(d);
+            let mut suffix = SuffixProposer::new(
+                current[j + 1..].to_vec(),
+                ctx.len(),
+                self.cfg.min_block,
+                self.cfg.max_block,
+            );
+            let mut ngram = ContextNgram {
+                block: self.cfg.min_block,
+            };
+            let mut fallback = Chain {
+                first: &mut ngram,
+                second: &mut dp,
+            };
+            let mut chain = Chain {
+                first: &mut suffix,
+                second: &mut fallback,
+            };
+            let target_hidden = continue_greedy(
+                &mut target,
+                &mut ctx,
+                self.limits,
+                &mut chain,
+                &mut self.tm,
+                true,
+            )?
+            .unwrap_or_default();
+            let swapped = ctx[p..].to_vec();
+            let mismatch = self.label(j, &current, d, &swapped, &a)?;
+            if !mismatch.important {
+                current = swapped;
+                preds.truncate(j);
+                preds.push(d);
+                let tail = self.draft_predictions(&mut draft, &current, j + 1)?;
+                preds.extend(tail);
+            }
+            mismatches.push(mismatch);
+            features.push(MismatchFeatures {
+                draft: draft_hidden,
+                target: target_hidden,
+            });
+            left = j + 1;
+        }
+        self.dm.calls += dp.meter.calls;
+        self.dm.tokens += dp.meter.tokens;
+        Ok(self.finish(y, a, current, mismatches, features))
+    }
+
+    fn run_naive(&mut self) -> SearchResult<(MinedPrompt, Vec<MismatchFeatures>)> {
+        let (y, a) = self.initial()?;
+        let p = self.prompt.len();
+        let mut current = y.clone();
+        let (mut mismatches, mut features) = (Vec::new(), Vec::new());
+        let mut left = 0;
+        loop {
+            let mut draft = self.m.draft.new_session()?;
+            let preds = self.draft_predictions(&mut draft, &current, 0)?;
+            let Some(j) = (left..current.len()).find(|&j| preds[j] != current[j]) else {
+                break;
+            };
+            let d = preds[j];
+            let mut ctx = self.ctx(&current[..j]);
+            ctx.push(d);
+            let mut draft = self.m.draft.new_session()?;
+            let draft_hidden = self
+                .dm
+                .extend(&mut draft, &ctx, HIDDEN_LAST)?
+                .hidden_row(0)
+                .to_vec();
+            let mut target = self.m.target.new_session()?;
+            if ctx.len() > 1 {
+                self.tm
+                    .extend(&mut target, &ctx[..ctx.len() - 1], Outputs::NONE)?;
+            }
+            let target_hidden = continue_greedy(
+                &mut target,
+                &mut ctx,
+                self.limits,
+                &mut NoProposals,
+                &mut self.tm,
+                true,
+            )?
+            .unwrap_or_default();
+            let swapped = ctx[p..].to_vec();
+            let mismatch = self.label(j, &current, d, &swapped, &a)?;
+            if !mismatch.important {
+                current = swapped;
+            }
+            mismatches.push(mismatch);
+            features.push(MismatchFeatures {
+                draft: draft_hidden,
+                target: target_hidden,
+            });
+            left = j + 1;
+        }
+        Ok(self.finish(y, a, current, mismatches, features))
+    }
+}

@@ -1,0 +1,152 @@
+//! Tasks (one dataset line each) and the dataset readers that produce them: GSM8K JSONL and
+//! HumanEval JSONL(.gz). A line that cannot be read becomes a per-line error, never a stop.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use crate::{SearchError, SearchResult};
+
+/// One problem to mine or evaluate.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Task {
+    /// 0-based line number in the dataset file: the stable key for sharding and resume.
+    pub index: usize,
+    /// Dataset identity of the problem (`gsm8k:12`, `HumanEval/0`).
+    pub id: String,
+    /// The user message sent to the model.
+    pub user_prompt: String,
+    /// Gold answer, normalised the way the task's oracle normalises answers.
+    pub gold: Option<String>,
+    /// Unit tests for code tasks.
+    pub code: Option<CodeTask>,
+}
+
+/// What a code task needs to run its tests.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CodeTask {
+    /// Function signature and docstring (HumanEval `prompt`).
+    pub prompt: String,
+    /// Test code defining `check(candidate)`.
+    pub test: String,
+    /// Name of the function under test.
+    pub entry_point: String,
+}
+
+/// The zero-shot GSM8K instruction appended to each question (the reference's prompt).
+pub const GSM8K_INSTRUCTION: &str = "Your response should end with \"The final answer is [answer]\" where [answer] is the response to the problem.";
+
+/// The instruction wrapped around a HumanEval prompt.
+pub const HUMANEVAL_INSTRUCTION: &str =
+    "Complete the following Python function. Reply with the whole function in one ```python code block.";
+
+/// A dataset line that could not be turned into a task.
+pub type TaskLine = Result<Task, SearchError>;
+
+fn lines_of(path: &Path) -> SearchResult<Vec<std::io::Result<String>>> {
+    let file = std::fs::File::open(path).map_err(|e| SearchError::file(path, e))?;
+    let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(flate2::read::GzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    Ok(BufReader::new(reader).lines().collect())
+}
+
+fn field<'a>(
+    v: &'a serde_json::Value,
+    name: &str,
+    path: &Path,
+    line: usize,
+) -> Result<&'a str, SearchError> {
+    v.get(name)
+        .and_then(|x| x.as_str())
+        .ok_or_else(|| SearchError::BadRecord {
+            path: path.display().to_string(),
+            line,
+            reason: format!("missing or non-string field `{name}`"),
+        })
+}
+
+fn parse_lines(
+    path: &Path,
+    make: impl Fn(usize, &serde_json::Value) -> TaskLine,
+) -> SearchResult<Vec<TaskLine>> {
+    Ok(lines_of(path)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let bad = |reason: String| SearchError::BadRecord {
+                path: path.display().to_string(),
+                line: i + 1,
+                reason,
+            };
+            let line = line.map_err(|e| bad(format!("unreadable line: {e}")))?;
+            let v: serde_json::Value =
+                serde_json::from_str(&line).map_err(|e| bad(format!("not JSON: {e}")))?;
+            make(i, &v)
+        })
+        .collect())
+}
+
+/// Reads GSM8K JSONL (`question`, `answer` with the gold after `####`).
+pub fn read_gsm8k(path: &Path) -> SearchResult<Vec<TaskLine>> {
+    parse_lines(path, |i, v| {
+        let question = field(v, "question", path, i + 1)?;
+        let gold = v
+            .get("answer")
+            .and_then(|a| a.as_str())
+            .and_then(|a| a.rsplit("####").next().map(str::trim))
+            .and_then(crate::oracle::gsm8k::normalize_number);
+        Ok(Task {
+            index: i,
+            id: format!("gsm8k:{i}"),
+            user_prompt: format!("{question}\n{GSM8K_INSTRUCTION}"),
+            gold,
+            code: None,
+        })
+    })
+}
+
+/// Reads HumanEval JSONL or JSONL.gz (`task_id`, `prompt`, `test`, `entry_point`).
+pub fn read_humaneval(path: &Path) -> SearchResult<Vec<TaskLine>> {
+    parse_lines(path, |i, v| {
+        let code = CodeTask {
+            prompt: field(v, "prompt", path, i + 1)?.to_string(),
+            test: field(v, "test", path, i + 1)?.to_string(),
+            entry_point: field(v, "entry_point", path, i + 1)?.to_string(),
+        };
+        Ok(Task {
+            index: i,
+            id: field(v, "task_id", path, i + 1)?.to_string(),
+            user_prompt: format!("{HUMANEVAL_INSTRUCTION}\n\n```python\n{}```", code.prompt),
+            gold: Some("pass".into()),
+            code: Some(code),
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gsm8k_lines_parse_and_bad_lines_are_reported_per_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("g.jsonl");
+        std::fs::write(
+            &p,
+            "{\"question\":\"Q1?\",\"answer\":\"so\\n#### 1,200\"}\nnot json\n{\"answer\":\"x\"}\n{\"question\":\"Q4\",\"answer\":\"#### 7\"}\n",
+        )
+        .unwrap();
+        let tasks = read_gsm8k(&p).unwrap();
+        assert_eq!(tasks.len(), 4);
+        let t0 = tasks[0].as_ref().unwrap();
+        assert_eq!(t0.gold.as_deref(), Some("1200"));
+        assert!(t0.user_prompt.starts_with("Q1?\n"));
+        let e1 = tasks[1].as_ref().unwrap_err().to_string();
+        assert!(e1.contains("g.jsonl:2") && e1.contains("not JSON"), "{e1}");
+        let e2 = tasks[2].as_ref().unwrap_err().to_string();
+        assert!(e2.contains(":3") && e2.contains("`question`"), "{e2}");
+        assert_eq!(tasks[3].as_ref().unwrap().index, 3);
+    }
+}

@@ -1,0 +1,324 @@
+//! The semi-greedy search on tiny random models: the fast implementation labels exactly like
+//! the naive (reference-cost) one with far fewer target calls; mined directories resume,
+//! shard and merge without losing or duplicating anything; bad input becomes records.
+
+use std::path::Path;
+
+use autojudge_core::{CoreResult, TargetModel, TextTokenizer, TokenId, TokenizerId};
+use autojudge_models::backend::CpuBackend;
+use autojudge_models::tiny::TinyModel;
+use autojudge_models::{LayerPlan, Llama};
+use autojudge_search::*;
+use proptest::prelude::*;
+
+/// Ids as space-separated numbers, so oracles can read them.
+struct IdText(TokenizerId);
+
+impl TextTokenizer for IdText {
+    fn encode(&self, text: &str, _add_bos: bool) -> CoreResult<Vec<TokenId>> {
+        Ok(text
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect())
+    }
+    fn decode(&self, ids: &[TokenId]) -> CoreResult<String> {
+        Ok(ids
+            .iter()
+            .filter(|&&t| t != 0)
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>()
+            .join(" "))
+    }
+    fn id(&self) -> &TokenizerId {
+        &self.0
+    }
+}
+
+/// Answer: number of response tokens above 40, mod 3 (mixed labels on random models).
+struct CountOracle;
+
+impl Oracle for CountOracle {
+    fn name(&self) -> String {
+        "count>40 mod 3".into()
+    }
+    fn answer(&self, _task: &Task, response: &str) -> Result<Answer, OracleError> {
+        let n = response
+            .split_whitespace()
+            .filter(|w| w.parse::<u32>().is_ok_and(|v| v > 40))
+            .count();
+        Ok(Answer::found((n % 3).to_string()))
+    }
+}
+
+fn models(seed: u64) -> (Llama<CpuBackend>, Llama<CpuBackend>) {
+    let dev = Default::default();
+    let target = TinyModel::new(seed)
+        .layers(3)
+        .build::<CpuBackend>(&dev)
+        .unwrap();
+    let draft = if seed.is_multiple_of(2) {
+        TinyModel::new(seed + 1000)
+            .build::<CpuBackend>(&dev)
+            .unwrap()
+    } else {
+        target.draft_view(LayerPlan::EarlyExit(2)).unwrap()
+    };
+    (target, draft)
+}
+
+fn task(i: usize) -> Task {
+    Task {
+        index: i,
+        id: format!("t{i}"),
+        user_prompt: String::new(),
+        gold: None,
+        code: None,
+    }
+}
+
+fn prompt(seed: u64, len: usize) -> Vec<TokenId> {
+    (0..len)
+        .map(|i| 1 + ((seed as usize * 31 + i * 17) % 63) as TokenId)
+        .collect()
+}
+
+fn cfg(algorithm: Algorithm, draft_proposals: usize, max_new: usize) -> SearchConfig {
+    SearchConfig {
+        max_new_tokens: max_new,
+        algorithm,
+        min_block: 4,
+        max_block: 16,
+        draft_proposals,
+    }
+}
+
+fn strip_work(m: &MinedPrompt) -> MinedPrompt {
+    MinedPrompt {
+        work: WorkCounters::default(),
+        ..m.clone()
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+    #[test]
+    fn fast_search_labels_exactly_like_the_naive_one(
+        seed in 0u64..1000, plen in 1usize..12, max_new in 1usize..48, proposals in 0usize..4,
+    ) {
+        let (target, draft) = models(seed);
+        let tok = IdText(target.info().tokenizer.clone());
+        let m = SearchModels { target: &target, draft: &draft, tokenizer: &tok, oracle: &CountOracle };
+        let p = prompt(seed, plen);
+        let (naive, nf) = mine_prompt(&m, &task(0), &p, &cfg(Algorithm::Naive, 0, max_new)).unwrap();
+        let (fast, ff) = mine_prompt(&m, &task(0), &p, &cfg(Algorithm::Fast, proposals, max_new)).unwrap();
+        prop_assert_eq!(strip_work(&naive), strip_work(&fast));
+        prop_assert_eq!(nf.len(), fast.mismatches.len());
+        for (a, b) in nf.iter().zip(&ff) {
+            prop_assert_eq!(a.draft.len(), draft.info().hidden_size);
+            prop_assert_eq!(a.target.len(), target.info().hidden_size);
+            for (x, y) in a.draft.iter().chain(&a.target).zip(b.draft.iter().chain(&b.target)) {
+                prop_assert!((x - y).abs() <= 1e-4 * (1.0 + x.abs()), "{x} vs {y}");
+            }
+        }
+        // Every unimportant swap is in the final response; important ones are not.
+        for mm in &fast.mismatches {
+            let tok_at = fast.final_response.get(mm.position).copied();
+            if mm.important {
+                prop_assert_eq!(tok_at, Some(mm.target_token));
+            } else {
+                prop_assert_eq!(tok_at, Some(mm.draft_token));
+            }
+        }
+        prop_assert_eq!(&fast.final_answer, &fast.answer);
+    }
+}
+
+#[test]
+fn fast_search_needs_far_fewer_target_calls() {
+    let (mut naive_calls, mut fast_calls, mut mismatches) = (0, 0, 0);
+    for seed in [2u64, 3, 4, 5] {
+        let (target, draft) = models(seed);
+        let tok = IdText(target.info().tokenizer.clone());
+        let m = SearchModels {
+            target: &target,
+            draft: &draft,
+            tokenizer: &tok,
+            oracle: &CountOracle,
+        };
+        let p = prompt(seed, 6);
+        let (n, _) = mine_prompt(&m, &task(0), &p, &cfg(Algorithm::Naive, 0, 96)).unwrap();
+        let (f, _) = mine_prompt(&m, &task(0), &p, &cfg(Algorithm::Fast, 0, 96)).unwrap();
+        assert_eq!(strip_work(&n), strip_work(&f));
+        naive_calls += n.work.target_calls;
+        fast_calls += f.work.target_calls;
+        mismatches += f.mismatches.len();
+    }
+    assert!(
+        mismatches > 10,
+        "too few mismatches to compare: {mismatches}"
+    );
+    assert!(
+        fast_calls * 3 < naive_calls,
+        "fast {fast_calls} vs naive {naive_calls} target calls"
+    );
+}
+
+fn manifest(target: &Llama<CpuBackend>, draft: &Llama<CpuBackend>, shard: Shard) -> Manifest {
+    Manifest {
+        format: store::FORMAT,
+        target: target.info().into(),
+        draft: draft.info().into(),
+        task: "synthetic".into(),
+        dataset: "synthetic".into(),
+        prompt_format: "ids".into(),
+        oracle: CountOracle.name(),
+        search: cfg(Algorithm::Fast, 0, 24),
+        feature_dtype: FeatureDType::F32,
+        shard,
+        lines: 0..9,
+    }
+}
+
+fn tasks(shard: Shard) -> Vec<(usize, TaskLine)> {
+    (0..9)
+        .filter(|&i| shard.contains(i))
+        .map(|i| {
+            let t: TaskLine = if i == 4 {
+                Err(SearchError::BadRecord {
+                    path: "data.jsonl".into(),
+                    line: 5,
+                    reason: "not JSON".into(),
+                })
+            } else {
+                Ok(task(i))
+            };
+            (i, t)
+        })
+        .collect()
+}
+
+fn render(t: &Task) -> Result<Vec<TokenId>, String> {
+    // Task 6's prompt does not fit the context.
+    Ok(prompt(t.index as u64, if t.index == 6 { 300 } else { 5 }))
+}
+
+fn mine_into(dir: &Path, shard: Shard, only: Option<usize>) -> MinedDir {
+    let (target, draft) = models(8);
+    let tok = IdText(target.info().tokenizer.clone());
+    let m = SearchModels {
+        target: &target,
+        draft: &draft,
+        tokenizer: &tok,
+        oracle: &CountOracle,
+    };
+    let mut d = MinedDir::create_or_resume(dir, manifest(&target, &draft, shard)).unwrap();
+    let mut all = tasks(shard);
+    if let Some(n) = only {
+        all.truncate(n);
+    }
+    let search = d.manifest.search.clone();
+    run_mining(&mut d, &m, &search, all, &render, &mut |_, _| {}).unwrap();
+    d
+}
+
+fn content(d: &MinedDir) -> Vec<(PromptRecord, Vec<MismatchFeatures>)> {
+    d.records
+        .values()
+        .map(|r| {
+            (
+                PromptRecord {
+                    wall_ms: 0,
+                    ..r.clone()
+                },
+                d.features(r.index).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn interrupted_run_resumes_to_the_same_content() {
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = mine_into(&tmp.path().join("whole"), Shard::ALL, None);
+    let c = content(&whole);
+    assert_eq!(c.len(), 9);
+    let bad = &whole.records[&4];
+    assert!(
+        matches!(&bad.outcome, PromptOutcome::Failed { reason } if reason.contains("data.jsonl:5"))
+    );
+    let long = &whole.records[&6];
+    assert!(
+        matches!(&long.outcome, PromptOutcome::Failed { reason } if reason.contains("context"))
+    );
+    assert!(c.iter().any(|(_, f)| !f.is_empty()));
+
+    // Killed after 3 prompts while writing the 4th: an orphan feature file and a torn line.
+    let dir = tmp.path().join("killed");
+    let part = mine_into(&dir, Shard::ALL, Some(3));
+    drop(part);
+    std::fs::write(dir.join("features/p0000003.safetensors"), b"garbage").unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("records.jsonl"))
+        .unwrap();
+    std::io::Write::write_all(&mut f, b"{\"index\":3,\"task_id\":\"t3\",\"go").unwrap();
+    drop(f);
+    let resumed = mine_into(&dir, Shard::ALL, None);
+    assert_eq!(content(&resumed), c);
+    // A second resume is a no-op.
+    let again = mine_into(&dir, Shard::ALL, None);
+    assert_eq!(content(&again), c);
+    let lines = std::fs::read_to_string(dir.join("records.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 9);
+}
+
+#[test]
+fn shards_merge_into_the_unsharded_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = mine_into(&tmp.path().join("whole"), Shard::ALL, None);
+    let shards: Vec<_> = (0..3)
+        .map(|i| {
+            let p = tmp.path().join(format!("s{i}"));
+            mine_into(&p, Shard { index: i, count: 3 }, None);
+            p
+        })
+        .collect();
+    let merged = MinedDir::merge(&shards, &tmp.path().join("merged")).unwrap();
+    assert_eq!(content(&merged), content(&whole));
+    // Missing and duplicate shards are refused.
+    let err = MinedDir::merge(&shards[..2], &tmp.path().join("m2"))
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("missing shard(s) 2/3"), "{err}");
+    let dup = [shards[0].clone(), shards[0].clone(), shards[1].clone()];
+    let err = MinedDir::merge(&dup, &tmp.path().join("m3")).err().unwrap();
+    assert!(err.to_string().contains("shard"), "{err}");
+}
+
+#[test]
+fn other_settings_are_refused_with_the_field_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    mine_into(&dir, Shard::ALL, Some(1));
+    let (target, draft) = models(8);
+    let mut m = manifest(&target, &draft, Shard::ALL);
+    m.search.max_new_tokens = 99;
+    let err = MinedDir::create_or_resume(&dir, m).err().unwrap();
+    let msg = err.to_string();
+    assert!(msg.contains("search") && msg.contains("99"), "{msg}");
+    // A shard of another run is refused by merge.
+    let other = tmp.path().join("o");
+    let mut m2 = manifest(&target, &draft, Shard { index: 1, count: 2 });
+    m2.oracle = "another oracle".into();
+    MinedDir::create_or_resume(&other, m2).unwrap();
+    let first = tmp.path().join("f");
+    MinedDir::create_or_resume(
+        &first,
+        manifest(&target, &draft, Shard { index: 0, count: 2 }),
+    )
+    .unwrap();
+    let err = MinedDir::merge(&[first, other], &tmp.path().join("m"))
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("oracle"), "{err}");
+}
