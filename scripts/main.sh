@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
-# The main job on the embedded default model: fetch SmolLM2-135M (once), then compare
-# target-only and speculative decoding on GSM8K test prompts (greedy, outputs checked
-# identical). The AutoJudge pipeline (mine → judge → evaluate) replaces this as it lands.
+# The main job: AutoJudge on GSM8K with the embedded default model (SmolLM2-135M-Instruct and
+# its default self-speculative draft, exit after 24 of 30 layers). Fetches the model once,
+# then runs examples/gsm8k_eval: mine important tokens on GSM8K train, train the DT and DD-DT
+# judges, evaluate every method on GSM8K test; prints the table and the plot paths.
+# Rerunning resumes (finished prompts are skipped).
 #
-#   scripts/main.sh [PROMPTS]        (default 10)
-# Env: AUTOJUDGE_MODELS (model cache), AUTOJUDGE_GSM8K_TEST (GSM8K test.jsonl).
+#   scripts/main.sh [OUT_DIR]            (default results/smollm2-gsm8k)
+# Env: MINE_PROMPTS (default 30), EVAL_PROMPTS (default 10), AUTOJUDGE_MODELS (model cache),
+#      AUTOJUDGE_GSM8K_TRAIN / AUTOJUDGE_GSM8K_TEST (GSM8K JSONL files).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PROMPTS=${1:-10}
+OUT=${1:-results/smollm2-gsm8k}
 DEST=${AUTOJUDGE_MODELS:-$HOME/.cache/autojudge/models}
-DATA=${AUTOJUDGE_GSM8K_TEST:-../shared/data/gsm8k/test.jsonl}
-[[ -f $DATA ]] || { echo "GSM8K test set not found at $DATA; set AUTOJUDGE_GSM8K_TEST" >&2; exit 1; }
+TRAIN=${AUTOJUDGE_GSM8K_TRAIN:-../shared/data/gsm8k/train.jsonl}
+TEST=${AUTOJUDGE_GSM8K_TEST:-../shared/data/gsm8k/test.jsonl}
+for f in "$TRAIN" "$TEST"; do
+  [[ -f $f ]] || { echo "GSM8K file $f not found; set AUTOJUDGE_GSM8K_TRAIN / AUTOJUDGE_GSM8K_TEST" >&2; exit 1; }
+done
 scripts/fetch-models.sh smollm
-cargo run --release -q -p autojudge-cli -- bench-decode \
+cargo run --release -q --example gsm8k_eval -- \
   --model "$DEST/SmolLM2-135M-Instruct.Q4_1.gguf" \
-  --draft ngram --ks 4,8 --prompts "$PROMPTS" --max-new-tokens 256 --data "$DATA"
+  --train-data "$TRAIN" --test-data "$TEST" \
+  --mine-prompts "${MINE_PROMPTS:-30}" --eval-prompts "${EVAL_PROMPTS:-10}" \
+  --max-new-tokens 64 --out "$OUT"

@@ -1,9 +1,6 @@
 //! `autojudge`: the command line of autojudge-rs.
 
-mod commands;
-mod device;
-mod draft_choice;
-mod task_choice;
+use autojudge_cli::commands;
 
 use clap::{Parser, Subcommand};
 
@@ -31,6 +28,9 @@ enum Command {
     Merge(commands::merge::MergeArgs),
     /// Figures of mined directories; with two, whether their labels are identical.
     MineStats(commands::merge::MineStatsArgs),
+    /// The whole AutoJudge experiment: mine on train, train DT and DD-DT judges, evaluate
+    /// every method on test (each step resumes).
+    Pipeline(commands::pipeline::PipelineArgs),
     /// Evaluate every decoding method (baselines and AutoJudge) on the same test prompts.
     Eval(commands::eval::EvalArgs),
     /// Train the judge on mined directories.
@@ -50,6 +50,7 @@ fn main() -> anyhow::Result<()> {
         Command::Mine(a) => commands::mine::run(a),
         Command::Train(a) => commands::train::run(a),
         Command::Eval(a) => commands::eval::run(a),
+        Command::Pipeline(a) => commands::pipeline::run(a),
         Command::Merge(a) => commands::merge::run(a),
         Command::MineStats(a) => commands::merge::run_stats(a),
     }

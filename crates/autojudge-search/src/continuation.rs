@@ -95,24 +95,46 @@ impl Proposer for SuffixProposer {
 }
 
 /// Prompt lookup: what followed the most recent earlier occurrence of the context's last
-/// 3 (or 2) tokens anywhere in the context.
-pub struct ContextNgram {
+/// 3 (or 2) tokens in the context, else in earlier sequences of the same search (previous
+/// regenerations often pass through the same text).
+pub struct ContextNgram<'h> {
     /// Tokens proposed per call at most.
     pub block: usize,
+    /// Earlier sequences to look in after the context, most useful first.
+    pub history: &'h [Vec<TokenId>],
 }
 
-impl Proposer for ContextNgram {
+fn lookup(hay: &[TokenId], pat: &[TokenId], end: usize) -> Option<usize> {
+    let g = pat.len();
+    (0..end
+        .saturating_sub(g - 1)
+        .min(hay.len().saturating_sub(g - 1)))
+        .rev()
+        .find(|&i| &hay[i..i + g] == pat)
+        .map(|i| i + g)
+}
+
+impl Proposer for ContextNgram<'_> {
     fn propose(&mut self, ctx: &[TokenId], max: usize) -> CoreResult<Vec<TokenId>> {
         let n = ctx.len();
+        let max = self.block.min(max);
         for g in [3usize, 2] {
             if n <= g {
                 continue;
             }
             let pat = &ctx[n - g..];
-            if let Some(i) = (0..n - g).rev().find(|&i| &ctx[i..i + g] == pat) {
-                let from = i + g;
-                let len = self.block.min(max).min(n - from);
+            // In the context: occurrences ending before the current tail.
+            if let Some(from) = lookup(ctx, pat, n - 1) {
+                let len = max.min(n - from);
                 return Ok(ctx[from..from + len].to_vec());
+            }
+            for h in self.history {
+                if let Some(from) = lookup(h, pat, h.len()) {
+                    let len = max.min(h.len() - from);
+                    if len > 0 {
+                        return Ok(h[from..from + len].to_vec());
+                    }
+                }
             }
         }
         Ok(Vec::new())

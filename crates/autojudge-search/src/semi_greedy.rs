@@ -190,6 +190,7 @@ impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
             Algorithm::Fast => {
                 let mut ngram = ContextNgram {
                     block: self.cfg.min_block,
+                    history: &[],
                 };
                 let mut dp = DraftProposer::new(
                     self.m.draft.new_session()?,
@@ -298,6 +299,8 @@ impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
         );
         let mut preds = self.draft_predictions(&mut draft, &current, 0)?;
         let (mut mismatches, mut features) = (Vec::new(), Vec::new());
+        // Earlier regenerations (most recent first) for prompt lookup.
+        let mut history: Vec<Vec<TokenId>> = vec![self.ctx(&y)];
         let mut left = 0;
         while let Some(j) = (left..current.len()).find(|&j| preds[j] != current[j]) {
             let d = preds[j];
@@ -318,6 +321,7 @@ impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
             );
             let mut ngram = ContextNgram {
                 block: self.cfg.min_block,
+                history: &history,
             };
             let mut fallback = Chain {
                 first: &mut ngram,
@@ -337,6 +341,8 @@ impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
             )?
             .unwrap_or_default();
             let swapped = ctx[p..].to_vec();
+            history.insert(0, ctx);
+            history.truncate(8);
             let mismatch = self.label(j, &current, d, &swapped, &a)?;
             if !mismatch.important {
                 current = swapped;

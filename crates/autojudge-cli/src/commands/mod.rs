@@ -8,6 +8,7 @@ pub mod generate;
 pub mod inspect;
 pub mod merge;
 pub mod mine;
+pub mod pipeline;
 pub mod plot;
 pub mod report;
 pub mod train;

@@ -71,10 +71,12 @@ where
         .y_desc(yl)
         .draw()
         .map_err(e)?;
+    // Curves first, single points (target-only, lossless) last and larger, so none hides.
     let mut families: Vec<String> = rows.iter().map(|r| r.family.clone()).collect();
-    families.dedup();
     families.sort();
     families.dedup();
+    let count = |f: &String| rows.iter().filter(|r| &r.family == f).count();
+    families.sort_by_key(|f| std::cmp::Reverse(count(f)));
     for (i, fam) in families.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
         let mut fp: Vec<(f64, f64)> = rows
@@ -92,7 +94,10 @@ where
                 PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
             });
         chart
-            .draw_series(fp.iter().map(|&p| Circle::new(p, 5, color.filled())))
+            .draw_series(
+                fp.iter()
+                    .map(|&p| Circle::new(p, if fp.len() == 1 { 8 } else { 5 }, color.filled())),
+            )
             .map_err(e)?;
     }
     chart

@@ -65,6 +65,13 @@ pub struct TrainArgs {
     /// Class weights.
     #[arg(long, value_enum, default_value = "none")]
     pub class_weight: WeightFlag,
+    /// L-BFGS gradient tolerance relative to the initial gradient (the fidelity tests use
+    /// 1e-8; 1e-5 changes validation AUC by < 1e-4 at a fraction of the time).
+    #[arg(long, default_value_t = 1e-5)]
+    pub tol: f64,
+    /// L-BFGS iteration cap per fit.
+    #[arg(long, default_value_t = 2000)]
+    pub max_iter: usize,
     /// Pick the decision threshold that keeps this recall of important tokens on validation.
     #[arg(long, default_value_t = 0.9)]
     pub recall: f64,
@@ -135,6 +142,8 @@ pub fn train(a: &TrainArgs) -> anyhow::Result<JudgeMeta> {
             WeightFlag::None => ClassWeight::None,
             WeightFlag::Balanced => ClassWeight::Balanced,
         },
+        tol: a.tol,
+        max_iter: a.max_iter,
         ..LogisticRegressionOptions::default()
     };
     let t0 = Instant::now();
@@ -143,9 +152,15 @@ pub fn train(a: &TrainArgs) -> anyhow::Result<JudgeMeta> {
     let table = threshold_table(&sel.validation_scores, &yv, &QUANTILES);
     let threshold = threshold_for_recall(&sel.validation_scores, &yv, a.recall).unwrap_or(0.5);
     eprintln!(
-        "fitted {} C values and the refit in {:.1} s",
+        "fitted {} C values and the refit in {:.1} s (refit: {} iterations, {})",
         grid.len(),
-        t0.elapsed().as_secs_f64()
+        t0.elapsed().as_secs_f64(),
+        sel.model.iterations,
+        if sel.model.converged {
+            "converged"
+        } else {
+            "iteration cap reached"
+        }
     );
 
     let mut c_csv = String::from("c,validation_auc\n");
