@@ -6,6 +6,8 @@
 # Rerunning resumes (finished prompts are skipped).
 #
 #   scripts/main.sh [OUT_DIR]            (default results/smollm2-gsm8k)
+# Methods: target-only, lossless SD, top-4, target-prob 0.3, and the DT and DD-DT judges at
+# three thresholds each (the full sweep: examples/gsm8k_eval without the method flags).
 # Env: MINE_PROMPTS (default 30), EVAL_PROMPTS (default 10), AUTOJUDGE_MODELS (model cache),
 #      AUTOJUDGE_GSM8K_TRAIN / AUTOJUDGE_GSM8K_TEST (GSM8K JSONL files).
 set -euo pipefail
@@ -22,4 +24,5 @@ cargo run --release -q --example gsm8k_eval -- \
   --model "$DEST/SmolLM2-135M-Instruct.Q4_1.gguf" \
   --train-data "$TRAIN" --test-data "$TEST" \
   --mine-prompts "${MINE_PROMPTS:-30}" --eval-prompts "${EVAL_PROMPTS:-10}" \
+  --topk 4 --prob 0.3 --judge-quantiles 0.5,0.9 \
   --max-new-tokens 64 --out "$OUT"

@@ -89,14 +89,22 @@ pub fn run_stats(a: MineStatsArgs) -> anyhow::Result<()> {
             }
         }
         println!("\nlabels on {compared} common prompts: {same} identical, {differ} different");
-        let (ta, tb) = (
-            Totals::of(a0.records.values()),
-            Totals::of(b0.records.values()),
-        );
+        let common = |d: &MinedDir, other: &MinedDir| {
+            Totals::of(
+                d.records
+                    .values()
+                    .filter(|r| other.records.contains_key(&r.index)),
+            )
+        };
+        let (ta, tb) = (common(a0, b0), common(b0, a0));
         if tb.work.target_calls > 0 && tb.wall_ms > 0 {
             println!(
-                "target calls ratio {:.1}x, wall-time ratio {:.1}x (first / second)",
+                "on those prompts: target calls {} vs {} ({:.1}x), wall time {:.1} s vs {:.1} s ({:.1}x) (first / second)",
+                ta.work.target_calls,
+                tb.work.target_calls,
                 ta.work.target_calls as f64 / tb.work.target_calls as f64,
+                ta.wall_ms as f64 / 1000.0,
+                tb.wall_ms as f64 / 1000.0,
                 ta.wall_ms as f64 / tb.wall_ms as f64
             );
         }

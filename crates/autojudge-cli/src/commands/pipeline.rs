@@ -59,6 +59,15 @@ pub struct PipelineArgs {
     /// Draft tokens per target call in mining regenerations (0 = none).
     #[arg(long, default_value_t = 0)]
     pub draft_proposals: usize,
+    /// Top-k baselines evaluated.
+    #[arg(long, value_delimiter = ',', default_value = "2,4,8")]
+    pub topk: Vec<usize>,
+    /// Target-probability thresholds evaluated.
+    #[arg(long, value_delimiter = ',', default_value = "0.5,0.3,0.1")]
+    pub prob: Vec<f32>,
+    /// Threshold-table quantiles swept per judge (plus its chosen threshold).
+    #[arg(long, value_delimiter = ',', default_value = "0.3,0.5,0.7,0.9")]
+    pub judge_quantiles: Vec<f64>,
     /// GSM8K answer fallbacks.
     #[arg(long, value_delimiter = ',', default_value = "boxed,last-number")]
     pub gsm8k_fallback: Vec<String>,
@@ -126,9 +135,9 @@ pub fn run(a: PipelineArgs) -> anyhow::Result<()> {
         draft: a.draft.clone(),
         task: task(&a.test_data, a.eval_prompts),
         judges,
-        judge_quantiles: vec![0.3, 0.5, 0.7, 0.9],
-        topk: vec![2, 4, 8],
-        prob: vec![0.5, 0.3, 0.1],
+        judge_quantiles: a.judge_quantiles.clone(),
+        topk: a.topk.clone(),
+        prob: a.prob.clone(),
         k: a.k,
         max_new_tokens: a.max_new_tokens,
         out: a.out.join("eval"),

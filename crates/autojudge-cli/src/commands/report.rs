@@ -227,3 +227,19 @@ pub fn write_reports(dir: &Path, title: &str, rows: &[MethodSummary]) -> anyhow:
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bootstrap_interval_brackets_the_mean_and_collapses_on_constants() {
+        let (m, lo, hi) = bootstrap(&[1.0; 20], 500, 3);
+        assert_eq!((m, lo, hi), (1.0, 1.0, 1.0));
+        let v: Vec<f64> = (0..40).map(|i| f64::from(u8::from(i % 4 == 0))).collect();
+        let (m, lo, hi) = bootstrap(&v, 2000, 3);
+        assert!((m - 0.25).abs() < 1e-12);
+        assert!(lo < m && m < hi && lo > 0.05 && hi < 0.5, "{lo} {hi}");
+        assert_eq!(bootstrap(&v, 2000, 3), (m, lo, hi), "seeded");
+    }
+}
