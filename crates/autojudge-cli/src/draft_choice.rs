@@ -67,3 +67,45 @@ impl<B: Backend> DraftChoice<B> {
         })
     }
 }
+
+/// A target with its tokenizer, a draft model (not n-gram: mining and evaluation need its
+/// hidden states) and the chat template when prompts use it.
+pub struct ModelPair<B: Backend> {
+    /// Target model.
+    pub target: Llama<B>,
+    /// Draft model (separate checkpoint or a view of the target).
+    pub draft: Llama<B>,
+    /// The target's tokenizer.
+    pub tokenizer: autojudge_models::LlmTokenizer,
+    /// Chat template, when the task's prompts use it.
+    pub template: Option<autojudge_models::ChatTemplate>,
+}
+
+impl<B: Backend> ModelPair<B> {
+    /// Loads the target of `model`, parses `draft` against it and picks the prompt template.
+    pub fn load(
+        model: &crate::device::ModelArgs,
+        draft: &str,
+        task: &crate::task_choice::TaskArgs,
+        device: &B::Device,
+    ) -> anyhow::Result<Self> {
+        let loaded = load_model::<B>(&model.model, &model.load_options(), device)?;
+        let DraftChoice::Model(draft_model) =
+            DraftChoice::parse(draft, &loaded.model, &model.load_options(), device)?
+        else {
+            anyhow::bail!("--draft {draft}: a draft model is needed (hidden states), not n-gram");
+        };
+        check_same_tokenizer(draft_model.info(), loaded.model.info())?;
+        let template = if task.uses_chat(loaded.chat_template.is_some())? {
+            loaded.chat_template
+        } else {
+            None
+        };
+        Ok(ModelPair {
+            target: loaded.model,
+            draft: draft_model,
+            tokenizer: loaded.tokenizer,
+            template,
+        })
+    }
+}

@@ -178,6 +178,26 @@ impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
         Ok(rows[rows.len() - (response.len() - from)..].to_vec())
     }
 
+    /// A draft proposer when `draft_proposals > 0` (its session is only allocated then).
+    fn draft_proposer(&self) -> SearchResult<Option<DraftProposer<D::Session>>> {
+        if self.cfg.draft_proposals == 0 {
+            return Ok(None);
+        }
+        Ok(Some(DraftProposer::new(
+            self.m.draft.new_session()?,
+            self.cfg.draft_proposals,
+            self.limits.eos.to_vec(),
+        )))
+    }
+
+    /// Adds a proposer's draft work to the draft counters.
+    fn count_proposals(&mut self, dp: Option<&DraftProposer<D::Session>>) {
+        if let Some(dp) = dp {
+            self.dm.calls += dp.meter.calls;
+            self.dm.tokens += dp.meter.tokens;
+        }
+    }
+
     fn greedy_response(&mut self) -> SearchResult<Vec<TokenId>> {
         let mut target = self.m.target.new_session()?;
         let p = self.prompt.len();
@@ -192,14 +212,14 @@ impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
                     block: self.cfg.min_block,
                     history: &[],
                 };
-                let mut dp = DraftProposer::new(
-                    self.m.draft.new_session()?,
-                    self.cfg.draft_proposals,
-                    self.limits.eos.to_vec(),
-                );
+                let mut dp = self.draft_proposer()?;
+                let mut none = NoProposals;
                 let mut chain = Chain {
                     first: &mut ngram,
-                    second: &mut dp,
+                    second: match dp.as_mut() {
+                        Some(d) => d,
+                        None => &mut none,
+                    },
                 };
                 continue_greedy(
                     &mut target,
@@ -209,8 +229,7 @@ impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
                     &mut self.tm,
                     false,
                 )?;
-                self.dm.calls += dp.meter.calls;
-                self.dm.tokens += dp.meter.tokens;
+                self.count_proposals(dp.as_ref());
             }
             Algorithm::Naive => {
                 continue_greedy(
@@ -292,11 +311,8 @@ impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
         let mut current = y.clone();
         let mut draft = self.m.draft.new_session()?;
         let mut target = self.m.target.new_session()?;
-        let mut dp = DraftProposer::new(
-            self.m.draft.new_session()?,
-            self.cfg.draft_proposals,
-            self.limits.eos.to_vec(),
-        );
+        let mut dp = self.draft_proposer()?;
+        let mut none = NoProposals;
         let mut preds = self.draft_predictions(&mut draft, &current, 0)?;
         let (mut mismatches, mut features) = (Vec::new(), Vec::new());
         // Earlier regenerations (most recent first) for prompt lookup.
@@ -325,7 +341,10 @@ impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
             };
             let mut fallback = Chain {
                 first: &mut ngram,
-                second: &mut dp,
+                second: match dp.as_mut() {
+                    Some(d) => d,
+                    None => &mut none,
+                },
             };
             let mut chain = Chain {
                 first: &mut suffix,
@@ -358,8 +377,7 @@ impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
             });
             left = j + 1;
         }
-        self.dm.calls += dp.meter.calls;
-        self.dm.tokens += dp.meter.tokens;
+        self.count_proposals(dp.as_ref());
         Ok(self.finish(y, a, current, mismatches, features))
     }
 

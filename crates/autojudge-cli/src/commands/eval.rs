@@ -15,7 +15,7 @@ use autojudge_decode::policy::{Divergence, ExactMatch, JudgePolicy, TopK};
 use autojudge_decode::{
     generate_speculative, AcceptancePolicy, DecodeConfig, Generation, Hooks, ModelDrafter,
 };
-use autojudge_models::{load_model, Llama, LoadedModel};
+use autojudge_models::Llama;
 use autojudge_search::Task;
 use burn::tensor::backend::Backend;
 use clap::Args;
@@ -23,7 +23,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::commands::report::{summarize, write_reports, ResultLine};
 use crate::device::ModelArgs;
-use crate::draft_choice::DraftChoice;
+use crate::draft_choice::ModelPair;
 use crate::task_choice::{render_prompt, TaskArgs};
 use crate::with_backend;
 
@@ -209,21 +209,12 @@ fn read_done(path: &Path) -> anyhow::Result<Vec<ResultLine>> {
 }
 
 fn eval<B: Backend>(a: &EvalArgs, device: &B::Device) -> anyhow::Result<()> {
-    let LoadedModel {
-        model: target,
+    let ModelPair {
+        target,
+        draft,
         tokenizer,
-        chat_template,
-    } = load_model::<B>(&a.model.model, &a.model.load_options(), device)?;
-    let DraftChoice::Model(draft) =
-        DraftChoice::parse(&a.draft, &target, &a.model.load_options(), device)?
-    else {
-        anyhow::bail!("--draft {}: eval needs a draft model", a.draft);
-    };
-    let template = if a.task.uses_chat(chat_template.is_some())? {
-        chat_template
-    } else {
-        None
-    };
+        template,
+    } = ModelPair::<B>::load(&a.model, &a.draft, &a.task, device)?;
     let oracle = a.task.oracle()?;
     let methods = methods(a, target.info(), draft.info())?;
     std::fs::create_dir_all(&a.out)?;

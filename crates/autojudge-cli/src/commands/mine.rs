@@ -3,8 +3,7 @@
 
 use std::path::PathBuf;
 
-use autojudge_core::{check_same_tokenizer, TargetModel};
-use autojudge_models::{load_model, LoadedModel};
+use autojudge_core::TargetModel;
 use autojudge_search::{
     run_mining, store, Algorithm, FeatureDType, Manifest, MinedDir, SearchConfig, SearchModels,
     Shard, Totals,
@@ -14,7 +13,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::device::ModelArgs;
-use crate::draft_choice::DraftChoice;
+use crate::draft_choice::ModelPair;
 use crate::task_choice::{render_prompt, TaskArgs};
 use crate::with_backend;
 
@@ -79,25 +78,12 @@ pub fn summary(t: &Totals) -> String {
 }
 
 fn mine<B: Backend>(a: &MineArgs, device: &B::Device) -> anyhow::Result<()> {
-    let LoadedModel {
-        model: target,
+    let ModelPair {
+        target,
+        draft,
         tokenizer,
-        chat_template,
-    } = load_model::<B>(&a.model.model, &a.model.load_options(), device)?;
-    let DraftChoice::Model(draft) =
-        DraftChoice::parse(&a.draft, &target, &a.model.load_options(), device)?
-    else {
-        anyhow::bail!(
-            "--draft {}: mining needs a draft model (hidden states), not n-gram",
-            a.draft
-        );
-    };
-    check_same_tokenizer(draft.info(), target.info())?;
-    let template = if a.task.uses_chat(chat_template.is_some())? {
-        chat_template
-    } else {
-        None
-    };
+        template,
+    } = ModelPair::<B>::load(&a.model, &a.draft, &a.task, device)?;
     let oracle = a.task.oracle()?;
     let tasks = a.task.tasks()?;
     let lines = tasks.first().map_or(0, |t| t.0)..tasks.last().map_or(0, |t| t.0 + 1);
