@@ -21,9 +21,11 @@ use burn::tensor::backend::Backend;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::commands::eval_settings::EvalSettings;
 use crate::commands::report::{summarize, write_reports, ResultLine};
 use crate::device::ModelArgs;
 use crate::draft_choice::ModelPair;
+use crate::list_arg::ListArg;
 use crate::task_choice::{render_prompt, TaskArgs};
 use crate::with_backend;
 
@@ -41,15 +43,16 @@ pub struct EvalArgs {
     #[arg(long = "judge")]
     pub judges: Vec<PathBuf>,
     /// Validation-quantile rows of each judge's threshold table to sweep (accepted fraction of
-    /// validation mismatches ≈ quantile), plus the judge's own chosen threshold.
-    #[arg(long, value_delimiter = ',', default_value = "0.3,0.5,0.7,0.9")]
-    pub judge_quantiles: Vec<f64>,
-    /// Top-k baselines.
-    #[arg(long, value_delimiter = ',', default_value = "2,4,8")]
-    pub topk: Vec<usize>,
-    /// Target-probability thresholds of the divergence baseline.
-    #[arg(long, value_delimiter = ',', default_value = "0.5,0.3,0.1")]
-    pub prob: Vec<f32>,
+    /// validation mismatches ≈ quantile), plus the judge's own chosen threshold; `none`: only
+    /// the chosen threshold.
+    #[arg(long, default_value = "0.3,0.5,0.7,0.9")]
+    pub judge_quantiles: ListArg<f64>,
+    /// Top-k baselines (`none` for none).
+    #[arg(long, default_value = "2,4,8")]
+    pub topk: ListArg<usize>,
+    /// Target-probability thresholds of the divergence baseline (`none` for none).
+    #[arg(long, default_value = "0.5,0.3,0.1")]
+    pub prob: ListArg<f32>,
     /// Draft window k.
     #[arg(long, default_value_t = 4)]
     pub k: usize,
@@ -112,8 +115,8 @@ fn methods(
     draft_info: &autojudge_core::ModelInfo,
 ) -> anyhow::Result<Vec<Method>> {
     let mut m = vec![Method::TargetOnly, Method::Lossless];
-    m.extend(a.topk.iter().map(|&k| Method::TopK(k)));
-    m.extend(a.prob.iter().map(|&t| Method::Prob(t)));
+    m.extend(a.topk.items().iter().map(|&k| Method::TopK(k)));
+    m.extend(a.prob.items().iter().map(|&t| Method::Prob(t)));
     for path in &a.judges {
         let (judge, meta) = load_judge(path)?;
         meta.check_pair(path, target_info, Some(draft_info))?;
@@ -125,7 +128,7 @@ fn methods(
             }
         );
         let mut thresholds = vec![meta.threshold];
-        for q in &a.judge_quantiles {
+        for q in a.judge_quantiles.items() {
             let row = ((q / 0.05).round() as usize).saturating_sub(1);
             if let Some(r) = meta.threshold_table.get(row) {
                 thresholds.push(r.0);
@@ -218,6 +221,22 @@ fn eval<B: Backend>(a: &EvalArgs, device: &B::Device) -> anyhow::Result<()> {
     let oracle = a.task.oracle()?;
     let methods = methods(a, target.info(), draft.info())?;
     std::fs::create_dir_all(&a.out)?;
+    EvalSettings {
+        task: a.task.name().into(),
+        data: a
+            .task
+            .data
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        oracle: oracle.name(),
+        chat: template.is_some(),
+        target: target.info().name.clone(),
+        draft: draft.info().name.clone(),
+        dtype: format!("{:?}", a.model.dtype),
+        k: a.k,
+        max_new_tokens: a.max_new_tokens,
+    }
+    .check_or_write(&a.out)?;
     let results_path = a.out.join("results.jsonl");
     // Cut a torn last line so appends stay line-aligned.
     if let Ok(text) = std::fs::read_to_string(&results_path) {

@@ -4,6 +4,7 @@ pub mod bench_decode;
 pub mod bench_model;
 pub mod draft_sweep;
 pub mod eval;
+pub mod eval_settings;
 pub mod generate;
 pub mod inspect;
 pub mod merge;

@@ -11,6 +11,7 @@ use super::eval::EvalArgs;
 use super::mine::MineArgs;
 use super::train::{FeatureFlag, TrainArgs, WeightFlag};
 use crate::device::ModelArgs;
+use crate::list_arg::ListArg;
 use crate::task_choice::{PromptFormat, TaskArgs, TaskKind};
 
 /// Arguments of `pipeline`.
@@ -41,9 +42,16 @@ pub struct PipelineArgs {
     /// Prompts to mine.
     #[arg(long, default_value_t = 100)]
     pub mine_prompts: usize,
+    /// Training-split lines skipped before mining.
+    #[arg(long, default_value_t = 0)]
+    pub train_skip: usize,
     /// Test prompts to evaluate.
     #[arg(long, default_value_t = 30)]
     pub eval_prompts: usize,
+    /// Test-split lines skipped before evaluating (one file can serve both splits, e.g.
+    /// HumanEval: mine lines 0..100 and evaluate from `--test-skip 100`).
+    #[arg(long, default_value_t = 0)]
+    pub test_skip: usize,
     /// Reuse this mined directory instead of `<out>/mined`.
     #[arg(long)]
     pub mined: Option<PathBuf>,
@@ -59,26 +67,45 @@ pub struct PipelineArgs {
     /// Draft tokens per target call in mining regenerations (0 = none).
     #[arg(long, default_value_t = 0)]
     pub draft_proposals: usize,
-    /// Top-k baselines evaluated.
-    #[arg(long, value_delimiter = ',', default_value = "2,4,8")]
-    pub topk: Vec<usize>,
-    /// Target-probability thresholds evaluated.
-    #[arg(long, value_delimiter = ',', default_value = "0.5,0.3,0.1")]
-    pub prob: Vec<f32>,
-    /// Threshold-table quantiles swept per judge (plus its chosen threshold).
-    #[arg(long, value_delimiter = ',', default_value = "0.3,0.5,0.7,0.9")]
-    pub judge_quantiles: Vec<f64>,
+    /// Top-k baselines evaluated (`none` for none).
+    #[arg(long, default_value = "2,4,8")]
+    pub topk: ListArg<usize>,
+    /// Target-probability thresholds evaluated (`none` for none).
+    #[arg(long, default_value = "0.5,0.3,0.1")]
+    pub prob: ListArg<f32>,
+    /// Threshold-table quantiles swept per judge, plus its chosen threshold (`none`: only that).
+    #[arg(long, default_value = "0.3,0.5,0.7,0.9")]
+    pub judge_quantiles: ListArg<f64>,
     /// GSM8K answer fallbacks.
     #[arg(long, value_delimiter = ',', default_value = "boxed,last-number")]
     pub gsm8k_fallback: Vec<String>,
 }
 
+/// Refuses to evaluate on lines that were mined (the same file with overlapping ranges).
+fn check_splits_disjoint(a: &PipelineArgs) -> anyhow::Result<()> {
+    let same_file = match (a.train_data.canonicalize(), a.test_data.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a.train_data == a.test_data,
+    };
+    let train = a.train_skip..a.train_skip + a.mine_prompts;
+    let test = a.test_skip..a.test_skip + a.eval_prompts;
+    if a.mined.is_none() && same_file && train.start < test.end && test.start < train.end {
+        anyhow::bail!(
+            "--train-data and --test-data are the same file ({}) and the mined lines {train:?} \
+             overlap the evaluated lines {test:?}; set --test-skip past the mined lines",
+            a.test_data.display()
+        );
+    }
+    Ok(())
+}
+
 /// Runs the pipeline.
 pub fn run(a: PipelineArgs) -> anyhow::Result<()> {
-    let task = |data: &PathBuf, prompts: usize| TaskArgs {
+    check_splits_disjoint(&a)?;
+    let task = |data: &PathBuf, skip: usize, prompts: usize| TaskArgs {
         task: a.task,
         data: data.clone(),
-        skip: 0,
+        skip,
         prompts,
         gsm8k_fallback: a.gsm8k_fallback.clone(),
         code_timeout: 10.0,
@@ -94,7 +121,7 @@ pub fn run(a: PipelineArgs) -> anyhow::Result<()> {
         super::mine::run(MineArgs {
             model: a.model.clone(),
             draft: a.draft.clone(),
-            task: task(&a.train_data, a.mine_prompts),
+            task: task(&a.train_data, a.train_skip, a.mine_prompts),
             out: mined.clone(),
             shard: autojudge_search::Shard::ALL,
             max_new_tokens: a.max_new_tokens,
@@ -133,7 +160,7 @@ pub fn run(a: PipelineArgs) -> anyhow::Result<()> {
     super::eval::run(EvalArgs {
         model: a.model.clone(),
         draft: a.draft.clone(),
-        task: task(&a.test_data, a.eval_prompts),
+        task: task(&a.test_data, a.test_skip, a.eval_prompts),
         judges,
         judge_quantiles: a.judge_quantiles.clone(),
         topk: a.topk.clone(),
