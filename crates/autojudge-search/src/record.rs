@@ -95,6 +95,27 @@ impl MinedPrompt {
     pub fn important(&self) -> usize {
         self.mismatches.iter().filter(|m| m.important).count()
     }
+
+    /// Target forward calls the reference algorithm (`Algorithm::Naive`: one call per
+    /// generated token, a fresh prefill per tested mismatch) spends on this prompt, computed
+    /// from the labels alone: `naive / fast` cost ratios for any mined directory without
+    /// rerunning it naively. Exact for `Algorithm::Naive` (tested).
+    pub fn naive_target_calls(&self, prompt_len: usize) -> u64 {
+        let prefill = u64::from(prompt_len > 1);
+        // Greedy response: the prefill, then one call per token (its last one yields EOS or
+        // reaches the budget).
+        let initial = prefill + self.response.len() as u64;
+        // Per mismatch: a prefill up to the mismatch (never empty: it holds the prompt), then
+        // one call per regenerated token
+        // after the draft token; when the draft token ends the response, one call for its
+        // hidden state.
+        let regenerations: u64 = self
+            .mismatches
+            .iter()
+            .map(|m| 1 + (m.swapped_len - m.position - 1).max(1) as u64)
+            .sum();
+        initial + regenerations
+    }
 }
 
 /// A committed line of `records.jsonl`.

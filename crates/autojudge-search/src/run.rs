@@ -28,6 +28,8 @@ pub struct Totals {
     pub work: WorkCounters,
     /// Wall time in milliseconds.
     pub wall_ms: u64,
+    /// Target calls the reference (naive) algorithm would have spent on the mined prompts.
+    pub naive_target_calls: u64,
 }
 
 impl Totals {
@@ -41,6 +43,7 @@ impl Totals {
                 self.important += m.important();
                 self.response_tokens += m.response.len();
                 self.work.add(&m.work);
+                self.naive_target_calls += m.naive_target_calls(r.prompt_tokens);
             }
             PromptOutcome::Failed { .. } => self.failed += 1,
         }

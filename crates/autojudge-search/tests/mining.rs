@@ -112,6 +112,8 @@ proptest! {
         let (naive, nf) = mine_prompt(&m, &task(0), &p, &cfg(Algorithm::Naive, 0, max_new)).unwrap();
         let (fast, ff) = mine_prompt(&m, &task(0), &p, &cfg(Algorithm::Fast, proposals, max_new)).unwrap();
         prop_assert_eq!(strip_work(&naive), strip_work(&fast));
+        // The naive cost is computable from the labels (mine-stats reports it for fast runs).
+        prop_assert_eq!(naive.work.target_calls, fast.naive_target_calls(p.len()));
         prop_assert_eq!(nf.len(), fast.mismatches.len());
         for (a, b) in nf.iter().zip(&ff) {
             prop_assert_eq!(a.draft.len(), draft.info().hidden_size);

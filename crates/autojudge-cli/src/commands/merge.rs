@@ -47,13 +47,13 @@ pub fn run_stats(a: MineStatsArgs) -> anyhow::Result<()> {
         .iter()
         .map(|d| MinedDir::open(d))
         .collect::<Result<_, _>>()?;
-    println!("| dir | algorithm | prompts | failed | response tokens | mismatches/response | important | target calls/prompt | target tokens/prompt | draft calls/prompt | s/prompt |");
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("| dir | algorithm | prompts | failed | response tokens | mismatches/response | important | target calls/prompt | naive target calls/prompt | naive / this | target tokens/prompt | draft calls/prompt | s/prompt |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for (p, d) in a.dirs.iter().zip(&dirs) {
         let t = Totals::of(d.records.values());
         let m = t.mined().max(1) as f64;
         println!(
-            "| {} | {:?} | {} | {} | {:.1} | {:.1} | {:.1}% | {:.1} | {:.0} | {:.1} | {:.2} |",
+            "| {} | {:?} | {} | {} | {:.1} | {:.1} | {:.1}% | {:.1} | {:.1} | {:.1}x | {:.0} | {:.1} | {:.2} |",
             p.display(),
             d.manifest.search.algorithm,
             t.prompts,
@@ -62,6 +62,8 @@ pub fn run_stats(a: MineStatsArgs) -> anyhow::Result<()> {
             t.mismatches as f64 / m,
             100.0 * t.important_fraction(),
             t.work.target_calls as f64 / m,
+            t.naive_target_calls as f64 / m,
+            t.naive_target_calls as f64 / t.work.target_calls.max(1) as f64,
             t.work.target_tokens as f64 / m,
             t.work.draft_calls as f64 / m,
             t.wall_ms as f64 / 1000.0 / t.prompts.max(1) as f64
