@@ -7,17 +7,27 @@
 # (two one-thread halves in parallel, then one summary).
 # Every step resumes: rerun the script after an interruption.
 #
-#   scripts/showcase-qwen.sh [OUT_DIR]      (default results/qwen-gsm8k)
+#   scripts/showcase-qwen.sh [OUT_DIR]      (default results/qwen-gsm8k, or results/qwen-humaneval)
+# TASK=humaneval runs the same on HumanEval with the unit-test oracle (pass@1): mines problems
+# 0..MINE_PROMPTS-1 and evaluates from problem TEST_SKIP (default 100) on.
 # Env: MINE_PROMPTS (50), EVAL_PROMPTS (50, even), MAX_NEW_TOKENS (320), K (4), EVAL_JUDGES,
 #      AUTOJUDGE_MODELS, AUTOJUDGE_GSM8K_TRAIN / AUTOJUDGE_GSM8K_TEST, AUTOJUDGE_BIN (a built
 #      `autojudge`; default: cargo build --release).
 # About 3 h on a 2-core CPU machine (docs/results/gsm8k-qwen.md has the measured run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=${1:-results/qwen-gsm8k}
+TASK=${TASK:-gsm8k}
+OUT=${1:-results/qwen-$TASK}
 DEST=${AUTOJUDGE_MODELS:-$HOME/.cache/autojudge/models}
-TRAIN=${AUTOJUDGE_GSM8K_TRAIN:-../shared/data/gsm8k/train.jsonl}
-TEST=${AUTOJUDGE_GSM8K_TEST:-../shared/data/gsm8k/test.jsonl}
+if [[ $TASK == humaneval ]]; then
+  TRAIN=${AUTOJUDGE_HUMANEVAL:-../shared/data/humaneval/HumanEval.jsonl.gz}
+  TEST=$TRAIN
+  TEST_SKIP=${TEST_SKIP:-100}
+else
+  TRAIN=${AUTOJUDGE_GSM8K_TRAIN:-../shared/data/gsm8k/train.jsonl}
+  TEST=${AUTOJUDGE_GSM8K_TEST:-../shared/data/gsm8k/test.jsonl}
+  TEST_SKIP=${TEST_SKIP:-0}
+fi
 MINE=${MINE_PROMPTS:-50}
 EVAL=${EVAL_PROMPTS:-50}
 MAX=${MAX_NEW_TOKENS:-320}
@@ -33,7 +43,7 @@ PAIR=(--model "$DEST/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf" --dtype f16 --max-
 mkdir -p "$OUT"
 # 1. Mining: two one-thread shards (on a cluster: one job-array task per shard).
 for i in 0 1; do
-  RAYON_NUM_THREADS=1 "$AJ" mine "${PAIR[@]}" --draft-proposals 8 --data "$TRAIN" --prompts "$MINE" \
+  RAYON_NUM_THREADS=1 "$AJ" mine "${PAIR[@]}" --task "$TASK" --draft-proposals 8 --data "$TRAIN" --prompts "$MINE" \
     --max-new-tokens "$MAX" --shard "$i/2" --out "$OUT/mined-s$i" &
 done
 wait
@@ -47,7 +57,7 @@ METHODS=(--judge-quantiles none --topk none --prob none --k "$K" --max-new-token
 for f in ${EVAL_JUDGES:-dd-dt}; do METHODS+=(--judge "$OUT/judges/$f.safetensors"); done
 HALF=$((EVAL / 2))
 for h in 0 1; do
-  RAYON_NUM_THREADS=1 "$AJ" eval "${PAIR[@]}" --data "$TEST" --skip $((h * HALF)) --prompts "$HALF" \
+  RAYON_NUM_THREADS=1 "$AJ" eval "${PAIR[@]}" --task "$TASK" --data "$TEST" --skip $((TEST_SKIP + h * HALF)) --prompts "$HALF" \
     "${METHODS[@]}" --out "$OUT/eval-h$h" > "$OUT/eval-h$h.log" 2>&1 &
 done
 wait
@@ -55,4 +65,4 @@ mkdir -p "$OUT/eval"
 cp "$OUT/eval-h0/eval.json" "$OUT/eval/eval.json"
 cat "$OUT/eval-h0/results.jsonl" "$OUT/eval-h1/results.jsonl" > "$OUT/eval/results.jsonl"
 # Every pair is done: this only loads the models and writes the summary, table and plots.
-"$AJ" eval "${PAIR[@]}" --data "$TEST" --prompts "$EVAL" "${METHODS[@]}" --out "$OUT/eval"
+"$AJ" eval "${PAIR[@]}" --task "$TASK" --data "$TEST" --skip "$TEST_SKIP" --prompts "$EVAL" "${METHODS[@]}" --out "$OUT/eval"

@@ -9,6 +9,7 @@
 
 pub mod continuation;
 pub mod error;
+pub mod jsonl;
 pub mod meter;
 pub mod oracle;
 pub mod record;

@@ -16,6 +16,7 @@ use autojudge_core::{ModelInfo, TokenizerId};
 use half::f16;
 use safetensors::tensor::{Dtype, TensorView};
 
+use crate::jsonl::{read_committed, TornTail};
 use crate::record::{MismatchFeatures, PromptOutcome, PromptRecord};
 use crate::{SearchConfig, SearchError, SearchResult, Shard};
 
@@ -160,7 +161,7 @@ impl MinedDir {
                 format!("format {} (this build reads {FORMAT})", manifest.format),
             ));
         }
-        let records = read_records(&Self::records_path(root), false)?;
+        let records = read_records(&Self::records_path(root), TornTail::Ignore)?;
         Ok(MinedDir {
             root: root.to_path_buf(),
             manifest,
@@ -190,7 +191,7 @@ impl MinedDir {
             let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
             write_atomic(&mpath, &json)?;
         }
-        let records = read_records(&Self::records_path(root), true)?;
+        let records = read_records(&Self::records_path(root), TornTail::CutOff)?;
         Ok(MinedDir {
             root: root.to_path_buf(),
             manifest,
@@ -321,28 +322,10 @@ impl MinedDir {
 }
 
 /// Reads `records.jsonl`. A torn final line (no newline: a run in progress, or killed while
-/// appending) is not committed: readers skip it, and with `repair` it is cut off the file.
-fn read_records(path: &Path, repair: bool) -> SearchResult<BTreeMap<usize, PromptRecord>> {
+/// appending) is not committed: readers skip it, and `TornTail::CutOff` cuts it off the file.
+fn read_records(path: &Path, torn: TornTail) -> SearchResult<BTreeMap<usize, PromptRecord>> {
     let mut out = BTreeMap::new();
-    let Ok(mut text) = std::fs::read_to_string(path) else {
-        return Ok(out);
-    };
-    if !text.is_empty() && !text.ends_with('\n') {
-        let keep = text.rfind('\n').map_or(0, |n| n + 1);
-        if !repair {
-            // Not committed (a run in progress or killed): readers ignore it.
-            text.truncate(keep);
-        } else {
-            let f = OpenOptions::new()
-                .write(true)
-                .open(path)
-                .map_err(|e| SearchError::file(path, e))?;
-            f.set_len(keep as u64)
-                .map_err(|e| SearchError::file(path, e))?;
-            f.sync_all().map_err(|e| SearchError::file(path, e))?;
-            text.truncate(keep);
-        }
-    }
+    let text = read_committed(path, torn).map_err(|e| SearchError::file(path, e))?;
     for (i, line) in text.lines().enumerate() {
         let r: PromptRecord = serde_json::from_str(line).map_err(|e| SearchError::BadRecord {
             path: path.display().to_string(),

@@ -5,9 +5,10 @@
 //! tok/s, speed-ups, bootstrap CIs) to Markdown/CSV/JSON, and the Pareto plots to PNG/SVG.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use autojudge_classifier::persist::load as load_judge;
 use autojudge_classifier::JudgeModel;
 use autojudge_core::{TargetModel, TextTokenizer, TokenId};
@@ -16,6 +17,7 @@ use autojudge_decode::{
     generate_speculative, AcceptancePolicy, DecodeConfig, Generation, Hooks, ModelDrafter,
 };
 use autojudge_models::Llama;
+use autojudge_search::jsonl::{read_committed, TornTail};
 use autojudge_search::Task;
 use burn::tensor::backend::Backend;
 use clap::Args;
@@ -195,20 +197,18 @@ fn decode<B: Backend>(
     }
 }
 
+/// The committed result lines; a torn last line (a killed run) is cut off so appends stay
+/// line-aligned, and a corrupt committed line is an error naming file and line.
 fn read_done(path: &Path) -> anyhow::Result<Vec<ResultLine>> {
-    let Ok(f) = std::fs::File::open(path) else {
-        return Ok(Vec::new());
-    };
-    let mut out = Vec::new();
-    for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
-        let line = line?;
-        match serde_json::from_str::<ResultLine>(&line) {
-            Ok(r) => out.push(r),
-            // A torn last line of a killed run: not committed, redone.
-            Err(e) => eprintln!("{}:{}: skipped ({e})", path.display(), i + 1),
-        }
-    }
-    Ok(out)
+    let text = read_committed(path, TornTail::CutOff)
+        .with_context(|| format!("reading {}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .map(|(i, line)| {
+            serde_json::from_str::<ResultLine>(line)
+                .with_context(|| format!("{}:{}: not a result line", path.display(), i + 1))
+        })
+        .collect()
 }
 
 fn eval<B: Backend>(a: &EvalArgs, device: &B::Device) -> anyhow::Result<()> {
@@ -238,16 +238,6 @@ fn eval<B: Backend>(a: &EvalArgs, device: &B::Device) -> anyhow::Result<()> {
     }
     .check_or_write(&a.out)?;
     let results_path = a.out.join("results.jsonl");
-    // Cut a torn last line so appends stay line-aligned.
-    if let Ok(text) = std::fs::read_to_string(&results_path) {
-        if !text.is_empty() && !text.ends_with('\n') {
-            let keep = text.rfind('\n').map_or(0, |n| n + 1);
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(&results_path)?
-                .set_len(keep as u64)?;
-        }
-    }
     let mut lines = read_done(&results_path)?;
     let mut done: HashSet<(String, usize)> =
         lines.iter().map(|r| (r.method.clone(), r.index)).collect();
