@@ -20,6 +20,9 @@ for f in "$TRAIN" "$TEST"; do
   [[ -f $f ]] || { echo "GSM8K file $f not found; set AUTOJUDGE_GSM8K_TRAIN / AUTOJUDGE_GSM8K_TEST" >&2; exit 1; }
 done
 scripts/fetch-models.sh smollm
+# Reuse a persistent build directory when there is one (as scripts/test.sh does): a cold burn
+# release build takes 12-30 min on 2 cores.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/autojudge-target}
 cargo run --release -q --example gsm8k_eval -- \
   --model "$DEST/SmolLM2-135M-Instruct.Q4_1.gguf" \
   --train-data "$TRAIN" --test-data "$TEST" \

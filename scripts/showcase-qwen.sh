@@ -61,8 +61,4 @@ for h in 0 1; do
     "${METHODS[@]}" --out "$OUT/eval-h$h" > "$OUT/eval-h$h.log" 2>&1 &
 done
 wait
-mkdir -p "$OUT/eval"
-cp "$OUT/eval-h0/eval.json" "$OUT/eval/eval.json"
-cat "$OUT/eval-h0/results.jsonl" "$OUT/eval-h1/results.jsonl" > "$OUT/eval/results.jsonl"
-# Every pair is done: this only loads the models and writes the summary, table and plots.
-"$AJ" eval "${PAIR[@]}" --task "$TASK" --data "$TEST" --skip "$TEST_SKIP" --prompts "$EVAL" "${METHODS[@]}" --out "$OUT/eval"
+"$AJ" report --out "$OUT/eval" "$OUT/eval-h0" "$OUT/eval-h1"

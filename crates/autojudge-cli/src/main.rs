@@ -33,6 +33,8 @@ enum Command {
     Pipeline(commands::pipeline::PipelineArgs),
     /// Evaluate every decoding method (baselines and AutoJudge) on the same test prompts.
     Eval(commands::eval::EvalArgs),
+    /// One report (summary, table, plots) from evaluation directories run in parallel.
+    Report(commands::combine::ReportArgs),
     /// Train the judge on mined directories.
     Train(commands::train::TrainArgs),
     /// Print a GGUF file's metadata and tensor directory.
@@ -51,6 +53,7 @@ fn main() -> anyhow::Result<()> {
         Command::Train(a) => commands::train::run(a),
         Command::Eval(a) => commands::eval::run(a),
         Command::Pipeline(a) => commands::pipeline::run(a),
+        Command::Report(a) => commands::combine::run(a),
         Command::Merge(a) => commands::merge::run(a),
         Command::MineStats(a) => commands::merge::run_stats(a),
     }

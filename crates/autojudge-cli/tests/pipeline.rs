@@ -188,14 +188,14 @@ fn mine_train_eval_pipeline_on_a_tiny_model() {
     assert!(tmp.path().join("judges/dd-dt.thresholds.csv").exists());
 
     let results = tmp.path().join("eval");
-    let eval = |prompts: &str| {
+    let eval_into = |results: &Path, skip: &str, prompts: &str, max_new: &str| {
         bin()
             .args(["eval", "--draft", "self:exit:2", "--prompt-format", "plain"])
             .args([
                 "--max-new-tokens",
-                "16",
+                max_new,
                 "--skip",
-                "20",
+                skip,
                 "--prompts",
                 prompts,
             ])
@@ -207,10 +207,11 @@ fn mine_train_eval_pipeline_on_a_tiny_model() {
             .arg("--judge")
             .arg(&judge)
             .arg("--out")
-            .arg(&results)
+            .arg(results)
             .output()
             .unwrap()
     };
+    let eval = |prompts: &str| eval_into(&results, "20", prompts, "16");
     eprintln!("train {:?}", t0.elapsed());
     let first = eval("2");
     eprintln!("eval {:?}", t0.elapsed());
@@ -236,4 +237,34 @@ fn mine_train_eval_pipeline_on_a_tiny_model() {
     for f in ["summary.csv", "summary.json"] {
         assert!(results.join(f).exists(), "{f}");
     }
+    // Other settings in the same directory are refused by field.
+    let other = eval_into(&results, "20", "3", "17");
+    assert!(!other.status.success());
+    assert!(String::from_utf8_lossy(&other.stderr).contains("max_new_tokens"));
+    // A second directory (another core's share of the prompts) joins into one report.
+    let part = tmp.path().join("eval-part");
+    assert!(eval_into(&part, "23", "1", "16").status.success());
+    let joined = tmp.path().join("eval-joined");
+    let report = |dirs: &[&Path], out: &Path| {
+        bin()
+            .arg("report")
+            .args(dirs)
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let ok = report(&[&results, &part], &joined);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let md = std::fs::read_to_string(joined.join("summary.md")).unwrap();
+    assert!(md.contains("| target-only | 4 |"), "{md}");
+    let joined_lines = std::fs::read_to_string(joined.join("results.jsonl")).unwrap();
+    assert_eq!(joined_lines.lines().count(), n / 2 * 4);
+    let twice = report(&[&results, &results], &tmp.path().join("eval-twice"));
+    assert!(!twice.status.success());
+    assert!(String::from_utf8_lossy(&twice.stderr).contains("also in an earlier directory"));
 }

@@ -199,7 +199,7 @@ fn decode<B: Backend>(
 
 /// The committed result lines; a torn last line (a killed run) is cut off so appends stay
 /// line-aligned, and a corrupt committed line is an error naming file and line.
-fn read_done(path: &Path) -> anyhow::Result<Vec<ResultLine>> {
+pub(crate) fn read_done(path: &Path) -> anyhow::Result<Vec<ResultLine>> {
     let text = read_committed(path, TornTail::CutOff)
         .with_context(|| format!("reading {}", path.display()))?;
     text.lines()

@@ -34,6 +34,15 @@ impl EvalSettings {
     /// File name inside the results directory.
     pub const FILE: &'static str = "eval.json";
 
+    /// The settings of an existing results directory.
+    pub fn load(dir: &Path) -> anyhow::Result<Self> {
+        let path = dir.join(Self::FILE);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {} (not an eval directory?)", path.display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("{}: not an eval settings file", path.display()))
+    }
+
     /// Writes the settings into a new directory, or checks them against an existing one.
     pub fn check_or_write(&self, dir: &Path) -> anyhow::Result<()> {
         let path = dir.join(Self::FILE);

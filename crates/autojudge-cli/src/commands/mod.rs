@@ -2,6 +2,7 @@
 
 pub mod bench_decode;
 pub mod bench_model;
+pub mod combine;
 pub mod draft_sweep;
 pub mod eval;
 pub mod eval_settings;
