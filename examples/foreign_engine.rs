@@ -23,8 +23,8 @@ use autojudge::classifier::selection::select_c;
 use autojudge::classifier::thresholds::threshold_for_recall;
 use autojudge::classifier::{JudgeModel, LogisticRegressionOptions};
 use autojudge::core::{
-    check_extend, CoreError, CoreResult, ExtendOutput, FeatureSet, ModelInfo, ModelSession,
-    OutputRows, Outputs, TargetModel, TextTokenizer, TokenId, TokenizerId,
+    check_extend, check_truncate, CoreError, CoreResult, ExtendOutput, FeatureSet, ModelInfo,
+    ModelSession, OutputRows, Outputs, TargetModel, TextTokenizer, TokenId, TokenizerId,
 };
 use autojudge::decode::policy::{ExactMatch, JudgePolicy};
 use autojudge::decode::{
@@ -184,12 +184,7 @@ impl ModelSession for NgramSession {
         Ok(out)
     }
     fn truncate(&mut self, n: usize) -> CoreResult<()> {
-        if n > self.tokens.len() {
-            return Err(CoreError::TruncateBeyondLength {
-                requested: n,
-                len: self.tokens.len(),
-            });
-        }
+        check_truncate(self.tokens.len(), n)?;
         self.tokens.truncate(n);
         Ok(())
     }

@@ -14,7 +14,9 @@ pub mod types;
 
 pub use error::{CoreError, CoreResult};
 pub use judge::{FeatureSet, Judge};
-pub use model::{check_extend, check_same_tokenizer, ModelInfo, ModelSession, TargetModel};
+pub use model::{
+    check_extend, check_same_tokenizer, check_truncate, ModelInfo, ModelSession, TargetModel,
+};
 pub use output::{ExtendOutput, OutputRows, Outputs};
 pub use tokenizer::{TextTokenizer, TokenizerId};
 pub use types::{argmax, TokenId};

@@ -94,6 +94,14 @@ pub fn check_extend(info: &ModelInfo, len: usize, tokens: &[TokenId]) -> CoreRes
     Ok(())
 }
 
+/// Checks that a session of `len` tokens can be truncated to `n` (`n ≤ len`).
+pub fn check_truncate(len: usize, n: usize) -> CoreResult<()> {
+    if n > len {
+        return Err(CoreError::TruncateBeyondLength { requested: n, len });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,5 +146,17 @@ mod tests {
             Err(CoreError::TokenOutOfVocab { token: 10, .. })
         ));
         assert!(check_extend(&i, 14, &[1, 9]).is_ok());
+    }
+
+    #[test]
+    fn truncate_check_refuses_growing() {
+        assert!(check_truncate(3, 3).is_ok() && check_truncate(3, 0).is_ok());
+        assert!(matches!(
+            check_truncate(3, 4),
+            Err(CoreError::TruncateBeyondLength {
+                requested: 4,
+                len: 3
+            })
+        ));
     }
 }

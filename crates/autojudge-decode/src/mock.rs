@@ -5,8 +5,9 @@
 //! draft of adjustable quality adds independent noise to a target's logits.
 
 use autojudge_core::{
-    model::check_extend, CoreError, CoreResult, ExtendOutput, ModelInfo, ModelSession, OutputRows,
-    Outputs, TargetModel, TokenId, TokenizerId,
+    model::{check_extend, check_truncate},
+    CoreResult, ExtendOutput, ModelInfo, ModelSession, OutputRows, Outputs, TargetModel, TokenId,
+    TokenizerId,
 };
 
 /// A hash-defined language model.
@@ -154,12 +155,7 @@ impl ModelSession for MockSession {
         Ok(out)
     }
     fn truncate(&mut self, n: usize) -> CoreResult<()> {
-        if n > self.tokens.len() {
-            return Err(CoreError::TruncateBeyondLength {
-                requested: n,
-                len: self.tokens.len(),
-            });
-        }
+        check_truncate(self.tokens.len(), n)?;
         self.tokens.truncate(n);
         Ok(())
     }

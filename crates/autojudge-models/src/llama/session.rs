@@ -2,8 +2,8 @@
 //! back by moving the length (cached entries past it are simply overwritten later).
 
 use autojudge_core::{
-    model::check_extend, CoreError, CoreResult, ExtendOutput, ModelInfo, ModelSession, Outputs,
-    TokenId,
+    model::{check_extend, check_truncate},
+    CoreResult, ExtendOutput, ModelInfo, ModelSession, Outputs, TokenId,
 };
 use burn::tensor::backend::Backend;
 
@@ -85,12 +85,7 @@ impl<B: Backend> ModelSession for LlamaSession<B> {
     }
 
     fn truncate(&mut self, n: usize) -> CoreResult<()> {
-        if n > self.tokens.len() {
-            return Err(CoreError::TruncateBeyondLength {
-                requested: n,
-                len: self.tokens.len(),
-            });
-        }
+        check_truncate(self.tokens.len(), n)?;
         self.tokens.truncate(n);
         Ok(())
     }
