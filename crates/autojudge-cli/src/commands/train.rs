@@ -90,6 +90,20 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
     path.with_file_name(format!("{stem}.{suffix}"))
 }
 
+/// Below this 5th-to-95th-percentile width of validation probabilities a threshold is fragile.
+const MIN_USABLE_SPREAD: f64 = 0.05;
+
+/// Width between the 5th and 95th percentiles of `scores`.
+fn score_spread(scores: &[f64]) -> f64 {
+    let mut s = scores.to_vec();
+    s.sort_by(f64::total_cmp);
+    if s.is_empty() {
+        return 0.0;
+    }
+    let at = |q: f64| s[((s.len() - 1) as f64 * q).round() as usize];
+    at(0.95) - at(0.05)
+}
+
 /// Runs `train`; returns the judge path's metadata.
 pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     train(&a).map(|_| ())
@@ -196,6 +210,16 @@ pub fn train(a: &TrainArgs) -> anyhow::Result<JudgeMeta> {
         at.recall,
         100.0 * at.negative_rate
     );
+    let spread = score_spread(&sel.validation_scores);
+    if spread < MIN_USABLE_SPREAD {
+        eprintln!(
+            "warning: the validation probabilities of C = {:e} span only {spread:.4} (5th to 95th \
+             percentile), so its threshold is fragile: a small shift of the features at decode \
+             time moves many mismatches across it. A larger C from the AUC plateau (--c-grid) \
+             spreads them.",
+            sel.best_c
+        );
+    }
     let meta = JudgeMeta {
         features: set,
         draft: match set {
