@@ -175,11 +175,17 @@ impl ModelSession for NgramSession {
             hidden_size: self.info.hidden_size,
             ..ExtendOutput::default()
         };
-        for i in rows(outputs.logits) {
-            out.logits.extend(self.outputs_at(i + 1).0);
-        }
-        for i in rows(outputs.hidden) {
-            out.hidden.extend(self.outputs_at(i + 1).1);
+        let (logit_rows, hidden_rows) = (rows(outputs.logits), rows(outputs.hidden));
+        // One table lookup per position, shared by both outputs.
+        let first = logit_rows.start.min(hidden_rows.start);
+        for i in first..start + tokens.len() {
+            let (logits, hidden) = self.outputs_at(i + 1);
+            if logit_rows.contains(&i) {
+                out.logits.extend(logits);
+            }
+            if hidden_rows.contains(&i) {
+                out.hidden.extend(hidden);
+            }
         }
         Ok(out)
     }
