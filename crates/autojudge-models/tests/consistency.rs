@@ -57,6 +57,17 @@ proptest! {
     }
 
     #[test]
+    fn host_forward_is_bit_identical_across_chunkings(tokens in tokens_strategy(), chunks in prop::collection::vec(1usize..9, 1..5), seed in 0u64..4, bias in any::<bool>()) {
+        // The CPU default (host forward): a k-token verification must reproduce k decode steps
+        // exactly, or greedy speculative decoding would not be lossless.
+        let m = model(seed, bias);
+        prop_assert!(m.weights().host_vectors.is_some(), "flex runs the host forward");
+        let one = chunked_logits(&m, &tokens, &[1]);
+        prop_assert_eq!(&full_logits(&m, &tokens), &one);
+        prop_assert_eq!(&chunked_logits(&m, &tokens, &chunks), &one);
+    }
+
+    #[test]
     fn truncate_then_extend_equals_fresh(prefix in tokens_strategy(), junk in tokens_strategy(), tail in tokens_strategy(), cut in 0usize..40) {
         let m = model(1, false);
         let cut = cut.min(prefix.len());

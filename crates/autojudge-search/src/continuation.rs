@@ -141,22 +141,31 @@ impl Proposer for ContextNgram<'_> {
     }
 }
 
-/// Proposes `k` greedy tokens of a draft model, keeping its own session in sync with the
-/// context by KV-cache reuse.
+/// Proposes greedy tokens of a draft model, keeping its own session in sync with the context
+/// by KV-cache reuse. The window starts at `k` and doubles (up to `max_k`) after every proposal
+/// the target accepted whole, falling back to `k` after a rejection: long agreeing stretches
+/// then cost fewer target calls.
 pub struct DraftProposer<S> {
     session: S,
     k: usize,
+    max_k: usize,
+    window: usize,
+    expect_len: Option<usize>,
     eos: Vec<TokenId>,
     /// Work done by the draft.
     pub meter: Meter,
 }
 
 impl<S: ModelSession> DraftProposer<S> {
-    /// A proposer of `k` tokens per call; stops early at an EOS id.
-    pub fn new(session: S, k: usize, eos: Vec<TokenId>) -> Self {
+    /// A proposer of `k` to `max_k` tokens per call (a fixed window when `max_k ≤ k`); stops
+    /// early at an EOS id.
+    pub fn new(session: S, k: usize, max_k: usize, eos: Vec<TokenId>) -> Self {
         DraftProposer {
             session,
             k,
+            max_k: max_k.max(k),
+            window: k,
+            expect_len: None,
             eos,
             meter: Meter::default(),
         }
@@ -165,8 +174,15 @@ impl<S: ModelSession> DraftProposer<S> {
 
 impl<S: ModelSession> Proposer for DraftProposer<S> {
     fn propose(&mut self, ctx: &[TokenId], max: usize) -> CoreResult<Vec<TokenId>> {
-        let k = self.k.min(max);
+        // The whole previous proposal (and the target's bonus token) was accepted.
+        self.window = if self.expect_len == Some(ctx.len()) {
+            (self.window * 2).min(self.max_k)
+        } else {
+            self.k
+        };
+        let k = self.window.min(max);
         let mut out = Vec::with_capacity(k);
+        self.expect_len = None;
         if k == 0 || ctx.is_empty() {
             return Ok(out);
         }
@@ -177,6 +193,7 @@ impl<S: ModelSession> Proposer for DraftProposer<S> {
         loop {
             out.push(next);
             if out.len() == k || self.eos.contains(&next) {
+                self.expect_len = Some(ctx.len() + out.len() + 1);
                 return Ok(out);
             }
             next = self

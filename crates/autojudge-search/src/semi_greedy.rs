@@ -50,6 +50,10 @@ pub struct SearchConfig {
     /// Draft tokens proposed per target call where no previous continuation aligns (0: none;
     /// pointless when the draft costs nearly as much as the target).
     pub draft_proposals: usize,
+    /// Largest draft window: it doubles from `draft_proposals` while whole proposals are
+    /// accepted (0, the default of older manifests: a fixed window).
+    #[serde(default)]
+    pub max_draft_proposals: usize,
 }
 
 impl Default for SearchConfig {
@@ -60,6 +64,7 @@ impl Default for SearchConfig {
             min_block: 8,
             max_block: 64,
             draft_proposals: 0,
+            max_draft_proposals: 0,
         }
     }
 }
@@ -186,6 +191,7 @@ impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
         Ok(Some(DraftProposer::new(
             self.m.draft.new_session()?,
             self.cfg.draft_proposals,
+            self.cfg.max_draft_proposals,
             self.limits.eos.to_vec(),
         )))
     }

@@ -89,6 +89,7 @@ fn cfg(algorithm: Algorithm, draft_proposals: usize, max_new: usize) -> SearchCo
         min_block: 4,
         max_block: 16,
         draft_proposals,
+        max_draft_proposals: 0,
     }
 }
 
@@ -104,13 +105,18 @@ proptest! {
     #[test]
     fn fast_search_labels_exactly_like_the_naive_one(
         seed in 0u64..1000, plen in 1usize..12, max_new in 1usize..48, proposals in 0usize..4,
+        max_proposals in 0usize..12,
     ) {
         let (target, draft) = models(seed);
         let tok = IdText(target.info().tokenizer.clone());
         let m = SearchModels { target: &target, draft: &draft, tokenizer: &tok, oracle: &CountOracle };
         let p = prompt(seed, plen);
         let (naive, nf) = mine_prompt(&m, &task(0), &p, &cfg(Algorithm::Naive, 0, max_new)).unwrap();
-        let (fast, ff) = mine_prompt(&m, &task(0), &p, &cfg(Algorithm::Fast, proposals, max_new)).unwrap();
+        let fast_cfg = SearchConfig {
+            max_draft_proposals: max_proposals,
+            ..cfg(Algorithm::Fast, proposals, max_new)
+        };
+        let (fast, ff) = mine_prompt(&m, &task(0), &p, &fast_cfg).unwrap();
         prop_assert_eq!(strip_work(&naive), strip_work(&fast));
         // The naive cost is computable from the labels (mine-stats reports it for fast runs).
         prop_assert_eq!(naive.work.target_calls, fast.naive_target_calls(p.len()));

@@ -44,6 +44,10 @@ pub struct MineArgs {
     /// (0 = none; useful when the draft is much cheaper than the target).
     #[arg(long, default_value_t = 0)]
     pub draft_proposals: usize,
+    /// Largest draft window: it doubles from --draft-proposals after every proposal the target
+    /// accepts whole (0 = a fixed window).
+    #[arg(long, default_value_t = 0)]
+    pub max_draft_proposals: usize,
     /// First verification block of the old continuation after a swap.
     #[arg(long, default_value_t = 8)]
     pub min_block: usize,
@@ -94,6 +98,7 @@ fn mine<B: Backend>(a: &MineArgs, device: &B::Device) -> anyhow::Result<()> {
         min_block: a.min_block,
         max_block: a.max_block,
         draft_proposals: a.draft_proposals,
+        max_draft_proposals: a.max_draft_proposals,
     };
     let manifest = Manifest {
         format: store::FORMAT,

@@ -67,6 +67,9 @@ pub struct PipelineArgs {
     /// Draft tokens per target call in mining regenerations (0 = none).
     #[arg(long, default_value_t = 0)]
     pub draft_proposals: usize,
+    /// Largest draft window in mining regenerations (0 = fixed at --draft-proposals).
+    #[arg(long, default_value_t = 0)]
+    pub max_draft_proposals: usize,
     /// Top-k baselines evaluated (`none` for none).
     #[arg(long, default_value = "2,4,8")]
     pub topk: ListArg<usize>,
@@ -127,6 +130,7 @@ pub fn run(a: PipelineArgs) -> anyhow::Result<()> {
             max_new_tokens: a.max_new_tokens,
             algorithm: autojudge_search::Algorithm::Fast,
             draft_proposals: a.draft_proposals,
+            max_draft_proposals: a.max_draft_proposals,
             min_block: 8,
             max_block: 64,
             feature_dtype: autojudge_search::FeatureDType::F16,

@@ -50,9 +50,14 @@ pub fn matmul_xwt(x: &[f32], k: usize, w: &HostMatrix, y: &mut [f32]) {
             let r1 = (r0 + TASK_ROWS).min(rows);
             rows_block(x, k, w, r0, r1, out);
         });
-    for r in 0..rows {
-        for c in 0..k {
-            y[c * rows + r] = yt[r * k + c];
+    if k == 1 {
+        y.copy_from_slice(&yt);
+        return;
+    }
+    // Contiguous writes; the strided reads stay within a few cache lines per step.
+    for (c, yc) in y.chunks_exact_mut(rows).enumerate() {
+        for (r, v) in yc.iter_mut().enumerate() {
+            *v = yt[r * k + c];
         }
     }
 }

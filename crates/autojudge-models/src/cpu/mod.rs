@@ -1,7 +1,9 @@
 //! Host-side kernels for the CPU backend: the projections `y = x · Wᵀ` for the small row counts
-//! of decoding and verification (k ≤ 32), where a generic GEMM wastes most of its tile.
+//! of decoding and verification (k ≤ 32), where a generic GEMM wastes most of its tile, and the
+//! row-wise rest of a decoder layer, so a CPU forward runs without per-op tensor dispatch.
 
 pub mod host_matrix;
+pub mod layer_ops;
 pub mod matmul;
 
 pub use host_matrix::HostMatrix;

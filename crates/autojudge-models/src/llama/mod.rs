@@ -1,9 +1,10 @@
 //! The Llama-family decoder on burn: weights ([`weights`]), RoPE tables ([`rope`]), the forward
-//! pass ([`forward`]), KV-cache sessions ([`session`]) and the model handle with its
+//! pass ([`forward`] on a burn device, [`host_forward`] fused on the host), KV-cache sessions ([`session`]) and the model handle with its
 //! self-speculative draft views ([`model`]).
 
 pub mod compute_dtype;
 pub mod forward;
+pub mod host_forward;
 pub mod layer_plan;
 pub mod model;
 pub mod projection;

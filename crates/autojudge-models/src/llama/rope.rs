@@ -13,6 +13,10 @@ pub struct RopeTables<B: Backend> {
     pub cos: Tensor<B, 2>,
     /// Sines.
     pub sin: Tensor<B, 2>,
+    /// Host copy of `cos` (`[max_context · head_dim]`) for the host forward.
+    pub cos_host: Vec<f32>,
+    /// Host copy of `sin`.
+    pub sin_host: Vec<f32>,
 }
 
 impl<B: Backend> RopeTables<B> {
@@ -43,8 +47,10 @@ impl<B: Backend> RopeTables<B> {
             }
         }
         RopeTables {
-            cos: Tensor::from_data(TensorData::new(cos, [n, d]), device),
-            sin: Tensor::from_data(TensorData::new(sin, [n, d]), device),
+            cos: Tensor::from_data(TensorData::new(cos.clone(), [n, d]), device),
+            sin: Tensor::from_data(TensorData::new(sin.clone(), [n, d]), device),
+            cos_host: cos,
+            sin_host: sin,
         }
     }
 

@@ -8,14 +8,23 @@ use autojudge_core::{
 use burn::tensor::backend::Backend;
 
 use super::forward::{Forward, KvCache};
+use super::host_forward::{HostForward, HostKvCache};
 use super::Llama;
+
+/// The KV cache of a session: on the backend's device, or in host memory when the model's
+/// projections run on the host (then the whole forward does).
+#[derive(Clone, Debug)]
+enum SessionCache<B: Backend> {
+    Device(KvCache<B>),
+    Host(HostKvCache),
+}
 
 /// A decoding session of a [`Llama`] (or a draft view). `Clone` forks it; the copy shares
 /// cache buffers until one side writes (copy on write).
 pub struct LlamaSession<B: Backend> {
     model: Llama<B>,
     tokens: Vec<TokenId>,
-    cache: KvCache<B>,
+    cache: SessionCache<B>,
 }
 
 impl<B: Backend> Clone for LlamaSession<B> {
@@ -33,13 +42,18 @@ impl<B: Backend> LlamaSession<B> {
     pub fn new(model: Llama<B>) -> Self {
         let c = model.config();
         let cap = model.initial_capacity.min(model.info.max_context);
-        let cache = KvCache::new(
-            model.layers.len(),
-            c.num_kv_heads,
-            c.head_dim,
-            cap,
-            model.device(),
-        );
+        let layers = model.layers.len();
+        let cache = if model.shared.weights.host_vectors.is_some() {
+            SessionCache::Host(HostKvCache::new(layers, c.num_kv_heads, c.head_dim, cap))
+        } else {
+            SessionCache::Device(KvCache::new(
+                layers,
+                c.num_kv_heads,
+                c.head_dim,
+                cap,
+                model.device(),
+            ))
+        };
         LlamaSession {
             model,
             tokens: Vec::new(),
@@ -54,7 +68,10 @@ impl<B: Backend> LlamaSession<B> {
 
     /// Positions currently allocated in the KV cache.
     pub fn capacity(&self) -> usize {
-        self.cache.capacity
+        match &self.cache {
+            SessionCache::Device(c) => c.capacity,
+            SessionCache::Host(c) => c.capacity,
+        }
     }
 }
 
@@ -71,15 +88,34 @@ impl<B: Backend> ModelSession for LlamaSession<B> {
         let start = self.tokens.len();
         check_extend(&self.model.info, start, tokens)?;
         let m = &self.model;
-        self.cache
-            .reserve(start + tokens.len(), start, m.info.max_context, m.device());
-        let fwd = Forward {
-            weights: &m.shared.weights,
-            rope: &m.shared.rope,
-            layers: &m.layers,
-            device: m.device(),
+        let (needed, max) = (start + tokens.len(), m.info.max_context);
+        let out = match &mut self.cache {
+            SessionCache::Device(cache) => {
+                cache.reserve(needed, start, max, m.device());
+                let fwd = Forward {
+                    weights: &m.shared.weights,
+                    rope: &m.shared.rope,
+                    layers: &m.layers,
+                    device: m.device(),
+                };
+                fwd.run(cache, tokens, start, outputs)
+            }
+            SessionCache::Host(cache) => {
+                cache.reserve(needed, start, max);
+                let fwd = HostForward {
+                    weights: &m.shared.weights,
+                    vectors: m
+                        .shared
+                        .weights
+                        .host_vectors
+                        .as_ref()
+                        .expect("host vectors"),
+                    rope: &m.shared.rope,
+                    layers: &m.layers,
+                };
+                fwd.run(cache, tokens, start, outputs)
+            }
         };
-        let out = fwd.run(&mut self.cache, tokens, start, outputs);
         self.tokens.extend_from_slice(tokens);
         Ok(out)
     }

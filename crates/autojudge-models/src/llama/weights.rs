@@ -32,6 +32,27 @@ pub struct LayerWeights<B: Backend> {
     pub w_down: Projection<B>,
 }
 
+/// Norm weights and attention biases of one layer in host memory, for the fused host forward.
+#[derive(Clone, Debug)]
+pub struct HostLayerVectors {
+    /// RMSNorm weight before attention.
+    pub attn_norm: Vec<f32>,
+    /// Fused q/k/v bias (Qwen2).
+    pub b_qkv: Option<Vec<f32>>,
+    /// RMSNorm weight before the MLP.
+    pub ffn_norm: Vec<f32>,
+}
+
+/// The small per-model vectors in host memory; present when the projections run on the host,
+/// so the whole forward can run there.
+#[derive(Clone, Debug)]
+pub struct HostVectors {
+    /// Per layer.
+    pub layers: Vec<HostLayerVectors>,
+    /// Final RMSNorm weight.
+    pub final_norm: Vec<f32>,
+}
+
 /// All weights of a Llama-family model.
 #[derive(Clone, Debug)]
 pub struct LlamaWeights<B: Backend> {
@@ -47,6 +68,8 @@ pub struct LlamaWeights<B: Backend> {
     pub final_norm: Tensor<B, 1>,
     /// Decoder layers.
     pub layers: Vec<LayerWeights<B>>,
+    /// Host copies of the norms and biases when the projections are host matrices.
+    pub host_vectors: Option<HostVectors>,
 }
 
 /// Uploads a host tensor in `dtype`.
@@ -89,11 +112,12 @@ impl<B: Backend> LlamaWeights<B> {
         } else {
             Some(proj(src.require(WeightName::LmHead, &[c.vocab_size, h])?))
         };
-        let final_norm = upload(
-            src.require(WeightName::FinalNorm, &[h])?,
-            DType::F32,
-            device,
-        );
+        let on_host = kernel == ProjectionKernel::Host;
+        let host_copy = |t: &HostTensor| on_host.then(|| t.data.clone());
+        let final_norm_t = src.require(WeightName::FinalNorm, &[h])?;
+        let final_norm_host = host_copy(&final_norm_t);
+        let final_norm = upload(final_norm_t, DType::F32, device);
+        let mut host_layers = Vec::new();
         let mut layers = Vec::with_capacity(c.num_layers);
         for i in 0..c.num_layers {
             let w = |lw| WeightName::Layer(i, lw);
@@ -120,20 +144,22 @@ impl<B: Backend> LlamaWeights<B> {
             let w_qkv = concat_rows(vec![wq, wk, wv]);
             let gate = src.require(w(LayerWeight::Gate), &[inter, h])?;
             let up = src.require(w(LayerWeight::Up), &[inter, h])?;
+            let attn_norm = src.require(w(LayerWeight::AttnNorm), &[h])?;
+            let ffn_norm = src.require(w(LayerWeight::FfnNorm), &[h])?;
+            let b_qkv = biases.map(|b| concat_rows(b.into()));
+            if on_host {
+                host_layers.push(HostLayerVectors {
+                    attn_norm: attn_norm.data.clone(),
+                    b_qkv: b_qkv.as_ref().map(|b| b.data.clone()),
+                    ffn_norm: ffn_norm.data.clone(),
+                });
+            }
             layers.push(LayerWeights {
-                attn_norm: upload(
-                    src.require(w(LayerWeight::AttnNorm), &[h])?,
-                    DType::F32,
-                    device,
-                ),
+                attn_norm: upload(attn_norm, DType::F32, device),
                 w_qkv: proj(w_qkv),
-                b_qkv: biases.map(|b| upload(concat_rows(b.into()), DType::F32, device)),
+                b_qkv: b_qkv.map(|b| upload(b, DType::F32, device)),
                 w_o: proj(src.require(w(LayerWeight::O), &[h, q])?),
-                ffn_norm: upload(
-                    src.require(w(LayerWeight::FfnNorm), &[h])?,
-                    DType::F32,
-                    device,
-                ),
+                ffn_norm: upload(ffn_norm, DType::F32, device),
                 w_gate_up: proj(concat_rows(vec![gate, up])),
                 w_down: proj(src.require(w(LayerWeight::Down), &[h, inter])?),
             });
@@ -145,6 +171,10 @@ impl<B: Backend> LlamaWeights<B> {
             lm_head,
             final_norm,
             layers,
+            host_vectors: final_norm_host.map(|final_norm| HostVectors {
+                layers: host_layers,
+                final_norm,
+            }),
         })
     }
 }
