@@ -45,7 +45,10 @@ fn method_order(lines: &[ResultLine]) -> Vec<String> {
 
 /// Runs `report`.
 pub fn run(a: ReportArgs) -> anyhow::Result<()> {
-    let out_is_input = a.dirs.iter().any(|d| same_dir(d, &a.out));
+    let out_is_input = a
+        .dirs
+        .iter()
+        .any(|d| crate::same_path::same_path(d, &a.out));
     let joined = a.out.join("results.jsonl");
     if !out_is_input && joined.exists() {
         bail!(
@@ -98,11 +101,4 @@ pub fn run(a: ReportArgs) -> anyhow::Result<()> {
         s.max_new_tokens
     );
     write_reports(&a.out, &title, &summary)
-}
-
-fn same_dir(a: &std::path::Path, b: &std::path::Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => a == b,
-    }
 }

@@ -86,10 +86,7 @@ pub struct PipelineArgs {
 
 /// Refuses to evaluate on lines that were mined (the same file with overlapping ranges).
 fn check_splits_disjoint(a: &PipelineArgs) -> anyhow::Result<()> {
-    let same_file = match (a.train_data.canonicalize(), a.test_data.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => a.train_data == a.test_data,
-    };
+    let same_file = crate::same_path::same_path(&a.train_data, &a.test_data);
     let train = a.train_skip..a.train_skip + a.mine_prompts;
     let test = a.test_skip..a.test_skip + a.eval_prompts;
     if a.mined.is_none() && same_file && train.start < test.end && test.start < train.end {

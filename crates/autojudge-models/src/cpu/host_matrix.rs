@@ -34,6 +34,15 @@ impl HostMatrix {
         HostMatrix { rows, cols, elems }
     }
 
+    /// Appends row `r` as f32 to `out` (embedding lookup).
+    pub fn push_row_f32(&self, r: usize, out: &mut Vec<f32>) {
+        let c = self.cols;
+        match &self.elems {
+            HostElems::F32(v) => out.extend_from_slice(&v[r * c..(r + 1) * c]),
+            HostElems::F16(v) => out.extend(v[r * c..(r + 1) * c].iter().map(|h| h.to_f32())),
+        }
+    }
+
     /// Bytes held.
     pub fn nbytes(&self) -> usize {
         match &self.elems {

@@ -119,15 +119,7 @@ impl<B: burn::tensor::backend::Backend> HostForward<'_, B> {
         let embed = host(&w.embed);
         let mut x = Vec::with_capacity(k * h);
         for &t in tokens {
-            let r = t as usize;
-            match &embed.elems {
-                crate::cpu::host_matrix::HostElems::F32(v) => {
-                    x.extend_from_slice(&v[r * h..(r + 1) * h])
-                }
-                crate::cpu::host_matrix::HostElems::F16(v) => {
-                    x.extend(v[r * h..(r + 1) * h].iter().map(|e| e.to_f32()))
-                }
-            }
+            embed.push_row_f32(t as usize, &mut x);
         }
         for (slot, &li) in self.layers.iter().enumerate() {
             self.layer(

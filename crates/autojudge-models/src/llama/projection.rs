@@ -122,15 +122,7 @@ impl<B: Backend> Projection<B> {
                 let c = m.cols;
                 let mut out = Vec::with_capacity(ids.len() * c);
                 for &id in ids {
-                    let r = id as usize;
-                    match &m.elems {
-                        crate::cpu::host_matrix::HostElems::F32(v) => {
-                            out.extend_from_slice(&v[r * c..(r + 1) * c])
-                        }
-                        crate::cpu::host_matrix::HostElems::F16(v) => {
-                            out.extend(v[r * c..(r + 1) * c].iter().map(|h| h.to_f32()))
-                        }
-                    }
+                    m.push_row_f32(id as usize, &mut out);
                 }
                 Tensor::from_data(TensorData::new(out, [ids.len(), c]), device)
             }
