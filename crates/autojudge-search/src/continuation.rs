@@ -25,6 +25,49 @@ impl Proposer for NoProposals {
     }
 }
 
+/// A proposal length that doubles (up to `max`) after every proposal the target accepted whole
+/// and falls back to `min` after a rejection. "Accepted whole" is read off the next context's
+/// length: the proposal plus the target's own next token.
+#[derive(Clone, Copy, Debug)]
+struct GrowingWindow {
+    min: usize,
+    max: usize,
+    current: usize,
+    expect_len: Option<usize>,
+}
+
+impl GrowingWindow {
+    fn new(min: usize, max: usize) -> Self {
+        GrowingWindow {
+            min,
+            max: max.max(min),
+            current: min,
+            expect_len: None,
+        }
+    }
+
+    /// The length to propose after a context of `ctx_len` tokens.
+    fn next(&mut self, ctx_len: usize) -> usize {
+        self.current = if self.expect_len == Some(ctx_len) {
+            (self.current * 2).min(self.max)
+        } else {
+            self.min
+        };
+        self.expect_len = None;
+        self.current
+    }
+
+    /// Forgets the last proposal (nothing was proposed): the next length is `min`.
+    fn reset(&mut self) {
+        self.expect_len = None;
+    }
+
+    /// Records that `n` tokens were proposed after a context of `ctx_len`.
+    fn proposed(&mut self, ctx_len: usize, n: usize) {
+        self.expect_len = Some(ctx_len + n + 1);
+    }
+}
+
 /// Proposes the previous continuation: while the new one follows it, the next tokens of the
 /// old one in growing blocks; after a divergence, what followed the last few tokens wherever
 /// they occur again in the old continuation (re-alignment after an insertion or deletion).
@@ -33,10 +76,7 @@ pub struct SuffixProposer {
     base: usize,
     aligned: bool,
     cursor: usize,
-    block: usize,
-    min_block: usize,
-    max_block: usize,
-    expect_len: Option<usize>,
+    block: GrowingWindow,
 }
 
 impl SuffixProposer {
@@ -47,22 +87,17 @@ impl SuffixProposer {
             base,
             aligned: true,
             cursor: 0,
-            block: min_block.max(1),
-            min_block: min_block.max(1),
-            max_block: max_block.max(min_block).max(1),
-            expect_len: None,
+            block: GrowingWindow::new(min_block.max(1), max_block),
         }
     }
 
     fn take(&mut self, from: usize, ctx_len: usize, max: usize) -> Vec<TokenId> {
-        // Grow the block while whole blocks are accepted; reset after a rejection.
-        self.block = if self.expect_len == Some(ctx_len) {
-            (self.block * 2).min(self.max_block)
-        } else {
-            self.min_block
-        };
-        let n = self.block.min(max).min(self.old.len().saturating_sub(from));
-        self.expect_len = Some(ctx_len + n + 1);
+        let n = self
+            .block
+            .next(ctx_len)
+            .min(max)
+            .min(self.old.len().saturating_sub(from));
+        self.block.proposed(ctx_len, n);
         self.old[from..from + n].to_vec()
     }
 }
@@ -89,7 +124,7 @@ impl Proposer for SuffixProposer {
                 return Ok(self.take(i + g, n, max));
             }
         }
-        self.expect_len = None;
+        self.block.reset();
         Ok(Vec::new())
     }
 }
@@ -147,10 +182,7 @@ impl Proposer for ContextNgram<'_> {
 /// then cost fewer target calls.
 pub struct DraftProposer<S> {
     session: S,
-    k: usize,
-    max_k: usize,
-    window: usize,
-    expect_len: Option<usize>,
+    window: GrowingWindow,
     eos: Vec<TokenId>,
     /// Work done by the draft.
     pub meter: Meter,
@@ -162,10 +194,7 @@ impl<S: ModelSession> DraftProposer<S> {
     pub fn new(session: S, k: usize, max_k: usize, eos: Vec<TokenId>) -> Self {
         DraftProposer {
             session,
-            k,
-            max_k: max_k.max(k),
-            window: k,
-            expect_len: None,
+            window: GrowingWindow::new(k, max_k),
             eos,
             meter: Meter::default(),
         }
@@ -174,15 +203,8 @@ impl<S: ModelSession> DraftProposer<S> {
 
 impl<S: ModelSession> Proposer for DraftProposer<S> {
     fn propose(&mut self, ctx: &[TokenId], max: usize) -> CoreResult<Vec<TokenId>> {
-        // The whole previous proposal (and the target's bonus token) was accepted.
-        self.window = if self.expect_len == Some(ctx.len()) {
-            (self.window * 2).min(self.max_k)
-        } else {
-            self.k
-        };
-        let k = self.window.min(max);
+        let k = self.window.next(ctx.len()).min(max);
         let mut out = Vec::with_capacity(k);
-        self.expect_len = None;
         if k == 0 || ctx.is_empty() {
             return Ok(out);
         }
@@ -193,7 +215,7 @@ impl<S: ModelSession> Proposer for DraftProposer<S> {
         loop {
             out.push(next);
             if out.len() == k || self.eos.contains(&next) {
-                self.expect_len = Some(ctx.len() + out.len() + 1);
+                self.window.proposed(ctx.len(), out.len());
                 return Ok(out);
             }
             next = self

@@ -172,7 +172,7 @@ impl<B: burn::tensor::backend::Backend> HostForward<'_, B> {
         if let Some(b) = &lv.b_qkv {
             add_bias_rows(&mut qkv, b);
         }
-        let (cos, sin) = (&self.rope.cos_host, &self.rope.sin_host);
+        let (cos, sin) = self.rope.host();
         rope_rows(&mut qkv, width, 0, nh, d, start, cos, sin);
         rope_rows(&mut qkv, width, qd, nkv, d, start, cos, sin);
         cache.write(slot, &qkv, width, qd, start);

@@ -57,7 +57,9 @@ impl<B: Backend> Llama<B> {
         info.hidden_size = weights.config.hidden_size;
         let mut rope_cfg = weights.config.clone();
         rope_cfg.max_context = info.max_context;
-        let rope = RopeTables::new(&rope_cfg, &device);
+        // The host forward (host projections) keeps its tables on the host.
+        let on_device = weights.host_vectors.is_none().then_some(&device);
+        let rope = RopeTables::new(&rope_cfg, on_device);
         let layers = (0..weights.config.num_layers).collect();
         Llama {
             shared: Arc::new(Shared {

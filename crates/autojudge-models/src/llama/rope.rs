@@ -6,22 +6,29 @@ use burn::tensor::{backend::Backend, Tensor, TensorData};
 use crate::config::LlamaConfig;
 
 /// Precomputed `cos`/`sin` tables, `[max_context, head_dim]`, frequencies duplicated across the
-/// two halves so that `x·cos + rotate_half(x)·sin` applies RoPE.
+/// two halves so that `x·cos + rotate_half(x)·sin` applies RoPE; kept where the forward runs.
 #[derive(Clone, Debug)]
-pub struct RopeTables<B: Backend> {
-    /// Cosines.
-    pub cos: Tensor<B, 2>,
-    /// Sines.
-    pub sin: Tensor<B, 2>,
-    /// Host copy of `cos` (`[max_context · head_dim]`) for the host forward.
-    pub cos_host: Vec<f32>,
-    /// Host copy of `sin`.
-    pub sin_host: Vec<f32>,
+pub enum RopeTables<B: Backend> {
+    /// On the backend's device, for the burn forward.
+    Device {
+        /// Cosines.
+        cos: Tensor<B, 2>,
+        /// Sines.
+        sin: Tensor<B, 2>,
+    },
+    /// In host memory (row-major `[max_context · head_dim]`), for the host forward.
+    Host {
+        /// Cosines.
+        cos: Vec<f32>,
+        /// Sines.
+        sin: Vec<f32>,
+    },
 }
 
 impl<B: Backend> RopeTables<B> {
-    /// Computes the tables in f64 on the host and uploads them.
-    pub fn new(cfg: &LlamaConfig, device: &B::Device) -> Self {
+    /// Computes the tables in f64 on the host; uploads them to `device`, or keeps them on the
+    /// host when `device` is `None` (the host forward).
+    pub fn new(cfg: &LlamaConfig, device: Option<&B::Device>) -> Self {
         let d = cfg.head_dim;
         let half = d / 2;
         let n = cfg.max_context;
@@ -46,24 +53,35 @@ impl<B: Backend> RopeTables<B> {
                 sin[p * d + i + half] = s as f32;
             }
         }
-        RopeTables {
-            cos: Tensor::from_data(TensorData::new(cos.clone(), [n, d]), device),
-            sin: Tensor::from_data(TensorData::new(sin.clone(), [n, d]), device),
-            cos_host: cos,
-            sin_host: sin,
+        match device {
+            Some(device) => RopeTables::Device {
+                cos: Tensor::from_data(TensorData::new(cos, [n, d]), device),
+                sin: Tensor::from_data(TensorData::new(sin, [n, d]), device),
+            },
+            None => RopeTables::Host { cos, sin },
+        }
+    }
+
+    /// The host tables `(cos, sin)`.
+    pub fn host(&self) -> (&[f32], &[f32]) {
+        match self {
+            RopeTables::Host { cos, sin } => (cos, sin),
+            RopeTables::Device { .. } => unreachable!("host forward over device RoPE tables"),
         }
     }
 
     /// Applies RoPE to `x: [heads, len, head_dim]` at positions `start..start+len`.
     pub fn apply(&self, x: Tensor<B, 3>, start: usize) -> Tensor<B, 3> {
         let [_, len, d] = x.dims();
-        let cos = self
-            .cos
+        let (cos, sin) = match self {
+            RopeTables::Device { cos, sin } => (cos, sin),
+            RopeTables::Host { .. } => unreachable!("burn forward over host RoPE tables"),
+        };
+        let cos = cos
             .clone()
             .slice([start..start + len, 0..d])
             .unsqueeze::<3>();
-        let sin = self
-            .sin
+        let sin = sin
             .clone()
             .slice([start..start + len, 0..d])
             .unsqueeze::<3>();

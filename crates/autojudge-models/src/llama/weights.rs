@@ -113,9 +113,8 @@ impl<B: Backend> LlamaWeights<B> {
             Some(proj(src.require(WeightName::LmHead, &[c.vocab_size, h])?))
         };
         let on_host = kernel == ProjectionKernel::Host;
-        let host_copy = |t: &HostTensor| on_host.then(|| t.data.clone());
         let final_norm_t = src.require(WeightName::FinalNorm, &[h])?;
-        let final_norm_host = host_copy(&final_norm_t);
+        let final_norm_host = on_host.then(|| final_norm_t.data.clone());
         let final_norm = upload(final_norm_t, DType::F32, device);
         let mut host_layers = Vec::new();
         let mut layers = Vec::with_capacity(c.num_layers);
