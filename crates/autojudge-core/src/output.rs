@@ -10,16 +10,26 @@ pub enum OutputRows {
     Last,
     /// Every appended position (verification, mining, feature extraction).
     All,
+    /// The last `n` appended positions: a call that first catches the cache up on tokens whose
+    /// outputs are not wanted, then verifies a proposal (one forward instead of two).
+    Tail(usize),
 }
 
 impl OutputRows {
     /// Number of rows this request yields for `appended` new positions.
     pub fn count(self, appended: usize) -> usize {
-        match self {
+        self.range(appended).len()
+    }
+
+    /// Which of `appended` new positions (0-based, in order) this request yields rows for.
+    pub fn range(self, appended: usize) -> std::ops::Range<usize> {
+        let n = match self {
             OutputRows::None => 0,
-            OutputRows::Last => appended.min(1),
+            OutputRows::Last => 1,
             OutputRows::All => appended,
-        }
+            OutputRows::Tail(n) => n,
+        };
+        appended - n.min(appended)..appended
     }
 }
 
@@ -58,7 +68,8 @@ impl Outputs {
 /// Row-major outputs of one `extend` call.
 ///
 /// Rows always describe the *last* appended positions: with `OutputRows::Last` there is one row
-/// for the final token, with `OutputRows::All` row `i` belongs to the `i`-th appended token.
+/// for the final token, with `OutputRows::All` row `i` belongs to the `i`-th appended token,
+/// with `OutputRows::Tail(n)` row `i` to appended token `appended - n + i`.
 /// Row `i`'s logits predict the token that follows appended token `i`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ExtendOutput {

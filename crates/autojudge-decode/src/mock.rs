@@ -134,11 +134,7 @@ impl ModelSession for MockSession {
         let start = self.tokens.len();
         self.tokens.extend_from_slice(tokens);
         let k = tokens.len();
-        let rows = |r: OutputRows| match r {
-            OutputRows::None => 0..0,
-            OutputRows::Last => k - 1..k,
-            OutputRows::All => 0..k,
-        };
+        let rows = |r: OutputRows| r.range(k);
         let mut out = ExtendOutput {
             vocab_size: self.model.info.vocab_size,
             hidden_size: 4,

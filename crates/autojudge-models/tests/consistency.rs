@@ -195,3 +195,47 @@ fn host_and_burn_projection_kernels_agree() {
         );
     }
 }
+
+#[test]
+fn tail_rows_are_the_last_rows_in_both_forwards() {
+    use autojudge_models::ProjectionKernel;
+    let toks: Vec<TokenId> = (1..8).collect();
+    // The host forward computes each row alone (bit-identical); burn's matmul may round
+    // differently for another row count.
+    for (kernel, tol) in [
+        (ProjectionKernel::Host, 0.0),
+        (ProjectionKernel::Burn, 1e-5),
+    ] {
+        let mut t = TinyModel::new(7);
+        t.kernel = kernel;
+        let m = t.build::<B>(&Default::default()).unwrap();
+        let all = m
+            .new_session()
+            .unwrap()
+            .extend(&toks, Outputs::ALL_LOGITS_AND_HIDDEN)
+            .unwrap();
+        for n in [1, 3, 7, 20] {
+            let tail = OutputRows::Tail(n);
+            let got = m
+                .new_session()
+                .unwrap()
+                .extend(
+                    &toks,
+                    Outputs {
+                        logits: tail,
+                        hidden: tail,
+                    },
+                )
+                .unwrap();
+            let rows = n.min(toks.len());
+            assert_eq!((got.logit_rows(), got.hidden_rows()), (rows, rows));
+            for i in 0..rows {
+                let j = toks.len() - rows + i;
+                let d = max_abs_diff(got.logits_row(i), all.logits_row(j));
+                assert!(d <= tol, "{kernel:?} n={n} row {i}: logits differ by {d}");
+                let d = max_abs_diff(got.hidden_row(i), all.hidden_row(j));
+                assert!(d <= tol, "{kernel:?} n={n} row {i}: hidden differ by {d}");
+            }
+        }
+    }
+}

@@ -8,7 +8,7 @@
 
 use autojudge_core::{CoreResult, ModelSession, OutputRows, Outputs, TokenId};
 
-use crate::meter::Meter;
+use crate::meter::{common_prefix, Meter};
 
 /// Proposes tokens to follow `ctx`.
 pub trait Proposer {
@@ -26,14 +26,15 @@ impl Proposer for NoProposals {
 }
 
 /// A proposal length that doubles (up to `max`) after every proposal the target accepted whole
-/// and falls back to `min` after a rejection. "Accepted whole" is read off the next context's
-/// length: the proposal plus the target's own next token.
-#[derive(Clone, Copy, Debug)]
+/// and falls back to `min` after a rejection. "Accepted whole" is read off the next context:
+/// it holds the proposal and the target's own next token after it (whatever else was appended
+/// to the proposal, e.g. an old continuation, or whoever proposed since).
+#[derive(Clone, Debug)]
 struct GrowingWindow {
     min: usize,
     max: usize,
     current: usize,
-    expect_len: Option<usize>,
+    last: Option<(usize, Vec<TokenId>)>,
 }
 
 impl GrowingWindow {
@@ -42,63 +43,99 @@ impl GrowingWindow {
             min,
             max: max.max(min),
             current: min,
-            expect_len: None,
+            last: None,
         }
     }
 
-    /// The length to propose after a context of `ctx_len` tokens.
-    fn next(&mut self, ctx_len: usize) -> usize {
-        self.current = if self.expect_len == Some(ctx_len) {
+    /// The length to propose after `ctx`.
+    fn next(&mut self, ctx: &[TokenId]) -> usize {
+        let accepted = self.last.take().is_some_and(|(at, proposal)| {
+            ctx.len() > at + proposal.len() && ctx[at..at + proposal.len()] == proposal[..]
+        });
+        self.current = if accepted {
             (self.current * 2).min(self.max)
         } else {
             self.min
         };
-        self.expect_len = None;
         self.current
     }
 
     /// Forgets the last proposal (nothing was proposed): the next length is `min`.
     fn reset(&mut self) {
-        self.expect_len = None;
+        self.last = None;
     }
 
-    /// Records that `n` tokens were proposed after a context of `ctx_len`.
-    fn proposed(&mut self, ctx_len: usize, n: usize) {
-        self.expect_len = Some(ctx_len + n + 1);
+    /// Records that `proposal` was proposed after a context of `ctx_len` tokens.
+    fn proposed(&mut self, ctx_len: usize, proposal: &[TokenId]) {
+        self.last = Some((ctx_len, proposal.to_vec()));
     }
 }
 
+/// Where the last few tokens of a context occur again in an older continuation: a
+/// continuation that diverged from the old one (an insertion, a deletion, a reworded phrase)
+/// often re-converges with it a few tokens later.
+fn realign(old: &[TokenId], from: usize, tail: &[TokenId]) -> Option<usize> {
+    REALIGN_TAILS.iter().find_map(|&g| {
+        let pat = tail.get(tail.len().checked_sub(g)?..)?;
+        (from..old.len().saturating_sub(g - 1))
+            .find(|&i| &old[i..i + g] == pat)
+            .map(|i| i + g)
+    })
+}
+
+/// Tail lengths tried by [`realign`], longest first (a 2-token tail still finds most
+/// re-convergences; a longer one is right more often).
+const REALIGN_TAILS: [usize; 3] = [4, 3, 2];
+
+/// Whether [`SuffixProposer`] looks for the old continuation again after the new one left it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Realign {
+    /// Re-align on the context's last tokens (when nothing better proposes across the gap).
+    OnContextTail,
+    /// Only propose while aligned; [`DraftThenOld`] re-aligns after the draft's tokens.
+    Never,
+}
+
 /// Proposes the previous continuation: while the new one follows it, the next tokens of the
-/// old one in growing blocks; after a divergence, what followed the last few tokens wherever
-/// they occur again in the old continuation (re-alignment after an insertion or deletion).
+/// old one in growing blocks; after a divergence (with [`Realign::OnContextTail`]), what
+/// followed the last few tokens wherever they occur again in the old continuation.
 pub struct SuffixProposer {
     old: Vec<TokenId>,
     base: usize,
     aligned: bool,
+    realign: Realign,
     cursor: usize,
     block: GrowingWindow,
 }
 
 impl SuffixProposer {
     /// `old` is expected to continue a context of length `base`.
-    pub fn new(old: Vec<TokenId>, base: usize, min_block: usize, max_block: usize) -> Self {
+    pub fn new(
+        old: Vec<TokenId>,
+        base: usize,
+        min_block: usize,
+        max_block: usize,
+        realign: Realign,
+    ) -> Self {
         SuffixProposer {
             old,
             base,
             aligned: true,
+            realign,
             cursor: 0,
             block: GrowingWindow::new(min_block.max(1), max_block),
         }
     }
 
-    fn take(&mut self, from: usize, ctx_len: usize, max: usize) -> Vec<TokenId> {
+    fn take(&mut self, from: usize, ctx: &[TokenId], max: usize) -> Vec<TokenId> {
         let n = self
             .block
-            .next(ctx_len)
+            .next(ctx)
             .min(max)
             .min(self.old.len().saturating_sub(from));
-        self.block.proposed(ctx_len, n);
-        self.old[from..from + n].to_vec()
+        let proposal = self.old[from..from + n].to_vec();
+        self.block.proposed(ctx.len(), &proposal);
+        proposal
     }
 }
 
@@ -108,24 +145,64 @@ impl Proposer for SuffixProposer {
         if self.aligned && n >= self.base {
             let e = n - self.base;
             if e <= self.old.len() && ctx[self.base..] == self.old[..e] {
-                return Ok(self.take(e, n, max));
+                return Ok(self.take(e, ctx, max));
             }
             self.aligned = false;
         }
-        for g in [3usize, 2] {
-            if n < g {
-                continue;
-            }
-            let pat = &ctx[n - g..];
-            let found = (self.cursor..self.old.len().saturating_sub(g - 1))
-                .find(|&i| &self.old[i..i + g] == pat);
-            if let Some(i) = found {
-                self.cursor = i + g;
-                return Ok(self.take(i + g, n, max));
+        if self.realign == Realign::OnContextTail {
+            if let Some(from) = realign(&self.old, self.cursor, ctx) {
+                self.cursor = from;
+                return Ok(self.take(from, ctx, max));
             }
         }
         self.block.reset();
         Ok(Vec::new())
+    }
+}
+
+/// The draft's proposal, followed by what came after its last few tokens in the previous
+/// continuation: the draft carries the new text across a divergence, the old continuation
+/// proposes from where the two re-converge, and one target call verifies both. The appended
+/// stretch starts short and doubles while accepted whole (a verified token costs compute).
+pub struct DraftThenOld<'a> {
+    draft: &'a mut dyn Proposer,
+    old: &'a [TokenId],
+    tail: GrowingWindow,
+}
+
+impl<'a> DraftThenOld<'a> {
+    /// Appends `min_tail` to `max_tail` old-continuation tokens to `draft`'s proposals.
+    pub fn new(
+        draft: &'a mut dyn Proposer,
+        old: &'a [TokenId],
+        min_tail: usize,
+        max_tail: usize,
+    ) -> Self {
+        DraftThenOld {
+            draft,
+            old,
+            tail: GrowingWindow::new(min_tail, max_tail),
+        }
+    }
+}
+
+impl Proposer for DraftThenOld<'_> {
+    fn propose(&mut self, ctx: &[TokenId], max: usize) -> CoreResult<Vec<TokenId>> {
+        let mut proposal = self.draft.propose(ctx, max)?;
+        let room = max.saturating_sub(proposal.len()).min(self.tail.next(ctx));
+        if proposal.is_empty() || room == 0 {
+            return Ok(proposal);
+        }
+        let keep = REALIGN_TAILS[0].saturating_sub(proposal.len());
+        let mut tail = ctx[ctx.len().saturating_sub(keep)..].to_vec();
+        tail.extend_from_slice(&proposal);
+        if let Some(from) = realign(self.old, 0, &tail) {
+            let n = room.min(self.old.len() - from);
+            self.tail
+                .proposed(ctx.len() + proposal.len(), &self.old[from..from + n]);
+            proposal.extend_from_slice(&self.old[from..from + n]);
+        }
+        Ok(proposal)
     }
 }
 
@@ -180,6 +257,11 @@ impl Proposer for ContextNgram<'_> {
 /// by KV-cache reuse. The window starts at `k` and doubles (up to `max_k`) after every proposal
 /// the target accepted whole, falling back to `k` after a rejection: long agreeing stretches
 /// then cost fewer target calls.
+///
+/// The draft's own decoding is speculated too: [`DraftProposer::propose_hinted`] lets cheap
+/// guesses (the old continuation, prompt lookup) ride along in a draft call and keeps them
+/// while they are the draft's argmax, so agreeing stretches cost one draft call instead of one
+/// per token. The tokens are the same as without hints.
 pub struct DraftProposer<S> {
     session: S,
     window: GrowingWindow,
@@ -199,30 +281,145 @@ impl<S: ModelSession> DraftProposer<S> {
             meter: Meter::default(),
         }
     }
-}
 
-impl<S: ModelSession> Proposer for DraftProposer<S> {
-    fn propose(&mut self, ctx: &[TokenId], max: usize) -> CoreResult<Vec<TokenId>> {
-        let k = self.window.next(ctx.len()).min(max);
+    /// Up to `max` draft tokens after `ctx`, each draft call also checking the tokens `hints`
+    /// guess next (kept where they are the draft's argmax, or within their trust of it).
+    pub fn propose_hinted(
+        &mut self,
+        ctx: &[TokenId],
+        max: usize,
+        hints: &mut Hints<'_>,
+    ) -> CoreResult<Vec<TokenId>> {
+        let k = self.window.next(ctx).min(max);
         let mut out = Vec::with_capacity(k);
         if k == 0 || ctx.is_empty() {
             return Ok(out);
         }
-        let mut next = self
-            .meter
-            .extend_to(&mut self.session, ctx, Outputs::LAST_LOGITS)?
-            .argmax_row(0);
-        loop {
-            out.push(next);
-            if out.len() == k || self.eos.contains(&next) {
-                self.window.proposed(ctx.len(), out.len());
-                return Ok(out);
+        let mut full = ctx.to_vec();
+        'calls: loop {
+            let (mut hint, trust) = hints.next(&full, k - out.len() - 1)?;
+            hint.truncate(k - out.len() - 1);
+            let keep = common_prefix(self.session.tokens(), &full).min(full.len() - 1);
+            if self.session.len() > keep {
+                self.session.truncate(keep)?;
             }
-            next = self
-                .meter
-                .extend(&mut self.session, &[next], Outputs::LAST_LOGITS)?
-                .argmax_row(0);
+            let mut input = full[keep..].to_vec();
+            input.extend_from_slice(&hint);
+            let rows = self.meter.extend(
+                &mut self.session,
+                &input,
+                Outputs {
+                    logits: OutputRows::Tail(hint.len() + 1),
+                    hidden: OutputRows::None,
+                },
+            )?;
+            for i in 0..=hint.len() {
+                let argmax = rows.argmax_row(i);
+                // Row i + 1 was computed after hint[i]: keeping the hint keeps the rows valid.
+                let t = match hint.get(i) {
+                    Some(&h) if trust.keeps(rows.logits_row(i), h, argmax) => h,
+                    _ => argmax,
+                };
+                out.push(t);
+                full.push(t);
+                if out.len() == k || self.eos.contains(&t) {
+                    break 'calls;
+                }
+                if hint.get(i) != Some(&t) {
+                    break;
+                }
+            }
         }
+        self.window.proposed(ctx.len(), &out);
+        Ok(out)
+    }
+}
+
+/// Which of a hint's tokens a [`DraftProposer`] keeps.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum HintTrust {
+    /// Only the draft's argmax: the proposal is the draft's greedy one.
+    ArgmaxOnly,
+    /// Also a hint token whose draft log-probability is at most this many nats below the
+    /// argmax's. For the old continuation: it is the target's own text after the same
+    /// tokens, often right where the draft is not (and the target verifies it anyway).
+    WithinNats(f32),
+}
+
+impl HintTrust {
+    fn keeps(self, logits: &[f32], hint: TokenId, argmax: TokenId) -> bool {
+        hint == argmax
+            || match self {
+                HintTrust::ArgmaxOnly => false,
+                HintTrust::WithinNats(n) => logits[hint as usize] >= logits[argmax as usize] - n,
+            }
+    }
+}
+
+impl<S: ModelSession> Proposer for DraftProposer<S> {
+    fn propose(&mut self, ctx: &[TokenId], max: usize) -> CoreResult<Vec<TokenId>> {
+        let mut hints = Hints {
+            trusted: &mut NoProposals,
+            trust: HintTrust::ArgmaxOnly,
+            guesses: &mut NoProposals,
+        };
+        self.propose_hinted(ctx, max, &mut hints)
+    }
+}
+
+/// Guesses of a draft's next tokens, checked inside the draft's own calls.
+pub struct Hints<'a> {
+    /// Guesses kept within `trust` of the draft's argmax (the old continuation).
+    pub trusted: &'a mut dyn Proposer,
+    /// How far below the argmax a trusted guess may be.
+    pub trust: HintTrust,
+    /// Guesses kept only where they are the draft's argmax (prompt lookup), asked when
+    /// `trusted` has none.
+    pub guesses: &'a mut dyn Proposer,
+}
+
+impl Hints<'_> {
+    fn next(&mut self, ctx: &[TokenId], max: usize) -> CoreResult<(Vec<TokenId>, HintTrust)> {
+        let trusted = self.trusted.propose(ctx, max)?;
+        if !trusted.is_empty() {
+            return Ok((trusted, self.trust));
+        }
+        Ok((self.guesses.propose(ctx, max)?, HintTrust::ArgmaxOnly))
+    }
+}
+
+/// A [`DraftProposer`] whose draft calls also check [`Hints`].
+pub struct HintedDraft<'a, S> {
+    /// The draft.
+    pub draft: &'a mut DraftProposer<S>,
+    /// Its guesses.
+    pub hints: Hints<'a>,
+}
+
+impl<S: ModelSession> Proposer for HintedDraft<'_, S> {
+    fn propose(&mut self, ctx: &[TokenId], max: usize) -> CoreResult<Vec<TokenId>> {
+        self.draft.propose_hinted(ctx, max, &mut self.hints)
+    }
+}
+
+/// Guesses from an old continuation: what followed the context's last few tokens where they
+/// occur in it (no state: any context, any time).
+pub struct OldContinuation<'a> {
+    /// The old continuation.
+    pub old: &'a [TokenId],
+    /// Tokens proposed at most.
+    pub block: usize,
+}
+
+impl Proposer for OldContinuation<'_> {
+    fn propose(&mut self, ctx: &[TokenId], max: usize) -> CoreResult<Vec<TokenId>> {
+        Ok(match realign(self.old, 0, ctx) {
+            Some(from) => {
+                let n = max.min(self.block).min(self.old.len() - from);
+                self.old[from..from + n].to_vec()
+            }
+            None => Vec::new(),
+        })
     }
 }
 
@@ -263,10 +460,11 @@ impl Limits<'_> {
     }
 }
 
-/// Continues `ctx` greedily until EOS or `limits.max_len`. The session must hold
-/// `ctx[..ctx.len()-1]` (the last token is fed first); on return it holds the new
-/// `ctx[..ctx.len()-1]`. With `first_hidden`, returns the target's hidden state at the last
-/// token of the incoming `ctx` (computed even if nothing is generated).
+/// Continues `ctx` greedily until EOS or `limits.max_len`. `session` may hold any tokens: it
+/// keeps its longest common prefix with `ctx` (KV reuse) and the missing tokens ride along with
+/// the first verification (one call, not a catch-up call and then a verification). On return
+/// it holds a prefix of the new `ctx`. With `first_hidden`, returns the target's hidden state
+/// at the last token of the incoming `ctx` (computed even if nothing is generated).
 pub fn continue_greedy<S: ModelSession>(
     session: &mut S,
     ctx: &mut Vec<TokenId>,
@@ -275,21 +473,22 @@ pub fn continue_greedy<S: ModelSession>(
     meter: &mut Meter,
     first_hidden: bool,
 ) -> CoreResult<Option<Vec<f32>>> {
-    debug_assert_eq!(session.len() + 1, ctx.len());
+    let keep = common_prefix(session.tokens(), ctx).min(ctx.len() - 1);
+    if session.len() > keep {
+        session.truncate(keep)?;
+    }
     let mut hidden = None;
     if limits.finished(ctx) {
         if first_hidden {
-            let last = *ctx.last().expect("non-empty context");
             let out = meter.extend(
                 session,
-                &[last],
+                &ctx[keep..],
                 Outputs {
                     logits: OutputRows::None,
                     hidden: OutputRows::Last,
                 },
             )?;
             hidden = Some(out.hidden_row(0).to_vec());
-            session.truncate(ctx.len() - 1)?;
         }
         return Ok(hidden);
     }
@@ -297,20 +496,17 @@ pub fn continue_greedy<S: ModelSession>(
         let room = limits.max_len - ctx.len();
         let mut proposal = proposer.propose(ctx, room - 1)?;
         proposal.truncate(room - 1);
-        let mut input = Vec::with_capacity(proposal.len() + 1);
-        input.push(*ctx.last().expect("non-empty context"));
+        // The session holds a prefix of `ctx` that lacks at least its last token.
+        let mut input = ctx[session.len()..].to_vec();
         input.extend_from_slice(&proposal);
+        let rows = OutputRows::Tail(proposal.len() + 1);
         let want_hidden = first_hidden && hidden.is_none();
         let out = meter.extend(
             session,
             &input,
             Outputs {
-                logits: OutputRows::All,
-                hidden: if want_hidden {
-                    OutputRows::All
-                } else {
-                    OutputRows::None
-                },
+                logits: rows,
+                hidden: if want_hidden { rows } else { OutputRows::None },
             },
         )?;
         if want_hidden {
@@ -330,4 +526,111 @@ pub fn continue_greedy<S: ModelSession>(
         }
     }
     Ok(hidden)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Proposes a fixed sequence, once.
+    struct Fixed(Vec<TokenId>);
+
+    impl Proposer for Fixed {
+        fn propose(&mut self, _ctx: &[TokenId], max: usize) -> CoreResult<Vec<TokenId>> {
+            let mut p = std::mem::take(&mut self.0);
+            p.truncate(max);
+            Ok(p)
+        }
+    }
+
+    #[test]
+    fn realign_prefers_the_longest_matching_tail() {
+        let old = [1, 2, 3, 9, 9, 5, 2, 3, 7, 8];
+        // `2 3` occurs twice; `5 2 3` only once, before `7`.
+        assert_eq!(realign(&old, 0, &[4, 5, 2, 3]), Some(8));
+        assert_eq!(realign(&old, 0, &[4, 6, 2, 3]), Some(3));
+        assert_eq!(realign(&old, 4, &[4, 6, 2, 3]), Some(8));
+        assert_eq!(realign(&old, 0, &[6, 6]), None);
+        assert_eq!(realign(&old, 0, &[3]), None);
+    }
+
+    #[test]
+    fn draft_then_old_appends_the_old_continuation_where_the_draft_meets_it() {
+        let old = [10, 11, 12, 13, 14, 15, 16];
+        let mut draft = Fixed(vec![20, 12, 13]);
+        let mut p = DraftThenOld::new(&mut draft, &old, 3, 3);
+        // ctx tail `5` + draft `20 12 13`: re-aligns on `12 13`, then 14 15 16.
+        assert_eq!(p.propose(&[5], 100).unwrap(), vec![20, 12, 13, 14, 15, 16]);
+        let mut draft = Fixed(vec![20, 21]);
+        let mut p = DraftThenOld::new(&mut draft, &old, 3, 3);
+        assert_eq!(p.propose(&[5], 100).unwrap(), vec![20, 21]);
+        // The room left bounds the tail.
+        let mut draft = Fixed(vec![12, 13]);
+        let mut p = DraftThenOld::new(&mut draft, &old, 3, 3);
+        assert_eq!(p.propose(&[11], 3).unwrap(), vec![12, 13, 14]);
+    }
+
+    /// Proposes the token after the context's last one (a draft that follows `100, 101, …`).
+    struct Next;
+
+    impl Proposer for Next {
+        fn propose(&mut self, ctx: &[TokenId], _max: usize) -> CoreResult<Vec<TokenId>> {
+            Ok(vec![ctx.last().map_or(0, |t| t + 1)])
+        }
+    }
+
+    #[test]
+    fn draft_then_old_grows_the_tail_while_it_is_accepted() {
+        let old: Vec<TokenId> = (100..160).collect();
+        let mut draft = Next;
+        let mut p = DraftThenOld::new(&mut draft, &old, 2, 8);
+        let mut ctx: Vec<TokenId> = vec![1, 100, 101];
+        let mut tails = Vec::new();
+        for _ in 0..4 {
+            let got = p.propose(&ctx, 100).unwrap();
+            tails.push(got.len() - 1);
+            // The target accepts everything, plus one token of its own.
+            ctx.extend_from_slice(&got);
+            ctx.push(ctx.last().unwrap() + 1);
+        }
+        assert_eq!(tails, vec![2, 4, 8, 8]);
+        // Rejected inside the tail: back to the minimum.
+        let got = p.propose(&ctx, 100).unwrap();
+        ctx.extend_from_slice(&got[..3]);
+        ctx.push(1);
+        ctx.extend([2, 3, 130]);
+        assert_eq!(p.propose(&ctx, 100).unwrap(), vec![131, 132, 133]);
+    }
+
+    #[test]
+    fn window_doubles_only_after_a_proposal_accepted_whole() {
+        let mut w = GrowingWindow::new(2, 8);
+        assert_eq!(w.next(&[0]), 2);
+        w.proposed(1, &[5, 6]);
+        // Accepted whole, plus the target's token and more (an appended old continuation).
+        assert_eq!(w.next(&[0, 5, 6, 7, 8]), 4);
+        w.proposed(5, &[1, 2, 3, 4]);
+        assert_eq!(w.next(&[0, 5, 6, 7, 8, 1, 2, 3, 4, 9]), 8);
+        let mut ctx = vec![0; 10];
+        ctx.extend([1; 8]);
+        ctx.push(9);
+        w.proposed(10, &[1; 8]);
+        assert_eq!(w.next(&ctx), 8, "capped at max");
+        w.proposed(ctx.len(), &[1, 2]);
+        // Rejected at the second token.
+        ctx.extend([1, 7]);
+        assert_eq!(w.next(&ctx), 2);
+    }
+
+    #[test]
+    fn old_continuation_guesses_after_the_context_tail() {
+        let old = [1, 2, 3, 4, 5, 6];
+        let mut g = OldContinuation {
+            old: &old,
+            block: 2,
+        };
+        assert_eq!(g.propose(&[9, 2, 3], 10).unwrap(), vec![4, 5]);
+        assert_eq!(g.propose(&[9, 2, 3], 1).unwrap(), vec![4]);
+        assert_eq!(g.propose(&[9, 8], 10).unwrap(), Vec::<TokenId>::new());
+    }
 }

@@ -8,7 +8,8 @@ use autojudge_core::{
 };
 
 use crate::continuation::{
-    continue_greedy, Chain, ContextNgram, DraftProposer, Limits, NoProposals, SuffixProposer,
+    continue_greedy, Chain, ContextNgram, DraftProposer, DraftThenOld, HintTrust, HintedDraft,
+    Hints, Limits, NoProposals, OldContinuation, Proposer, Realign, SuffixProposer,
 };
 use crate::meter::Meter;
 use crate::oracle::{Answer, Oracle};
@@ -43,12 +44,14 @@ pub struct SearchConfig {
     pub max_new_tokens: usize,
     /// Implementation.
     pub algorithm: Algorithm,
-    /// First block of the previous continuation verified after a swap (doubles while accepted).
+    /// First block of the previous continuation verified after a swap, or appended to the
+    /// draft's tokens where they re-align with it (doubles while accepted).
     pub min_block: usize,
-    /// Largest verification block.
+    /// Largest such block.
     pub max_block: usize,
-    /// Draft tokens proposed per target call where no previous continuation aligns (0: none;
-    /// pointless when the draft costs nearly as much as the target).
+    /// Draft tokens proposed per target call where the new continuation left the old one (0:
+    /// none, prompt lookup instead; pointless when the draft costs nearly as much as the
+    /// target).
     pub draft_proposals: usize,
     /// Largest draft window: it doubles from `draft_proposals` while whole proposals are
     /// accepted (0, the default of older manifests: a fixed window).
@@ -138,6 +141,12 @@ struct Search<'s, 'a, T: TargetModel, D: TargetModel> {
     oracle_calls: u64,
 }
 
+/// The old continuation's tokens are proposed where the draft finds them at least 0.3 times
+/// as likely as its own choice (ln 0.3 ≈ -1.2 nats): after the same few tokens it is the
+/// target's own text, and at the draft's disagreements it was the target's choice more often
+/// than the draft's. The target verifies every token, so labels never depend on this.
+const OLD_CONTINUATION_TRUST: HintTrust = HintTrust::WithinNats(1.2);
+
 const HIDDEN_LAST: Outputs = Outputs {
     logits: OutputRows::None,
     hidden: OutputRows::Last,
@@ -204,40 +213,52 @@ impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
         }
     }
 
-    fn greedy_response(&mut self) -> SearchResult<Vec<TokenId>> {
+    /// The target's greedy response, and the session that generated it (the fast search keeps
+    /// its cache). `dp` proposes draft tokens; without it, prompt lookup proposes.
+    fn greedy_response(
+        &mut self,
+        dp: Option<&mut DraftProposer<D::Session>>,
+    ) -> SearchResult<(Vec<TokenId>, T::Session)> {
         let mut target = self.m.target.new_session()?;
         let p = self.prompt.len();
-        if p > 1 {
-            self.tm
-                .extend(&mut target, &self.prompt[..p - 1], Outputs::NONE)?;
-        }
         let mut ctx = self.prompt.to_vec();
         match self.cfg.algorithm {
             Algorithm::Fast => {
+                // The prompt's prefill rides along with the first verification.
                 let mut ngram = ContextNgram {
                     block: self.cfg.min_block,
                     history: &[],
                 };
-                let mut dp = self.draft_proposer()?;
-                let mut none = NoProposals;
-                let mut chain = Chain {
-                    first: &mut ngram,
-                    second: match dp.as_mut() {
-                        Some(d) => d,
-                        None => &mut none,
-                    },
+                let (mut none, mut hinted);
+                let proposer: &mut dyn Proposer = match dp {
+                    Some(draft) => {
+                        none = NoProposals;
+                        hinted = HintedDraft {
+                            draft,
+                            hints: Hints {
+                                trusted: &mut none,
+                                trust: HintTrust::ArgmaxOnly,
+                                guesses: &mut ngram,
+                            },
+                        };
+                        &mut hinted
+                    }
+                    None => &mut ngram,
                 };
                 continue_greedy(
                     &mut target,
                     &mut ctx,
                     self.limits,
-                    &mut chain,
+                    proposer,
                     &mut self.tm,
                     false,
                 )?;
-                self.count_proposals(dp.as_ref());
             }
             Algorithm::Naive => {
+                if p > 1 {
+                    self.tm
+                        .extend(&mut target, &self.prompt[..p - 1], Outputs::NONE)?;
+                }
                 continue_greedy(
                     &mut target,
                     &mut ctx,
@@ -248,7 +269,7 @@ impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
                 )?;
             }
         }
-        Ok(ctx[p..].to_vec())
+        Ok((ctx[p..].to_vec(), target))
     }
 
     fn finish(
@@ -279,13 +300,16 @@ impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
         )
     }
 
-    fn initial(&mut self) -> SearchResult<(Vec<TokenId>, Answer)> {
-        let y = self.greedy_response()?;
+    fn initial(
+        &mut self,
+        dp: Option<&mut DraftProposer<D::Session>>,
+    ) -> SearchResult<(Vec<TokenId>, Answer, T::Session)> {
+        let (y, session) = self.greedy_response(dp)?;
         let a = self.answer(&y)?.map_err(|reason| SearchError::Oracle {
             task: self.task.id.clone(),
             reason,
         })?;
-        Ok((y, a))
+        Ok((y, a, session))
     }
 
     fn label(
@@ -312,13 +336,11 @@ impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
     }
 
     fn run_fast(&mut self) -> SearchResult<(MinedPrompt, Vec<MismatchFeatures>)> {
-        let (y, a) = self.initial()?;
+        let mut dp = self.draft_proposer()?;
+        let (y, a, mut target) = self.initial(dp.as_mut())?;
         let p = self.prompt.len();
         let mut current = y.clone();
         let mut draft = self.m.draft.new_session()?;
-        let mut target = self.m.target.new_session()?;
-        let mut dp = self.draft_proposer()?;
-        let mut none = NoProposals;
         let mut preds = self.draft_predictions(&mut draft, &current, 0)?;
         let (mut mismatches, mut features) = (Vec::new(), Vec::new());
         // Earlier regenerations (most recent first) for prompt lookup.
@@ -327,34 +349,57 @@ impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
         while let Some(j) = (left..current.len()).find(|&j| preds[j] != current[j]) {
             let d = preds[j];
             let mut ctx = self.ctx(&current[..j]);
-            self.dm.sync(&mut draft, &ctx)?;
+            ctx.push(d);
             let draft_hidden = self
                 .dm
-                .extend(&mut draft, &[d], HIDDEN_LAST)?
+                .extend_to(&mut draft, &ctx, HIDDEN_LAST)?
                 .hidden_row(0)
                 .to_vec();
-            self.tm.sync(&mut target, &ctx)?;
-            ctx.push(d);
+            let old = &current[j + 1..];
+            // First the old continuation while the new one follows it. Across a divergence:
+            // with a draft, the draft (its own decoding speculated with the old continuation
+            // and prompt lookup), then the old continuation again where the draft's tokens meet
+            // it; without one, the old continuation re-aligned on the context's tail, else
+            // prompt lookup in the context and earlier regenerations.
             let mut suffix = SuffixProposer::new(
-                current[j + 1..].to_vec(),
+                old.to_vec(),
                 ctx.len(),
                 self.cfg.min_block,
                 self.cfg.max_block,
+                if dp.is_some() {
+                    Realign::Never
+                } else {
+                    Realign::OnContextTail
+                },
             );
             let mut ngram = ContextNgram {
                 block: self.cfg.min_block,
                 history: &history,
             };
-            let mut fallback = Chain {
-                first: &mut ngram,
-                second: match dp.as_mut() {
-                    Some(d) => d,
-                    None => &mut none,
-                },
+            let (mut old_hints, mut hinted, mut across);
+            let divergence: &mut dyn Proposer = match dp.as_mut() {
+                Some(dp) => {
+                    old_hints = OldContinuation {
+                        old,
+                        block: self.cfg.min_block,
+                    };
+                    hinted = HintedDraft {
+                        draft: dp,
+                        hints: Hints {
+                            trusted: &mut old_hints,
+                            trust: OLD_CONTINUATION_TRUST,
+                            guesses: &mut ngram,
+                        },
+                    };
+                    across =
+                        DraftThenOld::new(&mut hinted, old, self.cfg.min_block, self.cfg.max_block);
+                    &mut across
+                }
+                None => &mut ngram,
             };
             let mut chain = Chain {
                 first: &mut suffix,
-                second: &mut fallback,
+                second: divergence,
             };
             let target_hidden = continue_greedy(
                 &mut target,
@@ -388,7 +433,7 @@ impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
     }
 
     fn run_naive(&mut self) -> SearchResult<(MinedPrompt, Vec<MismatchFeatures>)> {
-        let (y, a) = self.initial()?;
+        let (y, a, _) = self.initial(None)?;
         let p = self.prompt.len();
         let mut current = y.clone();
         let (mut mismatches, mut features) = (Vec::new(), Vec::new());

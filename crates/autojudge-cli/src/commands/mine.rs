@@ -40,18 +40,21 @@ pub struct MineArgs {
     /// `fast` (KV reuse, speculative regeneration) or `naive` (the reference's cost model).
     #[arg(long, default_value = "fast")]
     pub algorithm: Algorithm,
-    /// Draft tokens proposed per target call where the old continuation does not align
-    /// (0 = none; useful when the draft is much cheaper than the target).
+    /// Draft tokens proposed per target call where the new continuation left the old one
+    /// (0 = none: prompt lookup instead; right when the draft costs nearly as much as the
+    /// target, as a self-speculative view does).
     #[arg(long, default_value_t = 0)]
     pub draft_proposals: usize,
     /// Largest draft window: it doubles from --draft-proposals after every proposal the target
-    /// accepts whole (0 = a fixed window).
+    /// accepts whole (0 = a fixed window). Fewer target calls, more draft work.
     #[arg(long, default_value_t = 0)]
     pub max_draft_proposals: usize,
-    /// First verification block of the old continuation after a swap.
+    /// First block of old-continuation tokens a target call verifies (after a swap, and after
+    /// the draft's tokens where they re-align); it doubles while accepted.
     #[arg(long, default_value_t = 8)]
     pub min_block: usize,
-    /// Largest verification block.
+    /// Largest such block. On a GPU, where verifying 128 tokens costs about one decode step,
+    /// `--min-block 128 --max-block 128` minimizes target calls.
     #[arg(long, default_value_t = 64)]
     pub max_block: usize,
     /// Feature storage precision.

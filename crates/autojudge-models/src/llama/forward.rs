@@ -125,10 +125,10 @@ impl<B: Backend> Forward<'_, B> {
         let k = tokens.len();
         let hidden = self.hidden(cache, tokens, start);
         let rows = |r: OutputRows, t: Tensor<B, 2>| -> Option<Tensor<B, 2>> {
-            match r {
-                OutputRows::None => None,
-                OutputRows::Last => Some(t.slice([k - 1..k, 0..w.config.hidden_size])),
-                OutputRows::All => Some(t),
+            match r.range(k) {
+                range if range.is_empty() => None,
+                range if range.len() == k => Some(t),
+                range => Some(t.slice([range, 0..w.config.hidden_size])),
             }
         };
         let logits = rows(outputs.logits, hidden.clone())

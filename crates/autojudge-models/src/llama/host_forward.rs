@@ -133,11 +133,8 @@ impl<B: burn::tensor::backend::Backend> HostForward<'_, B> {
         }
         let x = rms_norm_rows(&x, &self.vectors.final_norm, c.rms_norm_eps);
         let rows = |r: OutputRows| -> &[f32] {
-            match r {
-                OutputRows::None => &[],
-                OutputRows::Last => &x[(k - 1) * h..],
-                OutputRows::All => &x,
-            }
+            let range = r.range(k);
+            &x[range.start * h..range.end * h]
         };
         let head = host(w.lm_head.as_ref().unwrap_or(&w.embed));
         let logit_rows = rows(outputs.logits);
