@@ -261,7 +261,7 @@ impl Proposer for ContextNgram<'_> {
 /// The draft's own decoding is speculated too: [`DraftProposer::propose_hinted`] lets cheap
 /// guesses (the old continuation, prompt lookup) ride along in a draft call and keeps them
 /// while they are the draft's argmax, so agreeing stretches cost one draft call instead of one
-/// per token. The tokens are the same as without hints.
+/// per token. With [`HintTrust::ArgmaxOnly`] the tokens are the same as without hints.
 pub struct DraftProposer<S> {
     session: S,
     window: GrowingWindow,
@@ -351,7 +351,10 @@ impl HintTrust {
         hint == argmax
             || match self {
                 HintTrust::ArgmaxOnly => false,
-                HintTrust::WithinNats(n) => logits[hint as usize] >= logits[argmax as usize] - n,
+                // A hint outside the draft's vocabulary is never kept.
+                HintTrust::WithinNats(n) => logits
+                    .get(hint as usize)
+                    .is_some_and(|&l| l >= logits[argmax as usize] - n),
             }
     }
 }
