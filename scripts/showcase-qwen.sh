@@ -43,7 +43,7 @@ PAIR=(--model "$DEST/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf" --dtype f16 --max-
 mkdir -p "$OUT"
 # 1. Mining: two one-thread shards (on a cluster: one job-array task per shard).
 for i in 0 1; do
-  RAYON_NUM_THREADS=1 "$AJ" mine "${PAIR[@]}" --task "$TASK" --draft-proposals 8 --max-draft-proposals 64 --data "$TRAIN" --prompts "$MINE" \
+  RAYON_NUM_THREADS=1 "$AJ" mine "${PAIR[@]}" --task "$TASK" --draft-proposals 8 --data "$TRAIN" --prompts "$MINE" \
     --max-new-tokens "$MAX" --shard "$i/2" --out "$OUT/mined-s$i" &
 done
 wait

@@ -42,6 +42,21 @@ pub trait ModelSession: Send {
     fn extend(&mut self, tokens: &[TokenId], outputs: Outputs) -> CoreResult<ExtendOutput>;
     /// Rolls back to the first `n` tokens without recomputing the prefix.
     fn truncate(&mut self, n: usize) -> CoreResult<()>;
+    /// Rolls back to the longest common prefix with `ctx`, keeping at most `at_most` tokens,
+    /// and returns how many it kept: reusing the cache, only what differs is recomputed.
+    fn rewind_to(&mut self, ctx: &[TokenId], at_most: usize) -> CoreResult<usize> {
+        let keep = self
+            .tokens()
+            .iter()
+            .zip(ctx)
+            .take_while(|(a, b)| a == b)
+            .count()
+            .min(at_most);
+        if self.len() > keep {
+            self.truncate(keep)?;
+        }
+        Ok(keep)
+    }
 }
 
 /// A loaded model with immutable, shareable weights that hands out sessions.

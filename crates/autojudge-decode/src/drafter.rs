@@ -85,10 +85,6 @@ impl<S: ModelSession> ModelDrafter<S> {
     }
 }
 
-fn common_prefix(a: &[TokenId], b: &[TokenId]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
-}
-
 impl<S: ModelSession> Drafter for ModelDrafter<S> {
     fn name(&self) -> String {
         self.session.info().name.clone()
@@ -116,8 +112,7 @@ impl<S: ModelSession> Drafter for ModelDrafter<S> {
             return Ok(p);
         }
         // Re-run at least the last context token: its logits start the proposal.
-        let keep = common_prefix(self.session.tokens(), context).min(context.len() - 1);
-        self.session.truncate(keep)?;
+        let keep = self.session.rewind_to(context, context.len() - 1)?;
         let out = self
             .session
             .extend(&context[keep..], Outputs::LAST_LOGITS)?;

@@ -239,3 +239,21 @@ fn tail_rows_are_the_last_rows_in_both_forwards() {
         }
     }
 }
+
+#[test]
+fn rewind_keeps_the_common_prefix_up_to_the_cap() {
+    let m = model(8, false);
+    let mut s = m.new_session().unwrap();
+    s.extend(&[1, 2, 3, 4, 5], Outputs::NONE).unwrap();
+    assert_eq!(s.rewind_to(&[1, 2, 3, 9, 9, 9], 6).unwrap(), 3);
+    assert_eq!(s.tokens(), &[1, 2, 3]);
+    assert_eq!(s.rewind_to(&[1, 2, 3], 2).unwrap(), 2);
+    assert_eq!(s.rewind_to(&[7], 5).unwrap(), 0);
+    assert!(s.is_empty());
+    // A rewound session continues like a fresh one.
+    s.extend(&[1, 2, 3, 4, 5], Outputs::NONE).unwrap();
+    s.rewind_to(&[1, 2, 6], 6).unwrap();
+    let got = s.extend(&[6, 7], Outputs::ALL_LOGITS).unwrap().logits;
+    let want = full_logits(&m, &[1, 2, 6, 7]);
+    assert!(max_abs_diff(&got, &want[2 * m.info().vocab_size..]) < 1e-4);
+}

@@ -8,7 +8,7 @@
 
 use autojudge_core::{CoreResult, ModelSession, OutputRows, Outputs, TokenId};
 
-use crate::meter::{common_prefix, Meter};
+use crate::meter::Meter;
 
 /// Proposes tokens to follow `ctx`.
 pub trait Proposer {
@@ -99,8 +99,8 @@ pub enum Realign {
 /// Proposes the previous continuation: while the new one follows it, the next tokens of the
 /// old one in growing blocks; after a divergence (with [`Realign::OnContextTail`]), what
 /// followed the last few tokens wherever they occur again in the old continuation.
-pub struct SuffixProposer {
-    old: Vec<TokenId>,
+pub struct SuffixProposer<'a> {
+    old: &'a [TokenId],
     base: usize,
     aligned: bool,
     realign: Realign,
@@ -108,10 +108,10 @@ pub struct SuffixProposer {
     block: GrowingWindow,
 }
 
-impl SuffixProposer {
+impl<'a> SuffixProposer<'a> {
     /// `old` is expected to continue a context of length `base`.
     pub fn new(
-        old: Vec<TokenId>,
+        old: &'a [TokenId],
         base: usize,
         min_block: usize,
         max_block: usize,
@@ -139,7 +139,7 @@ impl SuffixProposer {
     }
 }
 
-impl Proposer for SuffixProposer {
+impl Proposer for SuffixProposer<'_> {
     fn propose(&mut self, ctx: &[TokenId], max: usize) -> CoreResult<Vec<TokenId>> {
         let n = ctx.len();
         if self.aligned && n >= self.base {
@@ -150,7 +150,7 @@ impl Proposer for SuffixProposer {
             self.aligned = false;
         }
         if self.realign == Realign::OnContextTail {
-            if let Some(from) = realign(&self.old, self.cursor, ctx) {
+            if let Some(from) = realign(self.old, self.cursor, ctx) {
                 self.cursor = from;
                 return Ok(self.take(from, ctx, max));
             }
@@ -299,15 +299,10 @@ impl<S: ModelSession> DraftProposer<S> {
         'calls: loop {
             let (mut hint, trust) = hints.next(&full, k - out.len() - 1)?;
             hint.truncate(k - out.len() - 1);
-            let keep = common_prefix(self.session.tokens(), &full).min(full.len() - 1);
-            if self.session.len() > keep {
-                self.session.truncate(keep)?;
-            }
-            let mut input = full[keep..].to_vec();
-            input.extend_from_slice(&hint);
-            let rows = self.meter.extend(
+            let rows = self.meter.extend_to(
                 &mut self.session,
-                &input,
+                &full,
+                &hint,
                 Outputs {
                     logits: OutputRows::Tail(hint.len() + 1),
                     hidden: OutputRows::None,
@@ -476,22 +471,21 @@ pub fn continue_greedy<S: ModelSession>(
     meter: &mut Meter,
     first_hidden: bool,
 ) -> CoreResult<Option<Vec<f32>>> {
-    let keep = common_prefix(session.tokens(), ctx).min(ctx.len() - 1);
-    if session.len() > keep {
-        session.truncate(keep)?;
-    }
     let mut hidden = None;
     if limits.finished(ctx) {
         if first_hidden {
-            let out = meter.extend(
+            let out = meter.extend_to(
                 session,
-                &ctx[keep..],
+                ctx,
+                &[],
                 Outputs {
                     logits: OutputRows::None,
                     hidden: OutputRows::Last,
                 },
             )?;
             hidden = Some(out.hidden_row(0).to_vec());
+        } else {
+            session.rewind_to(ctx, ctx.len())?;
         }
         return Ok(hidden);
     }
@@ -499,14 +493,12 @@ pub fn continue_greedy<S: ModelSession>(
         let room = limits.max_len - ctx.len();
         let mut proposal = proposer.propose(ctx, room - 1)?;
         proposal.truncate(room - 1);
-        // The session holds a prefix of `ctx` that lacks at least its last token.
-        let mut input = ctx[session.len()..].to_vec();
-        input.extend_from_slice(&proposal);
         let rows = OutputRows::Tail(proposal.len() + 1);
         let want_hidden = first_hidden && hidden.is_none();
-        let out = meter.extend(
+        let out = meter.extend_to(
             session,
-            &input,
+            ctx,
+            &proposal,
             Outputs {
                 logits: rows,
                 hidden: if want_hidden { rows } else { OutputRows::None },

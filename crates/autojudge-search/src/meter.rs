@@ -25,37 +25,18 @@ impl Meter {
         session.extend(tokens, outputs)
     }
 
-    /// Makes `session` hold exactly `ctx`: keeps the longest common prefix (KV reuse),
-    /// truncates the rest and appends the missing tail in one call (no outputs).
-    pub fn sync<S: ModelSession>(&mut self, session: &mut S, ctx: &[TokenId]) -> CoreResult<()> {
-        let keep = common_prefix(session.tokens(), ctx);
-        if session.len() > keep {
-            session.truncate(keep)?;
-        }
-        if keep < ctx.len() {
-            self.extend(session, &ctx[keep..], Outputs::NONE)?;
-        }
-        Ok(())
-    }
-
-    /// Makes `session` hold `ctx[..ctx.len()-1]`, then appends the last token of `ctx` (plus the
-    /// rest of the missing tail in the same call) and returns outputs for those positions.
-    /// `ctx` must not be empty.
+    /// Makes `session` hold `ctx[..ctx.len()-1]` (KV reuse), then appends the rest of `ctx` and
+    /// `then` in one call and returns outputs for those positions. `ctx` must not be empty.
     pub fn extend_to<S: ModelSession>(
         &mut self,
         session: &mut S,
         ctx: &[TokenId],
+        then: &[TokenId],
         outputs: Outputs,
     ) -> CoreResult<ExtendOutput> {
-        let keep = common_prefix(session.tokens(), ctx).min(ctx.len() - 1);
-        if session.len() > keep {
-            session.truncate(keep)?;
-        }
-        self.extend(session, &ctx[keep..], outputs)
+        let keep = session.rewind_to(ctx, ctx.len() - 1)?;
+        let mut input = ctx[keep..].to_vec();
+        input.extend_from_slice(then);
+        self.extend(session, &input, outputs)
     }
-}
-
-/// Length of the longest common prefix of `a` and `b`.
-pub fn common_prefix(a: &[TokenId], b: &[TokenId]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }

@@ -183,10 +183,7 @@ impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
         let ctx = self.ctx(&response[..response.len() - 1]);
         // Rows must start at the token before position `from`.
         let start = self.prompt.len() + from - 1;
-        let keep = crate::meter::common_prefix(session.tokens(), &ctx).min(start);
-        if session.len() > keep {
-            session.truncate(keep)?;
-        }
+        let keep = session.rewind_to(&ctx, start)?;
         let out = self.dm.extend(session, &ctx[keep..], Outputs::ALL_LOGITS)?;
         let rows = out.argmax_rows();
         Ok(rows[rows.len() - (response.len() - from)..].to_vec())
@@ -352,7 +349,7 @@ impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
             ctx.push(d);
             let draft_hidden = self
                 .dm
-                .extend_to(&mut draft, &ctx, HIDDEN_LAST)?
+                .extend_to(&mut draft, &ctx, &[], HIDDEN_LAST)?
                 .hidden_row(0)
                 .to_vec();
             let old = &current[j + 1..];
@@ -362,7 +359,7 @@ impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
             // it; without one, the old continuation re-aligned on the context's tail, else
             // prompt lookup in the context and earlier regenerations.
             let mut suffix = SuffixProposer::new(
-                old.to_vec(),
+                old,
                 ctx.len(),
                 self.cfg.min_block,
                 self.cfg.max_block,
