@@ -1,12 +1,13 @@
 //! Bringing your own engine: a minimal model that is *not* built on burn (a character n-gram
 //! model with its own count tables and "cache") implements `TargetModel` / `ModelSession`, and
 //! the whole AutoJudge stack runs on it unchanged: the semi-greedy search mines important
-//! tokens with a user-written oracle, the classifier crate trains a DD-DT judge on the mined
-//! hidden states, and the decode loop runs target-only, lossless speculative decoding and
-//! AutoJudge with it. Nothing here touches `autojudge::models`.
+//! tokens with a user-written oracle into a resumable mined directory, `autojudge-eval` trains
+//! a DD-DT judge on the mined hidden states and evaluates target-only, lossless speculative
+//! decoding and AutoJudge exactly as `autojudge eval` does (the same `eval.json`,
+//! `results.jsonl` and `summary.*` files). Nothing here touches `autojudge::models`.
 //!
 //! ```text
-//! cargo run --release --example foreign_engine
+//! cargo run --release --example foreign_engine [-- OUT_DIR]   (default results/foreign-engine)
 //! ```
 //!
 //! The task is a toy sum ("q: tom: 3 and 4?" answered "so 3+4=7"); the target is an order-24
@@ -16,23 +17,21 @@
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{bail, Context};
-use autojudge::classifier::selection::select_c;
-use autojudge::classifier::thresholds::threshold_for_recall;
-use autojudge::classifier::{JudgeModel, LogisticRegressionOptions};
+use anyhow::bail;
 use autojudge::core::{
     check_extend, check_truncate, CoreError, CoreResult, ExtendOutput, FeatureSet, ModelInfo,
     ModelSession, OutputRows, Outputs, TargetModel, TextTokenizer, TokenId, TokenizerId,
 };
-use autojudge::decode::policy::{ExactMatch, JudgePolicy};
-use autojudge::decode::{
-    generate_speculative, generate_target_only, AcceptancePolicy, DecodeConfig, DecodeStats,
-    Generation, Hooks, ModelDrafter,
+use autojudge::eval::{
+    evaluate, train_judge, EvalDir, EvalModels, EvalPlan, EvalSettings, JudgeMethod, Method,
+    Report, TrainOptions, TrainingSet,
 };
 use autojudge::search::{
-    mine_prompt, Answer, Oracle, OracleError, SearchConfig, SearchModels, Task,
+    run_mining, Answer, FeatureDType, Manifest, MinedDir, Oracle, OracleError, SearchConfig,
+    SearchModels, Shard, Task, TaskLine, MANIFEST_FORMAT,
 };
 
 /// Token 0 ends a document; the others are these characters.
@@ -208,7 +207,7 @@ impl TextTokenizer for CharTokenizer {
                     .position(|x| x == c)
                     .map(|i| i as TokenId + 1)
                     .ok_or_else(|| {
-                        CoreError::Tokenizer(format!("character {c:?} not in vocabulary"))
+                        CoreError::Tokenizer(format!("character {c:?} not in vocabulary").into())
                     })
             })
             .collect()
@@ -292,38 +291,18 @@ fn task(i: usize, p: &Problem) -> Task {
 }
 
 fn main() -> anyhow::Result<()> {
-    let rows = run()?;
-    println!(
-        "\n| method | accuracy | agrees with target-only | accepted/cycle | target calls/token |"
-    );
-    println!("| --- | --- | --- | --- | --- |");
-    for r in &rows {
-        println!(
-            "| {} | {}/{n} | {}/{n} | {} | {:.3} |",
-            r.method,
-            r.correct,
-            r.agree,
-            r.accepted_per_cycle
-                .map_or("-".to_string(), |a| format!("{a:.2}")),
-            r.target_calls_per_token,
-            n = r.prompts
-        );
-    }
+    let out = std::env::args_os()
+        .nth(1)
+        .map_or_else(|| PathBuf::from("results/foreign-engine"), PathBuf::from);
+    let report = run(&out)?;
+    println!("\n{}", report.markdown());
+    println!("results in {}", out.display());
     Ok(())
 }
 
-/// One method's results on the evaluation problems.
-struct Row {
-    method: &'static str,
-    prompts: usize,
-    correct: usize,
-    agree: usize,
-    accepted_per_cycle: Option<f64>,
-    target_calls_per_token: f64,
-}
-
-/// Builds the engine, mines, trains the judge and evaluates the three methods.
-fn run() -> anyhow::Result<Vec<Row>> {
+/// Builds the engine, mines into `out/mined`, trains the judge into `out/judge.safetensors`
+/// and evaluates the three methods into `out/eval` (each step resumes).
+fn run(out: &Path) -> anyhow::Result<Report> {
     let tokenizer = CharTokenizer(TokenizerId("toy-chars".into()));
     let (corpus, problems) = corpus_and_problems();
     let documents = corpus
@@ -346,181 +325,168 @@ fn run() -> anyhow::Result<Vec<Row>> {
         train.len(),
         test.len()
     );
+    let lines = |split: &Split| -> Vec<(usize, TaskLine)> {
+        split.iter().map(|&(i, p)| (i, Ok(task(i, p)))).collect()
+    };
+    let render = |t: &Task| {
+        tokenizer
+            .encode(&t.user_prompt, false)
+            .map_err(|e| e.to_string())
+    };
+    let oracle = LastNumberOracle;
 
     // 1. Mine important tokens on training problems with the user's oracle.
-    let oracle = LastNumberOracle;
+    let search = SearchConfig {
+        max_new_tokens: MAX_NEW_TOKENS,
+        ..SearchConfig::default()
+    };
+    let manifest = Manifest {
+        format: MANIFEST_FORMAT,
+        target: target.info().into(),
+        draft: draft.info().into(),
+        task: "toy-sum".into(),
+        dataset: "generated".into(),
+        prompt_format: "plain".into(),
+        oracle: oracle.name(),
+        search: search.clone(),
+        feature_dtype: FeatureDType::F32,
+        shard: Shard::ALL,
+        lines: 0..problems.len(),
+    };
+    let mined_path = out.join("mined");
+    let mut mined = MinedDir::create_or_resume(&mined_path, manifest)?;
     let models = SearchModels {
         target: &target,
         draft: &draft,
         tokenizer: &tokenizer,
         oracle: &oracle,
     };
-    let search = SearchConfig {
-        max_new_tokens: MAX_NEW_TOKENS,
-        ..SearchConfig::default()
-    };
-    let (mut x, mut y, mut groups) = (Vec::new(), Vec::new(), Vec::new());
-    for &(i, p) in &train {
-        let prompt = tokenizer.encode(&p.question, false)?;
-        let (mined, features) = mine_prompt(&models, &task(i, p), &prompt, &search)?;
-        for (m, f) in mined.mismatches.iter().zip(features) {
-            x.push([f.draft, f.target].concat());
-            y.push(m.important);
-            groups.push(i as u64);
-        }
-    }
-    let important = y.iter().filter(|&&b| b).count();
+    let totals = run_mining(
+        &mut mined,
+        &models,
+        &search,
+        lines(&train),
+        &render,
+        &mut |_, _| {},
+    )?;
     println!(
         "mined {} prompts: {} mismatches, {} important ({:.0}%)",
-        groups
-            .iter()
-            .collect::<std::collections::HashSet<_>>()
-            .len(),
-        y.len(),
-        important,
-        100.0 * important as f64 / y.len().max(1) as f64
+        totals.prompts,
+        totals.mismatches,
+        totals.important,
+        100.0 * totals.important_fraction()
     );
-    if important == 0 || important == y.len() {
+    if totals.important == 0 || totals.important == totals.mismatches {
         bail!("the mined labels have one class only; a judge cannot be trained");
     }
 
     // 2. Train the DD-DT judge: C by validation ROC-AUC (split by prompt), then a threshold
-    //    that keeps 90% recall of important tokens on validation.
-    let options = LogisticRegressionOptions {
-        tol: 1e-6,
-        max_iter: 2000,
-        ..LogisticRegressionOptions::default()
-    };
-    // The grid skips the tiny C values of `default_c_grid()`: on this separable toy they tie at
-    // AUC 1 with nearly constant, useless probabilities.
-    let grid = [0.01, 0.1, 1.0, 10.0];
-    let sel = select_c(&x, &y, &groups, &grid, 0.2, 0, options)?;
-    let val_labels: Vec<bool> = sel.validation.iter().map(|&i| y[i]).collect();
-    let threshold = threshold_for_recall(&sel.validation_scores, &val_labels, 0.9)
-        .context("no validation positives to set a threshold")?;
-    let auc = sel
-        .table
+    //    that keeps 90% recall of important tokens on validation. The grid skips the tiny C
+    //    values of the default grid: on this separable toy they tie at AUC 1 with nearly
+    //    constant, useless probabilities.
+    let set = TrainingSet::load(&[mined_path], FeatureSet::DraftAndTarget)?;
+    let trained = train_judge(
+        &set,
+        &TrainOptions {
+            c_grid: Some(vec![0.01, 0.1, 1.0, 10.0]),
+            tol: 1e-6,
+            ..TrainOptions::default()
+        },
+    )?;
+    trained.save(&out.join("judge.safetensors"))?;
+    let auc = trained
+        .meta
+        .c_table
         .iter()
-        .find(|(c, _)| *c == sel.best_c)
+        .find(|(c, _)| *c == trained.best_c)
         .and_then(|(_, auc)| *auc);
     println!(
-        "judge: C = {}, validation ROC-AUC {}, threshold {threshold:.3} (recall 0.9)",
-        sel.best_c,
-        auc.map_or("n/a".into(), |a| format!("{a:.3}"))
+        "judge: C = {}, validation ROC-AUC {}, threshold {:.3} (recall 0.9)",
+        trained.best_c,
+        auc.map_or("n/a".into(), |a| format!("{a:.3}")),
+        trained.meta.threshold
     );
-    let judge = JudgeModel {
-        features: FeatureSet::DraftAndTarget,
-        model: sel.model,
-    };
 
-    // 3. Decode held-out problems with each method through the same engine.
-    let cfg = DecodeConfig::greedy(4, MAX_NEW_TOKENS);
-    let policy = JudgePolicy {
-        judge,
-        threshold: threshold as f32,
+    // 3. Evaluate held-out problems with each method through the same engine and the same
+    //    harness as `autojudge eval`.
+    let settings = EvalSettings {
+        task: "toy-sum".into(),
+        data: "generated".into(),
+        oracle: oracle.name(),
+        chat: false,
+        target: target.info().name.clone(),
+        draft: draft.info().name.clone(),
+        dtype: "counts".into(),
+        k: 4,
+        max_new_tokens: MAX_NEW_TOKENS,
     };
-    let mut reference = Vec::new();
-    let mut target_only = |prompt: &[TokenId]| -> anyhow::Result<Generation> {
-        let mut session = target.new_session()?;
-        Ok(generate_target_only(
-            &mut session,
-            prompt,
-            &cfg,
-            Hooks::default(),
-        )?)
+    let mut dir = EvalDir::create_or_resume(&out.join("eval"), settings)?;
+    let mut methods = Method::baselines(&[], &[]);
+    methods.push(Method::Judge(JudgeMethod {
+        label: "autojudge-dd-dt".into(),
+        judge: trained.judge,
+        threshold: trained.meta.threshold as f32,
+    }));
+    let plan = EvalPlan {
+        methods,
+        bootstrap: 1000,
     };
-    let mut policy = policy;
-    Ok(vec![
-        report(
-            "target-only",
-            &test,
-            &tokenizer,
-            &mut reference,
-            &mut target_only,
-        )?,
-        report(
-            "lossless SD, k = 4",
-            &test,
-            &tokenizer,
-            &mut reference,
-            |prompt| speculative(&target, &draft, &mut ExactMatch, prompt, &cfg),
-        )?,
-        report(
-            "AutoJudge DD-DT, k = 4",
-            &test,
-            &tokenizer,
-            &mut reference,
-            |prompt| speculative(&target, &draft, &mut policy, prompt, &cfg),
-        )?,
-    ])
-}
-
-/// Speculative decoding of `prompt` with a fresh target session and a draft drafter.
-fn speculative<P: AcceptancePolicy>(
-    target: &NgramModel,
-    draft: &NgramModel,
-    policy: &mut P,
-    prompt: &[TokenId],
-    cfg: &DecodeConfig,
-) -> anyhow::Result<Generation> {
-    Ok(generate_speculative(
-        &mut target.new_session()?,
-        &mut ModelDrafter::new(draft.new_session()?),
-        policy,
-        prompt,
-        cfg,
-        Hooks::default(),
-    )?)
-}
-
-/// Decodes every evaluation problem with `generate`. The first call fills `reference`
-/// (target-only answers) for the agreement column.
-fn report(
-    method: &'static str,
-    test: &[(usize, &Problem)],
-    tokenizer: &CharTokenizer,
-    reference: &mut Vec<Answer>,
-    mut generate: impl FnMut(&[TokenId]) -> anyhow::Result<Generation>,
-) -> anyhow::Result<Row> {
-    let (mut correct, mut agree) = (0, 0);
-    let mut stats = DecodeStats::default();
-    for (row, &(i, p)) in test.iter().enumerate() {
-        let g = generate(&tokenizer.encode(&p.question, false)?)?;
-        let answer = LastNumberOracle.answer(&task(i, p), &tokenizer.decode(&g.tokens)?)?;
-        correct += usize::from(answer == Answer::found(p.gold.to_string()));
-        if reference.len() == row {
-            reference.push(answer.clone());
-        }
-        agree += usize::from(reference[row] == answer);
-        stats.merge(&g.stats);
-    }
-    Ok(Row {
-        method,
-        prompts: test.len(),
-        correct,
-        agree,
-        accepted_per_cycle: (stats.drafted > 0).then(|| stats.mean_accepted()),
-        target_calls_per_token: stats.target_calls_per_token(),
-    })
+    let eval_models = EvalModels {
+        target: &target,
+        draft: &draft,
+        tokenizer: &tokenizer,
+        oracle: &oracle,
+    };
+    let report = evaluate(
+        &mut dir,
+        &eval_models,
+        &plan,
+        lines(&test),
+        &render,
+        &mut |_| {},
+    )?;
+    report.write_tables(dir.root())?;
+    Ok(report)
 }
 
 #[cfg(test)]
 mod tests {
-    /// The foreign engine runs the whole stack: lossless SD reproduces target-only, and the
-    /// judge accepts more draft tokens than lossless SD without changing answers here.
+    /// The foreign engine runs the whole stack through the library: lossless SD reproduces
+    /// target-only, and the judge accepts more draft tokens than lossless SD without changing
+    /// answers here; a rerun resumes to the same report.
     #[test]
     fn the_whole_stack_runs_on_a_foreign_engine() {
-        let rows = super::run().unwrap();
-        let [target_only, lossless, autojudge] = &rows[..] else {
-            panic!("three methods expected")
+        let out = std::env::temp_dir().join(format!("aj-foreign-engine-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        let report = super::run(&out).unwrap();
+        let [target_only, lossless, autojudge] = &report.rows[..] else {
+            panic!("three methods expected: {report:?}")
         };
-        assert_eq!(target_only.correct, target_only.prompts);
-        assert_eq!(lossless.agree, lossless.prompts);
-        assert!(autojudge.agree * 100 >= autojudge.prompts * 95);
+        assert_eq!(target_only.method, "target-only");
+        assert_eq!(target_only.accuracy, 1.0);
+        assert_eq!(lossless.agreement, 1.0);
+        assert!(autojudge.agreement >= 0.95, "{autojudge:?}");
         assert!(
-            autojudge.accepted_per_cycle.unwrap() > lossless.accepted_per_cycle.unwrap(),
+            autojudge.accepted_per_cycle > lossless.accepted_per_cycle,
             "AutoJudge should accept more than lossless SD"
         );
         assert!(autojudge.target_calls_per_token < lossless.target_calls_per_token);
+        for f in [
+            "eval/eval.json",
+            "eval/results.jsonl",
+            "eval/summary.md",
+            "mined/records.jsonl",
+        ] {
+            assert!(out.join(f).exists(), "{f}");
+        }
+        let lines = std::fs::read_to_string(out.join("eval/results.jsonl")).unwrap();
+        let again = super::run(&out).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(out.join("eval/results.jsonl")).unwrap(),
+            lines,
+            "a rerun resumes and adds nothing"
+        );
+        assert_eq!(again.rows.len(), 3);
+        std::fs::remove_dir_all(&out).unwrap();
     }
 }

@@ -14,8 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-results/smollm2-gsm8k}
 DEST=${AUTOJUDGE_MODELS:-$HOME/.cache/autojudge/models}
-TRAIN=${AUTOJUDGE_GSM8K_TRAIN:-../shared/data/gsm8k/train.jsonl}
-TEST=${AUTOJUDGE_GSM8K_TEST:-../shared/data/gsm8k/test.jsonl}
+TRAIN=${AUTOJUDGE_GSM8K_TRAIN:-data/gsm8k/train.jsonl}
+TEST=${AUTOJUDGE_GSM8K_TEST:-data/gsm8k/test.jsonl}
 for f in "$TRAIN" "$TEST"; do
   [[ -f $f ]] || { echo "GSM8K file $f not found; set AUTOJUDGE_GSM8K_TRAIN / AUTOJUDGE_GSM8K_TEST" >&2; exit 1; }
 done

@@ -20,12 +20,12 @@ TASK=${TASK:-gsm8k}
 OUT=${1:-results/qwen-$TASK}
 DEST=${AUTOJUDGE_MODELS:-$HOME/.cache/autojudge/models}
 if [[ $TASK == humaneval ]]; then
-  TRAIN=${AUTOJUDGE_HUMANEVAL:-../shared/data/humaneval/HumanEval.jsonl.gz}
+  TRAIN=${AUTOJUDGE_HUMANEVAL:-data/humaneval/HumanEval.jsonl.gz}
   TEST=$TRAIN
   TEST_SKIP=${TEST_SKIP:-100}
 else
-  TRAIN=${AUTOJUDGE_GSM8K_TRAIN:-../shared/data/gsm8k/train.jsonl}
-  TEST=${AUTOJUDGE_GSM8K_TEST:-../shared/data/gsm8k/test.jsonl}
+  TRAIN=${AUTOJUDGE_GSM8K_TRAIN:-data/gsm8k/train.jsonl}
+  TEST=${AUTOJUDGE_GSM8K_TEST:-data/gsm8k/test.jsonl}
   TEST_SKIP=${TEST_SKIP:-0}
 fi
 MINE=${MINE_PROMPTS:-50}

@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 # A persistent target dir outside the clone is reused when present (burn builds are long).
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/autojudge-target}
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+echo "== scripts/fetch-models.sh smollm (the SmolLM2 checks need it; they fail without it)"
+scripts/fetch-models.sh smollm
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo test (flex CPU backend)"
@@ -14,4 +16,9 @@ echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo check --features cuda,wgpu (GPU backends compile)"
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR}-check" cargo check -p autojudge-cli --features cuda,wgpu
+echo "== cargo package: the engine-agnostic crates pack and build from their packages alone"
+cargo package -q --allow-dirty -p autojudge-core -p autojudge-decode \
+  -p autojudge-search -p autojudge-classifier -p autojudge-eval
+echo "== cargo doc --no-deps (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q --workspace
 echo "== all checks passed"

@@ -1,13 +1,36 @@
-//! autojudge-rs facade: re-exports the workspace crates under one name.
+//! AutoJudge (Garipov et al., arXiv 2504.20039): task-specific lossy speculative decoding for
+//! LLMs. A small classifier on hidden states (the judge) lets the target accept mismatching
+//! draft tokens that do not change the task's answer.
 //!
-//! - [`core`]: token types, the `TargetModel` / `ModelSession` contract, typed errors.
-//! - [`models`]: Llama-family models on burn (GGUF / HF loaders, tokenizers, draft views).
-//! - [`decode`]: the speculative decoding loop, drafters and acceptance policies.
-//! - [`classifier`]: the judge (standardized logistic regression with scikit-learn semantics).
+//! The crates, one job each:
+//! - [`core`]: token types, the [`TargetModel`] / [`ModelSession`] contract, typed errors.
 //! - [`search`]: mining important tokens (the semi-greedy search, oracles, mined datasets).
+//! - [`classifier`]: the judge (standardized logistic regression with scikit-learn semantics).
+//! - [`decode`]: the speculative decoding loop, drafters and acceptance policies.
+//! - [`eval`]: evaluation of AutoJudge against its baselines, judge training orchestration.
+//! - `models` (default feature `engine`): Llama-family models on burn (GGUF / HF loaders,
+//!   tokenizers, draft views).
+//!
+//! With `default-features = false` the facade is the engine-agnostic stack: implement
+//! [`TargetModel`] for your engine and mine, train, decode and evaluate with it
+//! (`examples/foreign_engine.rs` in the repository does exactly that).
+//!
+//! The items most programs need are re-exported here.
 
 pub use autojudge_classifier as classifier;
 pub use autojudge_core as core;
 pub use autojudge_decode as decode;
+pub use autojudge_eval as eval;
+#[cfg(feature = "engine")]
 pub use autojudge_models as models;
 pub use autojudge_search as search;
+
+pub use autojudge_classifier::{load_judge, JudgeModel};
+pub use autojudge_core::{
+    ModelInfo, ModelSession, OutputRows, Outputs, TargetModel, TextTokenizer, TokenId,
+};
+pub use autojudge_decode::{
+    generate_speculative, generate_target_only, DecodeConfig, Generation, ModelDrafter,
+};
+pub use autojudge_eval::{evaluate, train_judge, EvalDir, Method, Report};
+pub use autojudge_search::{mine_prompt, Oracle, SearchConfig, Task};

@@ -3,7 +3,7 @@
 //! target's KV cache after rollbacks equals a fresh session fed the same tokens.
 
 use autojudge::core::{ModelSession, Outputs, TargetModel, TokenId};
-use autojudge::decode::policy::ExactMatch;
+use autojudge::decode::policies::ExactMatch;
 use autojudge::decode::{
     generate_speculative, generate_target_only, DecodeConfig, Hooks, ModelDrafter, NgramDrafter,
 };

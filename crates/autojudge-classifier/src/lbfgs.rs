@@ -27,8 +27,6 @@ impl Default for LbfgsOptions {
 pub struct LbfgsResult {
     /// Minimizer.
     pub x: Vec<f64>,
-    /// Objective there.
-    pub f: f64,
     /// Iterations used.
     pub iterations: usize,
     /// Whether the gradient tolerance was reached.
@@ -62,7 +60,6 @@ pub fn minimize(
         if inf_norm(&g) <= opts.gtol * g0 {
             return LbfgsResult {
                 x,
-                f,
                 iterations: it,
                 converged: true,
             };
@@ -114,7 +111,6 @@ pub fn minimize(
         if step < 1e-20 {
             return LbfgsResult {
                 x,
-                f,
                 iterations: it,
                 converged: false,
             };
@@ -136,7 +132,6 @@ pub fn minimize(
     let converged = inf_norm(&g) <= opts.gtol * g0;
     LbfgsResult {
         x,
-        f,
         iterations: opts.max_iter,
         converged,
     }

@@ -1,19 +1,25 @@
 //! The AutoJudge judge: a [`StandardScaler`] and an L2-regularised [`LogisticRegression`]
 //! with scikit-learn's semantics (unpenalised intercept, `C` = inverse regularisation
-//! strength), fitted by L-BFGS, plus the metrics model selection needs ([`metrics`]).
-//! Depends on `autojudge-core` only.
+//! strength), fitted by L-BFGS; model selection by validation ROC-AUC split by prompt
+//! ([`select_c`]); thresholds for a recall target ([`threshold_for_recall`]); persistence as
+//! safetensors with JSON metadata ([`save_judge`], [`load_judge`]). Depends on
+//! `autojudge-core` only.
 
-pub mod error;
-pub mod judge_model;
-pub mod lbfgs;
-pub mod logistic;
-pub mod metrics;
-pub mod persist;
-pub mod scaler;
-pub mod selection;
-pub mod thresholds;
+mod error;
+mod judge_model;
+mod lbfgs;
+mod logistic;
+mod metrics;
+mod persist;
+mod scaler;
+mod selection;
+mod thresholds;
 
-pub use error::{ClassifierError, ClassifierResult};
+pub use error::{check_data, ClassifierError, ClassifierResult};
 pub use judge_model::JudgeModel;
 pub use logistic::{ClassWeight, LogisticRegression, LogisticRegressionOptions};
+pub use metrics::{at_threshold, roc_auc, ThresholdMetrics};
+pub use persist::{load as load_judge, save as save_judge, JudgeMeta};
 pub use scaler::StandardScaler;
+pub use selection::{default_c_grid, select_c, split_by_group, Selection};
+pub use thresholds::{threshold_for_recall, threshold_table};

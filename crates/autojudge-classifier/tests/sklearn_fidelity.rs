@@ -2,7 +2,7 @@
 //! statistics, coefficients to 1e-3 relative, test ROC-AUC to 1e-4, for several C and class
 //! weights; degenerate data gets typed errors.
 
-use autojudge_classifier::metrics::roc_auc;
+use autojudge_classifier::roc_auc;
 use autojudge_classifier::{
     ClassWeight, ClassifierError, LogisticRegression, LogisticRegressionOptions, StandardScaler,
 };
@@ -160,7 +160,7 @@ fn degenerate_data_is_refused() {
 
 #[test]
 fn c_is_selected_by_validation_auc_with_a_prompt_split() {
-    use autojudge_classifier::selection::{default_c_grid, select_c};
+    use autojudge_classifier::{default_c_grid, select_c};
     let v = fixture("classifier.json");
     let (x, y) = dataset(&v);
     let groups: Vec<u64> = (0..x.len() as u64).map(|i| i / 4).collect();
@@ -191,8 +191,8 @@ fn c_is_selected_by_validation_auc_with_a_prompt_split() {
 
 #[test]
 fn saved_judges_round_trip_and_refuse_other_models() {
-    use autojudge_classifier::persist::{load, save, JudgeMeta};
     use autojudge_classifier::JudgeModel;
+    use autojudge_classifier::{load_judge as load, save_judge as save, JudgeMeta};
     use autojudge_core::{FeatureSet, Judge, ModelInfo, TokenizerId};
     let x = vec![
         vec![0.0, 1.0, 2.0],

@@ -2,7 +2,7 @@
 //! view of the target) or `ngram`, and greedy lossless speculative generation with it.
 
 use autojudge_core::{check_same_tokenizer, TargetModel, TokenId};
-use autojudge_decode::policy::ExactMatch;
+use autojudge_decode::policies::ExactMatch;
 use autojudge_decode::{
     generate_speculative, DecodeConfig, Generation, Hooks, ModelDrafter, NgramDrafter,
 };

@@ -6,5 +6,4 @@ pub mod commands;
 pub mod device;
 pub mod draft_choice;
 pub mod list_arg;
-pub mod same_path;
 pub mod task_choice;

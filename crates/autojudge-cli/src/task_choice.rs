@@ -91,6 +91,14 @@ impl TaskArgs {
             .collect())
     }
 
+    /// The dataset's file name (recorded in manifests; the directory part is left out so a
+    /// run moved to another machine resumes).
+    pub fn file_name(&self) -> String {
+        self.data
+            .file_name()
+            .map_or_else(String::new, |f| f.to_string_lossy().into_owned())
+    }
+
     /// Task name for manifests.
     pub fn name(&self) -> &'static str {
         match self.task {

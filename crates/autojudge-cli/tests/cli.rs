@@ -1,5 +1,5 @@
 //! The `autojudge` binary end to end: errors name the file; on the embedded SmolLM2 (when
-//! present) `generate` streams text and `bench-decode` reports identical speculative output.
+//! fetched by the test command) `generate` streams text and `bench-decode` reports identical speculative output.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -12,11 +12,22 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn smollm() -> Option<PathBuf> {
-    let p = std::env::var_os("AUTOJUDGE_SMOLLM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/models/SmolLM2-135M-Instruct.Q4_1.gguf"));
-    p.exists().then_some(p)
+/// The embedded SmolLM2 GGUF (`AUTOJUDGE_SMOLLM`, else the cache `scripts/fetch-models.sh
+/// smollm` fills); a test that needs it fails with that instruction when it is absent.
+fn smollm() -> PathBuf {
+    const FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+    [
+        std::env::var_os("AUTOJUDGE_SMOLLM").map(PathBuf::from),
+        std::env::var_os("AUTOJUDGE_MODELS").map(|d| PathBuf::from(d).join(FILE)),
+        std::env::var_os("HOME")
+            .map(|h| PathBuf::from(h).join(".cache/autojudge/models").join(FILE)),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|p| p.exists())
+    .unwrap_or_else(|| {
+        panic!("{FILE} not found: run `scripts/fetch-models.sh smollm` or set AUTOJUDGE_SMOLLM")
+    })
 }
 
 #[test]
@@ -38,7 +49,7 @@ fn missing_model_is_a_clear_error() {
 
 #[test]
 fn generate_streams_text_and_reports_speed() {
-    let Some(m) = smollm() else { return };
+    let m = smollm();
     let out = bin()
         .args([
             "generate",
@@ -63,11 +74,8 @@ fn generate_streams_text_and_reports_speed() {
 
 #[test]
 fn bench_decode_speculative_output_is_identical() {
-    let Some(m) = smollm() else { return };
-    let data = root().join("../shared/data/gsm8k/test.jsonl");
-    if !data.exists() {
-        return;
-    }
+    let m = smollm();
+    let data = root().join("data/gsm8k/test.jsonl");
     let out = bin()
         .args([
             "bench-decode",

@@ -2,6 +2,10 @@
 
 use crate::TokenId;
 
+/// A boxed error from an engine or tokenizer behind the contract, kept whole so callers can
+/// walk its source chain (`std::error::Error::source`).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Result alias for [`CoreError`].
 pub type CoreResult<T> = Result<T, CoreError>;
 
@@ -61,10 +65,10 @@ pub enum CoreError {
         /// Target vocabulary size.
         target_vocab: usize,
     },
-    /// Tokenization or detokenization failed.
+    /// Tokenization or detokenization failed (a message converts: `"...".into()`).
     #[error("tokenizer error: {0}")]
-    Tokenizer(String),
-    /// The engine behind the contract failed.
+    Tokenizer(#[source] BoxError),
+    /// The engine behind the contract failed (its error is the source).
     #[error("model backend error: {0}")]
-    Backend(String),
+    Backend(#[source] BoxError),
 }

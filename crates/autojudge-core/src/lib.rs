@@ -12,7 +12,7 @@ pub mod output;
 pub mod tokenizer;
 pub mod types;
 
-pub use error::{CoreError, CoreResult};
+pub use error::{BoxError, CoreError, CoreResult};
 pub use judge::{FeatureSet, Judge};
 pub use model::{
     check_extend, check_same_tokenizer, check_truncate, ModelInfo, ModelSession, TargetModel,

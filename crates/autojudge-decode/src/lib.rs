@@ -6,21 +6,42 @@
 //! truncated to what was accepted, and at least one token (the target's correction or bonus
 //! token) is emitted per cycle. Everything here speaks only the `autojudge-core` contract.
 
-pub mod drafter;
-pub mod error;
-pub mod generate;
-pub mod mock;
-pub mod policy;
-pub mod sampling;
-pub mod stats;
-pub mod stop;
+mod drafter;
+mod error;
+mod generate;
+#[cfg(any(test, feature = "testing"))]
+mod mock;
+mod policy;
+mod sampling;
+mod stats;
+mod stop;
 
 pub use drafter::{Drafter, ModelDrafter, NgramDrafter, NoDraft, Proposal};
 pub use error::{DecodeError, DecodeResult};
 pub use generate::{
-    generate_speculative, generate_target_only, DecodeConfig, Generation, Hooks, WindowPolicy,
+    generate_speculative, generate_target_only, DecodeConfig, Generation, Hooks, TokenCallback,
+    WindowPolicy,
 };
 pub use policy::{AcceptancePolicy, Decision, Judge, Needs, Verdict, Window};
-pub use sampling::Sampling;
+pub use sampling::{softmax, Sampling};
 pub use stats::DecodeStats;
 pub use stop::{StopConditions, StopReason};
+
+/// The acceptance policies: lossless ([`policy::ExactMatch`], [`policy::RejectionSampling`])
+/// and lossy ([`policy::TopK`], [`policy::Divergence`], [`policy::JudgePolicy`]).
+pub mod policies {
+    pub use crate::policy::{Divergence, ExactMatch, JudgePolicy, RejectionSampling, TopK};
+}
+
+/// `rand`, re-exported for seeding a [`StdRng`] (`rand::SeedableRng`).
+pub use rand;
+/// The random number generator the sampling paths take ([`AcceptancePolicy::verify`],
+/// [`Drafter::propose`]), re-exported so an implementation needs no `rand` of its own.
+pub use rand::rngs::StdRng;
+
+/// Test doubles (feature `testing`): a deterministic random language model implementing the
+/// core contract, for testing code that drives sessions without a real engine.
+#[cfg(feature = "testing")]
+pub mod testing {
+    pub use crate::mock::{MockLm, MockSession};
+}

@@ -1,11 +1,11 @@
 //! The decode loop on mock models: lossless greedy speculation, judges at the extremes, stop
 //! conditions and typed errors.
 
-use autojudge_core::{CoreResult, ModelSession, TargetModel, TextTokenizer, TokenId, TokenizerId};
-use autojudge_decode::mock::MockLm;
-use autojudge_decode::policy::{
-    Divergence, ExactMatch, FeatureSet, JudgePolicy, RejectionSampling, TopK,
+use autojudge_core::{
+    CoreResult, FeatureSet, ModelSession, TargetModel, TextTokenizer, TokenId, TokenizerId,
 };
+use autojudge_decode::policies::{Divergence, ExactMatch, JudgePolicy, RejectionSampling, TopK};
+use autojudge_decode::testing::MockLm;
 use autojudge_decode::{
     generate_speculative, generate_target_only, DecodeConfig, DecodeError, Hooks, Judge,
     ModelDrafter, NgramDrafter, StopReason, WindowPolicy,

@@ -3,9 +3,9 @@
 //! draft's own distribution is detectably different (the test has power).
 
 use autojudge_core::{TargetModel, TokenId};
-use autojudge_decode::mock::MockLm;
-use autojudge_decode::policy::RejectionSampling;
-use autojudge_decode::sampling::softmax;
+use autojudge_decode::policies::RejectionSampling;
+use autojudge_decode::softmax;
+use autojudge_decode::testing::MockLm;
 use autojudge_decode::{
     generate_speculative, generate_target_only, DecodeConfig, Hooks, ModelDrafter, Sampling,
     WindowPolicy,

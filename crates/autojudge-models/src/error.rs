@@ -155,6 +155,6 @@ impl ModelError {
 
 impl From<ModelError> for autojudge_core::CoreError {
     fn from(e: ModelError) -> Self {
-        autojudge_core::CoreError::Backend(e.to_string())
+        autojudge_core::CoreError::Backend(Box::new(e))
     }
 }

@@ -1,24 +1,26 @@
 //! Llama-family models (Llama 2/3/3.1, SmolLM2, Qwen2/2.5) on burn, loaded from GGUF or HF
 //! safetensors checkpoints, implementing the `autojudge-core` model contract.
 //!
-//! Entry points: [`load_model`] for real checkpoints, [`tiny::TinyModel`] for seeded
-//! random-weight test models, [`Llama::draft_view`] for self-speculative drafts.
+//! Entry points: [`load_model`] for real checkpoints, [`Llama::draft_view`] for
+//! self-speculative drafts, [`gguf`] for reading and writing GGUF files, and (feature
+//! `testing`) `tiny::TinyModel` for seeded random-weight models of any shape.
 
 pub mod backend;
-pub mod config;
-pub mod cpu;
-pub mod error;
+mod config;
+mod cpu;
+mod error;
 pub mod gguf;
-pub mod host_tensor;
-pub mod llama;
-pub mod loader;
+mod host_tensor;
+mod llama;
+mod loader;
+#[cfg(any(test, feature = "testing"))]
 pub mod tiny;
-pub mod tokenizer;
-pub mod weight_name;
-pub mod weight_source;
+mod tokenizer;
+mod weight_name;
+mod weight_source;
 
 pub use config::{Architecture, LlamaConfig};
 pub use error::{ModelError, ModelResult};
 pub use llama::{ComputeDType, LayerPlan, Llama, LlamaSession, ProjectionKernel};
 pub use loader::{load_gguf_file, load_model, LoadOptions, LoadedModel};
-pub use tokenizer::{ChatMessage, ChatTemplate, LlmTokenizer};
+pub use tokenizer::{tokenizer_from_gguf, ChatMessage, ChatTemplate, LlmTokenizer};

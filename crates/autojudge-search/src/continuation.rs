@@ -629,3 +629,101 @@ mod tests {
         assert_eq!(g.propose(&[9, 8], 10).unwrap(), Vec::<TokenId>::new());
     }
 }
+
+/// Hinted draft proposals on tiny random burn models (a dev-dependency).
+#[cfg(test)]
+mod hinted_draft_tests {
+    use super::*;
+    use autojudge_core::TargetModel;
+    use autojudge_models::backend::CpuBackend;
+    use autojudge_models::tiny::TinyModel;
+    use autojudge_models::{LayerPlan, Llama};
+    use proptest::prelude::*;
+
+    fn draft_model(seed: u64) -> Llama<CpuBackend> {
+        let dev = Default::default();
+        if seed.is_multiple_of(2) {
+            TinyModel::new(seed + 1000)
+                .build::<CpuBackend>(&dev)
+                .unwrap()
+        } else {
+            TinyModel::new(seed)
+                .layers(3)
+                .build::<CpuBackend>(&dev)
+                .unwrap()
+                .draft_view(LayerPlan::EarlyExit(2))
+                .unwrap()
+        }
+    }
+
+    fn prompt(seed: u64, len: usize) -> Vec<TokenId> {
+        (0..len)
+            .map(|i| 1 + ((seed as usize * 31 + i * 17) % 63) as TokenId)
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+        /// Hints only save draft calls: the proposed tokens are the draft's greedy ones.
+        #[test]
+        fn hinted_draft_proposes_its_own_greedy_tokens(
+            seed in 0u64..1000, plen in 1usize..10, k in 1usize..12, hint_block in 1usize..10,
+            steps in 1usize..5,
+        ) {
+            let draft = draft_model(seed);
+            let eos = draft.info().eos_ids.clone();
+            let mut plain = DraftProposer::new(draft.new_session().unwrap(), k, k, eos.clone());
+            let mut hinted = DraftProposer::new(draft.new_session().unwrap(), k, k, eos);
+            // Hints: the plain draft's own earlier output, so some are right and some are not.
+            let mut ctx = prompt(seed, plen);
+            let mut seen: Vec<TokenId> = Vec::new();
+            for _ in 0..steps {
+                let want = plain.propose(&ctx, k).unwrap();
+                let mut guesses = OldContinuation { old: &seen, block: hint_block };
+                let mut hints = Hints {
+                    trusted: &mut NoProposals,
+                    trust: HintTrust::ArgmaxOnly,
+                    guesses: &mut guesses,
+                };
+                let got = hinted.propose_hinted(&ctx, k, &mut hints).unwrap();
+                prop_assert_eq!(&got, &want);
+                seen.extend_from_slice(&want);
+                ctx.extend_from_slice(&want[..want.len().div_ceil(2)]);
+            }
+            prop_assert!(hinted.meter.calls <= plain.meter.calls + steps as u64);
+        }
+
+        /// Trusted hints are kept even where the draft prefers another token; untrusted ones only
+        /// where they are its argmax.
+        #[test]
+        fn trusted_hints_are_kept_within_their_trust(seed in 0u64..1000, k in 2usize..12) {
+            let draft = draft_model(seed);
+            let mut dp = DraftProposer::new(draft.new_session().unwrap(), k, k, vec![]);
+            let ctx = prompt(seed, 5);
+            // The old continuation: the context's last 4 tokens, then tokens the draft would not
+            // choose (a fixed sequence).
+            let mut old = ctx[1..].to_vec();
+            let forced: Vec<TokenId> = (0..k as TokenId).map(|i| 1 + (i * 7 + seed as TokenId) % 60).collect();
+            old.extend_from_slice(&forced);
+            let mut trusted = OldContinuation { old: &old, block: k };
+            let mut hints = Hints {
+                trusted: &mut trusted,
+                trust: HintTrust::WithinNats(f32::INFINITY),
+                guesses: &mut NoProposals,
+            };
+            let got = dp.propose_hinted(&ctx, k, &mut hints).unwrap();
+            prop_assert_eq!(&got[..k - 1], &forced[..k - 1]);
+            let greedy = DraftProposer::new(draft.new_session().unwrap(), k, k, vec![])
+                .propose(&ctx, k)
+                .unwrap();
+            let mut untrusted = OldContinuation { old: &old, block: k };
+            let mut hints = Hints {
+                trusted: &mut NoProposals,
+                trust: HintTrust::WithinNats(f32::INFINITY),
+                guesses: &mut untrusted,
+            };
+            let mut dp = DraftProposer::new(draft.new_session().unwrap(), k, k, vec![]);
+            prop_assert_eq!(dp.propose_hinted(&ctx, k, &mut hints).unwrap(), greedy);
+        }
+    }
+}

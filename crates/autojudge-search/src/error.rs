@@ -12,13 +12,13 @@ pub enum SearchError {
     /// The model/session contract failed.
     #[error(transparent)]
     Core(#[from] CoreError),
-    /// A file could not be read or written.
-    #[error("{path}: {reason}")]
+    /// A file could not be read, parsed or written.
+    #[error("{path}: {source}")]
     File {
         /// File at fault.
         path: String,
-        /// What went wrong.
-        reason: String,
+        /// What went wrong (an I/O or parse error keeps its own source chain).
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A dataset line or record field is malformed.
     #[error("{path}:{line}: {reason}")]
@@ -62,10 +62,13 @@ pub enum SearchError {
 
 impl SearchError {
     /// A [`SearchError::File`] for `path`.
-    pub fn file(path: &std::path::Path, reason: impl std::fmt::Display) -> Self {
+    pub fn file(
+        path: &std::path::Path,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
         SearchError::File {
             path: path.display().to_string(),
-            reason: reason.to_string(),
+            source: source.into(),
         }
     }
 }

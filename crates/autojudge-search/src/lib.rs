@@ -7,21 +7,21 @@
 //! not (unimportant: the swap is kept). Hidden states at every tested mismatch are the judge's
 //! features. [`run_mining`] drives a dataset into a resumable [`MinedDir`].
 
-pub mod continuation;
-pub mod error;
-pub mod jsonl;
-pub mod meter;
-pub mod oracle;
-pub mod record;
-pub mod run;
-pub mod semi_greedy;
-pub mod shard;
-pub mod store;
-pub mod task;
+mod continuation;
+mod error;
+mod meter;
+mod oracle;
+mod record;
+mod run;
+pub mod run_dir;
+mod semi_greedy;
+mod shard;
+mod store;
+mod task;
 
 pub use error::{SearchError, SearchResult};
-pub use oracle::code::CodeOracle;
-pub use oracle::gsm8k::{AnswerFallback, Gsm8kOracle};
+pub use oracle::code::{extract_code, CodeOracle};
+pub use oracle::gsm8k::{normalize_number, AnswerFallback, Gsm8kOracle};
 pub use oracle::{Answer, Oracle, OracleError};
 pub use record::{
     MinedPrompt, Mismatch, MismatchFeatures, PromptOutcome, PromptRecord, WorkCounters,
@@ -29,5 +29,9 @@ pub use record::{
 pub use run::{run_mining, Render, Totals};
 pub use semi_greedy::{mine_prompt, Algorithm, SearchConfig, SearchModels};
 pub use shard::Shard;
-pub use store::{FeatureDType, Manifest, MinedDir, ModelIdentity};
-pub use task::{read_gsm8k, read_humaneval, CodeTask, Task, TaskLine};
+pub use store::{
+    FeatureDType, Manifest, MinedDir, ModelIdentity, TrainingRows, FORMAT as MANIFEST_FORMAT,
+};
+pub use task::{
+    read_gsm8k, read_humaneval, CodeTask, Task, TaskLine, GSM8K_INSTRUCTION, HUMANEVAL_INSTRUCTION,
+};

@@ -8,16 +8,17 @@
 //! is rewritten (mining is deterministic).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use autojudge_core::{ModelInfo, TokenizerId};
 use half::f16;
 use safetensors::tensor::{Dtype, TensorView};
 
-use crate::jsonl::{read_committed, TornTail};
 use crate::record::{MismatchFeatures, PromptOutcome, PromptRecord};
+use crate::run_dir::{
+    check_or_write_settings, first_difference, read_lines, read_settings, write_atomic, JsonlLog,
+    TornTail,
+};
 use crate::{SearchConfig, SearchError, SearchResult, Shard};
 
 /// Storage precision of features.
@@ -95,35 +96,6 @@ pub struct Manifest {
 /// Current manifest format.
 pub const FORMAT: u32 = 1;
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> SearchResult<()> {
-    let tmp = path.with_extension("tmp");
-    let mut f = File::create(&tmp).map_err(|e| SearchError::file(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| SearchError::file(&tmp, e))?;
-    f.sync_all().map_err(|e| SearchError::file(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| SearchError::file(path, e))
-}
-
-/// First top-level field where two manifests differ (ignoring `ignore`).
-fn first_difference(
-    a: &Manifest,
-    b: &Manifest,
-    ignore: &[&str],
-) -> Option<(String, String, String)> {
-    let va = serde_json::to_value(a).ok()?;
-    let vb = serde_json::to_value(b).ok()?;
-    let (oa, ob) = (va.as_object()?, vb.as_object()?);
-    oa.iter()
-        .filter(|(k, _)| !ignore.contains(&k.as_str()))
-        .find(|(k, v)| ob.get(*k) != Some(v))
-        .map(|(k, v)| {
-            (
-                k.clone(),
-                v.to_string(),
-                ob.get(k).map(|x| x.to_string()).unwrap_or_default(),
-            )
-        })
-}
-
 /// A mined directory open for appending (mining) or reading (training, merging).
 pub struct MinedDir {
     root: PathBuf,
@@ -131,6 +103,8 @@ pub struct MinedDir {
     pub manifest: Manifest,
     /// Committed records by dataset line.
     pub records: BTreeMap<usize, PromptRecord>,
+    /// The records log, when open for appending.
+    log: Option<JsonlLog>,
 }
 
 impl MinedDir {
@@ -152,20 +126,20 @@ impl MinedDir {
     /// Opens an existing directory for reading.
     pub fn open(root: &Path) -> SearchResult<Self> {
         let mpath = root.join("manifest.json");
-        let text = std::fs::read_to_string(&mpath).map_err(|e| SearchError::file(&mpath, e))?;
-        let manifest: Manifest =
-            serde_json::from_str(&text).map_err(|e| SearchError::file(&mpath, e))?;
+        let manifest: Manifest = read_settings(&mpath)?;
         if manifest.format != FORMAT {
             return Err(SearchError::file(
                 &mpath,
                 format!("format {} (this build reads {FORMAT})", manifest.format),
             ));
         }
-        let records = read_records(&Self::records_path(root), TornTail::Ignore)?;
+        let path = Self::records_path(root);
+        let records = index_records(&path, read_lines(&path, TornTail::Ignore)?)?;
         Ok(MinedDir {
             root: root.to_path_buf(),
             manifest,
             records,
+            log: None,
         })
     }
 
@@ -174,28 +148,15 @@ impl MinedDir {
     /// from a killed run is cut off.
     pub fn create_or_resume(root: &Path, manifest: Manifest) -> SearchResult<Self> {
         std::fs::create_dir_all(root.join("features")).map_err(|e| SearchError::file(root, e))?;
-        let mpath = root.join("manifest.json");
-        if mpath.exists() {
-            let text = std::fs::read_to_string(&mpath).map_err(|e| SearchError::file(&mpath, e))?;
-            let existing: Manifest =
-                serde_json::from_str(&text).map_err(|e| SearchError::file(&mpath, e))?;
-            if let Some((field, expected, found)) = first_difference(&existing, &manifest, &[]) {
-                return Err(SearchError::SettingsMismatch {
-                    path: root.display().to_string(),
-                    field,
-                    expected,
-                    found,
-                });
-            }
-        } else {
-            let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
-            write_atomic(&mpath, &json)?;
-        }
-        let records = read_records(&Self::records_path(root), TornTail::CutOff)?;
+        check_or_write_settings(&root.join("manifest.json"), &manifest, &[])?;
+        let path = Self::records_path(root);
+        let (log, lines) = JsonlLog::resume(&path)?;
+        let records = index_records(&path, lines)?;
         Ok(MinedDir {
             root: root.to_path_buf(),
             manifest,
             records,
+            log: Some(log),
         })
     }
 
@@ -220,17 +181,13 @@ impl MinedDir {
             let bytes = encode_features(features, self.manifest.feature_dtype)?;
             write_atomic(&self.features_path(record.index), &bytes)?;
         }
-        let path = Self::records_path(&self.root);
-        let mut line = serde_json::to_string(&record).expect("record serialises");
-        line.push('\n');
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| SearchError::file(&path, e))?;
-        f.write_all(line.as_bytes())
-            .map_err(|e| SearchError::file(&path, e))?;
-        f.sync_data().map_err(|e| SearchError::file(&path, e))?;
+        let log = self.log.as_mut().ok_or_else(|| {
+            SearchError::file(
+                &self.root,
+                "opened for reading; records cannot be committed",
+            )
+        })?;
+        log.commit(&record)?;
         self.records.insert(record.index, record);
         Ok(())
     }
@@ -270,8 +227,9 @@ impl MinedDir {
         let count = first.manifest.shard.count;
         let mut seen = BTreeSet::new();
         for d in &dirs {
+            let value = |m: &Manifest| serde_json::to_value(m).unwrap_or_default();
             if let Some((field, expected, found)) =
-                first_difference(&first.manifest, &d.manifest, &["shard"])
+                first_difference(&value(&first.manifest), &value(&d.manifest), &["shard"])
             {
                 return Err(SearchError::SettingsMismatch {
                     path: d.root.display().to_string(),
@@ -321,17 +279,13 @@ impl MinedDir {
     }
 }
 
-/// Reads `records.jsonl`. A torn final line (no newline: a run in progress, or killed while
-/// appending) is not committed: readers skip it, and `TornTail::CutOff` cuts it off the file.
-fn read_records(path: &Path, torn: TornTail) -> SearchResult<BTreeMap<usize, PromptRecord>> {
+/// Records by dataset line; a prompt committed twice is [`SearchError::BadRecord`].
+fn index_records(
+    path: &Path,
+    lines: Vec<PromptRecord>,
+) -> SearchResult<BTreeMap<usize, PromptRecord>> {
     let mut out = BTreeMap::new();
-    let text = read_committed(path, torn).map_err(|e| SearchError::file(path, e))?;
-    for (i, line) in text.lines().enumerate() {
-        let r: PromptRecord = serde_json::from_str(line).map_err(|e| SearchError::BadRecord {
-            path: path.display().to_string(),
-            line: i + 1,
-            reason: e.to_string(),
-        })?;
+    for (i, r) in lines.into_iter().enumerate() {
         if out.insert(r.index, r).is_some() {
             return Err(SearchError::BadRecord {
                 path: path.display().to_string(),

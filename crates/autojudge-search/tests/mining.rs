@@ -8,9 +8,6 @@ use autojudge_core::{CoreResult, TargetModel, TextTokenizer, TokenId, TokenizerI
 use autojudge_models::backend::CpuBackend;
 use autojudge_models::tiny::TinyModel;
 use autojudge_models::{LayerPlan, Llama};
-use autojudge_search::continuation::{
-    DraftProposer, HintTrust, Hints, NoProposals, OldContinuation, Proposer,
-};
 use autojudge_search::*;
 use proptest::prelude::*;
 
@@ -144,71 +141,6 @@ proptest! {
     }
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(16))]
-    /// Hints only save draft calls: the proposed tokens are the draft's greedy ones.
-    #[test]
-    fn hinted_draft_proposes_its_own_greedy_tokens(
-        seed in 0u64..1000, plen in 1usize..10, k in 1usize..12, hint_block in 1usize..10,
-        steps in 1usize..5,
-    ) {
-        let (_, draft) = models(seed);
-        let eos = draft.info().eos_ids.clone();
-        let mut plain = DraftProposer::new(draft.new_session().unwrap(), k, k, eos.clone());
-        let mut hinted = DraftProposer::new(draft.new_session().unwrap(), k, k, eos);
-        // Hints: the plain draft's own earlier output, so some are right and some are not.
-        let mut ctx = prompt(seed, plen);
-        let mut seen: Vec<TokenId> = Vec::new();
-        for _ in 0..steps {
-            let want = plain.propose(&ctx, k).unwrap();
-            let mut guesses = OldContinuation { old: &seen, block: hint_block };
-            let mut hints = Hints {
-                trusted: &mut NoProposals,
-                trust: HintTrust::ArgmaxOnly,
-                guesses: &mut guesses,
-            };
-            let got = hinted.propose_hinted(&ctx, k, &mut hints).unwrap();
-            prop_assert_eq!(&got, &want);
-            seen.extend_from_slice(&want);
-            ctx.extend_from_slice(&want[..want.len().div_ceil(2)]);
-        }
-        prop_assert!(hinted.meter.calls <= plain.meter.calls + steps as u64);
-    }
-
-    /// Trusted hints are kept even where the draft prefers another token; untrusted ones only
-    /// where they are its argmax.
-    #[test]
-    fn trusted_hints_are_kept_within_their_trust(seed in 0u64..1000, k in 2usize..12) {
-        let (_, draft) = models(seed);
-        let mut dp = DraftProposer::new(draft.new_session().unwrap(), k, k, vec![]);
-        let ctx = prompt(seed, 5);
-        // The old continuation: the context's last 4 tokens, then tokens the draft would not
-        // choose (a fixed sequence).
-        let mut old = ctx[1..].to_vec();
-        let forced: Vec<TokenId> = (0..k as TokenId).map(|i| 1 + (i * 7 + seed as TokenId) % 60).collect();
-        old.extend_from_slice(&forced);
-        let mut trusted = OldContinuation { old: &old, block: k };
-        let mut hints = Hints {
-            trusted: &mut trusted,
-            trust: HintTrust::WithinNats(f32::INFINITY),
-            guesses: &mut NoProposals,
-        };
-        let got = dp.propose_hinted(&ctx, k, &mut hints).unwrap();
-        prop_assert_eq!(&got[..k - 1], &forced[..k - 1]);
-        let greedy = DraftProposer::new(draft.new_session().unwrap(), k, k, vec![])
-            .propose(&ctx, k)
-            .unwrap();
-        let mut untrusted = OldContinuation { old: &old, block: k };
-        let mut hints = Hints {
-            trusted: &mut NoProposals,
-            trust: HintTrust::WithinNats(f32::INFINITY),
-            guesses: &mut untrusted,
-        };
-        let mut dp = DraftProposer::new(draft.new_session().unwrap(), k, k, vec![]);
-        prop_assert_eq!(dp.propose_hinted(&ctx, k, &mut hints).unwrap(), greedy);
-    }
-}
-
 #[test]
 fn fast_search_needs_far_fewer_target_calls() {
     let (mut naive_calls, mut fast_calls, mut mismatches) = (0, 0, 0);
@@ -241,7 +173,7 @@ fn fast_search_needs_far_fewer_target_calls() {
 
 fn manifest(target: &Llama<CpuBackend>, draft: &Llama<CpuBackend>, shard: Shard) -> Manifest {
     Manifest {
-        format: store::FORMAT,
+        format: MANIFEST_FORMAT,
         target: target.info().into(),
         draft: draft.info().into(),
         task: "synthetic".into(),

@@ -35,7 +35,7 @@ pub struct BenchDecodeArgs {
     #[arg(
         long,
         env = "AUTOJUDGE_GSM8K_TEST",
-        default_value = "../shared/data/gsm8k/test.jsonl"
+        default_value = "data/gsm8k/test.jsonl"
     )]
     pub data: PathBuf,
     /// Number of questions.

@@ -26,7 +26,7 @@ pub struct DraftSweepArgs {
     #[arg(
         long,
         env = "AUTOJUDGE_GSM8K_TEST",
-        default_value = "../shared/data/gsm8k/test.jsonl"
+        default_value = "data/gsm8k/test.jsonl"
     )]
     pub data: std::path::PathBuf,
     /// Number of questions.

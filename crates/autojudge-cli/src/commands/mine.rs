@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use autojudge_core::TargetModel;
 use autojudge_search::{
-    run_mining, store, Algorithm, FeatureDType, Manifest, MinedDir, SearchConfig, SearchModels,
-    Shard, Totals,
+    run_mining, Algorithm, FeatureDType, Manifest, MinedDir, SearchConfig, SearchModels, Shard,
+    Totals,
 };
 use burn::tensor::backend::Backend;
 use clap::Args;
@@ -104,15 +104,11 @@ fn mine<B: Backend>(a: &MineArgs, device: &B::Device) -> anyhow::Result<()> {
         max_draft_proposals: a.max_draft_proposals,
     };
     let manifest = Manifest {
-        format: store::FORMAT,
+        format: autojudge_search::MANIFEST_FORMAT,
         target: target.info().into(),
         draft: draft.info().into(),
         task: a.task.name().into(),
-        dataset: a
-            .task
-            .data
-            .file_name()
-            .map_or_else(String::new, |f| f.to_string_lossy().into_owned()),
+        dataset: a.task.file_name(),
         prompt_format: if template.is_some() { "chat" } else { "plain" }.into(),
         oracle: oracle.name(),
         search: search.clone(),

@@ -5,7 +5,6 @@ pub mod bench_model;
 pub mod combine;
 pub mod draft_sweep;
 pub mod eval;
-pub mod eval_settings;
 pub mod generate;
 pub mod inspect;
 pub mod merge;

@@ -29,14 +29,14 @@ pub struct PipelineArgs {
     #[arg(
         long,
         env = "AUTOJUDGE_GSM8K_TRAIN",
-        default_value = "../shared/data/gsm8k/train.jsonl"
+        default_value = "data/gsm8k/train.jsonl"
     )]
     pub train_data: PathBuf,
     /// Test split (evaluated).
     #[arg(
         long,
         env = "AUTOJUDGE_GSM8K_TEST",
-        default_value = "../shared/data/gsm8k/test.jsonl"
+        default_value = "data/gsm8k/test.jsonl"
     )]
     pub test_data: PathBuf,
     /// Prompts to mine.
@@ -86,7 +86,7 @@ pub struct PipelineArgs {
 
 /// Refuses to evaluate on lines that were mined (the same file with overlapping ranges).
 fn check_splits_disjoint(a: &PipelineArgs) -> anyhow::Result<()> {
-    let same_file = crate::same_path::same_path(&a.train_data, &a.test_data);
+    let same_file = autojudge_eval::same_path(&a.train_data, &a.test_data);
     let train = a.train_skip..a.train_skip + a.mine_prompts;
     let test = a.test_skip..a.test_skip + a.eval_prompts;
     if a.mined.is_none() && same_file && train.start < test.end && test.start < train.end {

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use plotters::prelude::*;
 
-use super::report::MethodSummary;
+use autojudge_eval::MethodSummary;
 
 const FONT_PATHS: [&str; 3] = [
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",

@@ -42,12 +42,4 @@ impl HostMatrix {
             HostElems::F16(v) => out.extend(v[r * c..(r + 1) * c].iter().map(|h| h.to_f32())),
         }
     }
-
-    /// Bytes held.
-    pub fn nbytes(&self) -> usize {
-        match &self.elems {
-            HostElems::F32(v) => v.len() * 4,
-            HostElems::F16(v) => v.len() * 2,
-        }
-    }
 }

@@ -2,9 +2,9 @@
 //! of decoding and verification (k ≤ 32), where a generic GEMM wastes most of its tile, and the
 //! row-wise rest of a decoder layer, so a CPU forward runs without per-op tensor dispatch.
 
-pub mod host_matrix;
-pub mod layer_ops;
-pub mod matmul;
+pub(crate) mod host_matrix;
+pub(crate) mod layer_ops;
+pub(crate) mod matmul;
 
 pub use host_matrix::HostMatrix;
 pub use matmul::matmul_xwt;

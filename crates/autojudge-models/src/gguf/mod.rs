@@ -1,12 +1,14 @@
-//! GGUF v2/v3 reading: header, metadata and tensor directory ([`reader`]), GGML tensor types
-//! ([`ggml_type`]) and dequantization of their blocks ([`dequant`]).
+//! GGUF v2/v3 files: reading the header, metadata and tensor directory ([`GgufFile`]), GGML
+//! tensor types ([`GgmlType`]), dequantization of their blocks ([`dequantize`]) and writing
+//! ([`GgufWriter`]).
 
-pub mod dequant;
-pub mod ggml_type;
-pub mod metadata;
-pub mod reader;
-pub mod writer;
+pub(crate) mod dequant;
+pub(crate) mod ggml_type;
+pub(crate) mod metadata;
+pub(crate) mod reader;
+pub(crate) mod writer;
 
+pub use dequant::{dequantize, dequantize_into};
 pub use ggml_type::GgmlType;
 pub use metadata::MetadataValue;
 pub use reader::{GgufFile, TensorInfo};

@@ -52,7 +52,7 @@ impl<B: Backend> std::fmt::Debug for Llama<B> {
 
 impl<B: Backend> Llama<B> {
     /// Wraps loaded weights. `info.max_context` may be below the config's (to bound memory).
-    pub fn new(weights: LlamaWeights<B>, mut info: ModelInfo, device: B::Device) -> Self {
+    pub(crate) fn new(weights: LlamaWeights<B>, mut info: ModelInfo, device: B::Device) -> Self {
         info.max_context = info.max_context.min(weights.config.max_context);
         info.hidden_size = weights.config.hidden_size;
         let mut rope_cfg = weights.config.clone();
@@ -108,9 +108,10 @@ impl<B: Backend> Llama<B> {
         &self.shared.weights.config
     }
 
-    /// The weights.
-    pub fn weights(&self) -> &LlamaWeights<B> {
-        &self.shared.weights
+    /// Whether sessions run the fused host forward (CPU, host projection matrices) rather
+    /// than the burn forward (GPU backends, `ProjectionKernel::Burn`).
+    pub fn uses_host_forward(&self) -> bool {
+        self.shared.weights.host_vectors.is_some()
     }
 
     /// The device the weights live on.

@@ -81,7 +81,7 @@ impl TextTokenizer for LlmTokenizer {
         let enc = self
             .inner
             .encode(text, false)
-            .map_err(|e| CoreError::Tokenizer(e.to_string()))?;
+            .map_err(CoreError::Tokenizer)?;
         let mut ids = Vec::with_capacity(enc.len() + 1);
         if let (true, Some(bos)) = (add_bos, self.bos) {
             ids.push(bos);
@@ -91,9 +91,7 @@ impl TextTokenizer for LlmTokenizer {
     }
 
     fn decode(&self, ids: &[TokenId]) -> CoreResult<String> {
-        self.inner
-            .decode(ids, true)
-            .map_err(|e| CoreError::Tokenizer(e.to_string()))
+        self.inner.decode(ids, true).map_err(CoreError::Tokenizer)
     }
 
     fn id(&self) -> &TokenizerId {

@@ -15,21 +15,25 @@ pub fn fixture(rel: &str) -> PathBuf {
     root().join("tests/fixtures").join(rel)
 }
 
-/// The embedded SmolLM2 GGUF, from `AUTOJUDGE_SMOLLM` or `../shared/models`; `None` (test
-/// skipped with a note) when neither exists.
-pub fn smollm_path() -> Option<PathBuf> {
+/// The embedded SmolLM2 GGUF: `AUTOJUDGE_SMOLLM`, else the model cache that
+/// `scripts/fetch-models.sh smollm` fills (`AUTOJUDGE_MODELS`, default
+/// `~/.cache/autojudge/models`). A test that needs it fails with this instruction when it is
+/// absent (the test command fetches it first), so a missing input never passes as a skip.
+pub fn smollm_path() -> PathBuf {
+    const FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
     let candidates = [
         std::env::var_os("AUTOJUDGE_SMOLLM").map(PathBuf::from),
-        Some(root().join("../shared/models/SmolLM2-135M-Instruct.Q4_1.gguf")),
-        std::env::var_os("HOME").map(|h| {
-            PathBuf::from(h).join(".cache/autojudge/models/SmolLM2-135M-Instruct.Q4_1.gguf")
-        }),
+        std::env::var_os("AUTOJUDGE_MODELS").map(|d| PathBuf::from(d).join(FILE)),
+        std::env::var_os("HOME")
+            .map(|h| PathBuf::from(h).join(".cache/autojudge/models").join(FILE)),
     ];
-    let found = candidates.into_iter().flatten().find(|p| p.exists());
-    if found.is_none() {
-        eprintln!("SmolLM2 GGUF not found; set AUTOJUDGE_SMOLLM to run this check");
-    }
-    found
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|p| p.exists())
+        .unwrap_or_else(|| {
+            panic!("{FILE} not found: run `scripts/fetch-models.sh smollm` or set AUTOJUDGE_SMOLLM")
+        })
 }
 
 /// A unique scratch file path.

@@ -1,5 +1,5 @@
-//! Whether two paths name the same file or directory (after resolving links and `..`), so
-//! commands can refuse to read and write the same place under two spellings.
+//! Whether two paths name the same file or directory (after resolving links and `..`), so a
+//! run can refuse to read and write the same place under two spellings.
 
 use std::path::Path;
 

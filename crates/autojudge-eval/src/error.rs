@@ -1,0 +1,62 @@
+//! Typed errors of evaluation and judge training.
+
+use autojudge_classifier::ClassifierError;
+use autojudge_core::CoreError;
+use autojudge_decode::DecodeError;
+use autojudge_search::SearchError;
+
+/// Result alias for [`EvalError`].
+pub type EvalResult<T> = Result<T, EvalError>;
+
+/// Errors raised while evaluating methods or training judges; each keeps its source.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EvalError {
+    /// The model/session or tokenizer contract failed.
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// The decode loop failed.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// A run directory, dataset or mined directory could not be used.
+    #[error(transparent)]
+    Search(#[from] SearchError),
+    /// Fitting, loading or checking a judge failed.
+    #[error(transparent)]
+    Classifier(#[from] ClassifierError),
+    /// A file could not be written.
+    #[error("{path}: {source}")]
+    File {
+        /// File at fault.
+        path: String,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// Inputs that cannot be combined (e.g. mined directories of different model pairs, or a
+    /// result found in two directories).
+    #[error("{path}: {reason}")]
+    Conflict {
+        /// Input at fault.
+        path: String,
+        /// What conflicts.
+        reason: String,
+    },
+    /// An option out of range.
+    #[error("invalid option {field}: {reason}")]
+    InvalidOption {
+        /// Option name.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl EvalError {
+    /// An [`EvalError::File`] for `path`.
+    pub(crate) fn file(path: &std::path::Path, source: std::io::Error) -> Self {
+        EvalError::File {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+}

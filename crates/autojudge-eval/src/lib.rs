@@ -1,0 +1,58 @@
+//! Engine-agnostic evaluation of AutoJudge against its baselines.
+//!
+//! Everything here speaks only the [`autojudge_core`] contract, so an engine that implements
+//! `TargetModel` for its own model evaluates exactly as the `autojudge` command line does:
+//!
+//! - [`Method`]: target-only, lossless speculative decoding, top-k and target-probability
+//!   baselines, and AutoJudge judges at thresholds ([`judge_sweep`]).
+//! - [`evaluate`]: every method on every prompt into a resumable [`EvalDir`] (settings checked
+//!   on resume, one committed [`ResultLine`] per generation), returning a [`Report`] with
+//!   paired bootstrap intervals ([`summarize`]).
+//! - [`join_dirs`]: one report from directories that ran in parallel.
+//! - [`train_judge`]: the judge from mined directories, its C and threshold tables as data.
+//!
+//! ```no_run
+//! # fn demo<T: autojudge_core::TargetModel, D: autojudge_core::TargetModel>(
+//! #     target: &T, draft: &D, tokenizer: &dyn autojudge_core::TextTokenizer,
+//! #     oracle: &dyn autojudge_search::Oracle,
+//! #     tasks: Vec<(usize, autojudge_search::TaskLine)>,
+//! # ) -> autojudge_eval::EvalResult<()> {
+//! use autojudge_eval::{evaluate, EvalDir, EvalModels, EvalPlan, EvalSettings, Method};
+//! let settings = EvalSettings {
+//!     task: "gsm8k".into(), data: "test.jsonl".into(), oracle: oracle.name(), chat: false,
+//!     target: target.info().name.clone(), draft: draft.info().name.clone(),
+//!     dtype: "f32".into(), k: 8, max_new_tokens: 256,
+//! };
+//! let mut dir = EvalDir::create_or_resume("results/eval".as_ref(), settings)?;
+//! let models = EvalModels { target, draft, tokenizer, oracle };
+//! let plan = EvalPlan { methods: Method::baselines(&[4], &[]), bootstrap: 2000 };
+//! let render = |t: &autojudge_search::Task| {
+//!     tokenizer.encode(&t.user_prompt, true).map_err(|e| e.to_string())
+//! };
+//! let report = evaluate(&mut dir, &models, &plan, tasks, &render, &mut |_| {})?;
+//! report.write_tables(dir.root())?;
+//! println!("{}", report.markdown());
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod join;
+mod method;
+mod result_line;
+mod run;
+mod same_path;
+mod settings;
+mod summary;
+mod training;
+
+pub use error::{EvalError, EvalResult};
+pub use join::join_dirs;
+pub use method::{judge_sweep, JudgeMethod, Method, LOSSLESS, TARGET_ONLY, THRESHOLD_QUANTILES};
+pub use result_line::ResultLine;
+pub use run::{evaluate, EvalDir, EvalModels, EvalPlan, Progress, RESULTS_FILE};
+pub use same_path::same_path;
+pub use settings::EvalSettings;
+pub use summary::{method_order, summarize, MethodSummary, Report};
+pub use training::{
+    sibling, train_judge, TrainOptions, TrainedJudge, TrainingSet, MIN_USABLE_SPREAD,
+};

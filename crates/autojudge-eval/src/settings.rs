@@ -1,0 +1,62 @@
+//! The settings an evaluation directory was produced with (`eval.json`). A rerun with other
+//! settings is refused, naming the field, so resumed results never mix two runs; adding
+//! methods (a judge, a threshold) or prompts to a directory is allowed.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::EvalResult;
+
+/// What every result line of one directory must share.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvalSettings {
+    /// Benchmark name.
+    pub task: String,
+    /// Dataset file name.
+    pub data: String,
+    /// Oracle identity (includes its options, e.g. GSM8K fallbacks).
+    pub oracle: String,
+    /// Whether prompts went through the chat template.
+    pub chat: bool,
+    /// Target model identity.
+    pub target: String,
+    /// Draft model identity.
+    pub draft: String,
+    /// The engine's compute precision or variant (free-form; part of the identity because it
+    /// changes outputs and speed).
+    pub dtype: String,
+    /// Draft window k.
+    pub k: usize,
+    /// Response budget.
+    pub max_new_tokens: usize,
+}
+
+impl EvalSettings {
+    /// File name inside the results directory.
+    pub const FILE: &'static str = "eval.json";
+
+    /// The settings of an existing results directory.
+    pub fn load(dir: &Path) -> EvalResult<Self> {
+        Ok(autojudge_search::run_dir::read_settings(
+            &dir.join(Self::FILE),
+        )?)
+    }
+
+    /// Writes the settings into a new directory, or checks them against an existing one.
+    pub fn check_or_write(&self, dir: &Path) -> EvalResult<()> {
+        Ok(autojudge_search::run_dir::check_or_write_settings(
+            &dir.join(Self::FILE),
+            self,
+            &[],
+        )?)
+    }
+
+    /// A one-line title for reports: task, data, prompt count, models, k, budget.
+    pub fn title(&self, prompts: usize) -> String {
+        format!(
+            "{} on {} ({prompts} prompts), target {}, draft {}, k = {}, max {} new tokens",
+            self.task, self.data, self.target, self.draft, self.k, self.max_new_tokens
+        )
+    }
+}

@@ -1,0 +1,234 @@
+//! The evaluation summary: per method, over the prompts every method finished, accuracy and
+//! its paired difference to target-only, answer agreement with target-only (95% bootstrap
+//! intervals over prompts), accepted tokens per cycle, target calls per token, tok/s and
+//! wall-clock speed-ups; written as Markdown, CSV and JSON.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use autojudge_decode::DecodeStats;
+use rand::{rngs::StdRng, Rng, SeedableRng};
+
+use crate::method::{LOSSLESS, TARGET_ONLY};
+use crate::{EvalError, EvalResult, ResultLine};
+
+/// Summary of one method over the prompts all methods finished.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct MethodSummary {
+    /// Method name.
+    pub method: String,
+    /// Plot curve.
+    pub family: String,
+    /// Prompts.
+    pub prompts: usize,
+    /// Accuracy against the gold.
+    pub accuracy: f64,
+    /// Accuracy minus target-only's, with a 95% paired bootstrap interval.
+    pub accuracy_diff: (f64, f64, f64),
+    /// Fraction of prompts whose answer equals target-only's.
+    pub agreement: f64,
+    /// Agreement's 95% bootstrap interval.
+    pub agreement_ci: (f64, f64),
+    /// Accepted draft tokens per verification cycle.
+    pub accepted_per_cycle: f64,
+    /// Target forward calls per generated token.
+    pub target_calls_per_token: f64,
+    /// Generated tokens per second.
+    pub tokens_per_second: f64,
+    /// Wall-clock speed-up over target-only (same prompts).
+    pub speedup_vs_target: f64,
+    /// Wall-clock speed-up over lossless speculative decoding.
+    pub speedup_vs_lossless: f64,
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+/// Mean and 95% bootstrap interval of `v` (seeded resampling of prompts).
+fn bootstrap(v: &[f64], resamples: usize, seed: u64) -> (f64, f64, f64) {
+    let n = v.len();
+    if n == 0 {
+        return (f64::NAN, f64::NAN, f64::NAN);
+    }
+    let mean = v.iter().sum::<f64>() / n as f64;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut means: Vec<f64> = (0..resamples)
+        .map(|_| (0..n).map(|_| v[rng.random_range(0..n)]).sum::<f64>() / n as f64)
+        .collect();
+    means.sort_by(f64::total_cmp);
+    (mean, percentile(&means, 0.025), percentile(&means, 0.975))
+}
+
+/// Per-method summaries (in `order`) over the prompts every method finished.
+pub fn summarize(lines: &[ResultLine], order: &[String], resamples: usize) -> Vec<MethodSummary> {
+    let mut by: BTreeMap<&str, BTreeMap<usize, &ResultLine>> = BTreeMap::new();
+    for l in lines {
+        by.entry(&l.method).or_default().insert(l.index, l);
+    }
+    let methods: Vec<&String> = order
+        .iter()
+        .filter(|m| by.contains_key(m.as_str()))
+        .collect();
+    let common: Vec<usize> = match methods.first() {
+        Some(m) => by[m.as_str()]
+            .keys()
+            .copied()
+            .filter(|i| methods.iter().all(|m| by[m.as_str()].contains_key(i)))
+            .collect(),
+        None => return Vec::new(),
+    };
+    let wall = |m: &str| -> f64 {
+        by.get(m).map_or(f64::NAN, |r| {
+            common
+                .iter()
+                .map(|i| r[i].stats.wall_time.as_secs_f64())
+                .sum()
+        })
+    };
+    let (base_wall, lossless_wall) = (wall(TARGET_ONLY), wall(LOSSLESS));
+    let base = by.get(TARGET_ONLY);
+    methods
+        .iter()
+        .map(|m| {
+            let rows: Vec<&ResultLine> = common.iter().map(|i| by[m.as_str()][i]).collect();
+            let mut s = DecodeStats::default();
+            rows.iter().for_each(|r| s.merge(&r.stats));
+            let correct = |r: &ResultLine| f64::from(u8::from(r.correct == Some(true)));
+            let diffs: Vec<f64> = rows
+                .iter()
+                .map(|r| correct(r) - base.map_or(0.0, |b| correct(b[&r.index])))
+                .collect();
+            let agree: Vec<f64> = rows
+                .iter()
+                .map(|r| f64::from(u8::from(r.agrees == Some(true))))
+                .collect();
+            let (d, lo, hi) = bootstrap(&diffs, resamples, 1);
+            let (ag, alo, ahi) = bootstrap(&agree, resamples, 2);
+            let w = wall(m);
+            MethodSummary {
+                method: m.to_string(),
+                family: rows.first().map_or_else(String::new, |r| r.family.clone()),
+                prompts: rows.len(),
+                accuracy: rows.iter().map(|r| correct(r)).sum::<f64>() / rows.len().max(1) as f64,
+                accuracy_diff: (d, lo, hi),
+                agreement: ag,
+                agreement_ci: (alo, ahi),
+                accepted_per_cycle: if m.as_str() == TARGET_ONLY {
+                    0.0
+                } else {
+                    s.mean_accepted()
+                },
+                target_calls_per_token: s.target_calls_per_token(),
+                tokens_per_second: s.tokens_per_second(),
+                speedup_vs_target: base_wall / w,
+                speedup_vs_lossless: lossless_wall / w,
+            }
+        })
+        .collect()
+}
+
+/// Methods in report order: target-only, lossless, then the others as they first appear.
+pub fn method_order(lines: &[ResultLine]) -> Vec<String> {
+    let mut order: Vec<String> = [TARGET_ONLY, LOSSLESS]
+        .into_iter()
+        .filter(|m| lines.iter().any(|l| l.method == *m))
+        .map(String::from)
+        .collect();
+    for l in lines {
+        if !order.contains(&l.method) {
+            order.push(l.method.clone());
+        }
+    }
+    order
+}
+
+/// A titled summary: what an evaluation run or a joined report produces.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Report {
+    /// One line naming task, data, prompts, models and settings.
+    pub title: String,
+    /// One row per method, in report order.
+    pub rows: Vec<MethodSummary>,
+}
+
+impl Report {
+    /// The Markdown table (with the title above it).
+    pub fn markdown(&self) -> String {
+        let mut md = format!("{}\n\n", self.title);
+        md.push_str("| method | prompts | accuracy | Δ accuracy vs target-only [95% CI] | agreement with target-only [95% CI] | accepted/cycle | target calls/token | tok/s | speed-up vs target-only | vs lossless |\n");
+        md.push_str("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+        for r in &self.rows {
+            let (d, lo, hi) = r.accuracy_diff;
+            let _ = writeln!(
+                md,
+                "| {} | {} | {:.3} | {:+.3} [{:+.3}, {:+.3}] | {:.3} [{:.3}, {:.3}] | {:.2} | {:.3} | {:.1} | {:.2}x | {:.2}x |",
+                r.method, r.prompts, r.accuracy, d, lo, hi, r.agreement, r.agreement_ci.0, r.agreement_ci.1,
+                r.accepted_per_cycle, r.target_calls_per_token, r.tokens_per_second, r.speedup_vs_target, r.speedup_vs_lossless
+            );
+        }
+        md
+    }
+
+    /// The CSV table (one row per method, every figure unrounded).
+    pub fn csv(&self) -> String {
+        let mut csv = String::from("method,family,prompts,accuracy,accuracy_diff,accuracy_diff_lo,accuracy_diff_hi,agreement,agreement_lo,agreement_hi,accepted_per_cycle,target_calls_per_token,tokens_per_second,speedup_vs_target,speedup_vs_lossless\n");
+        for r in &self.rows {
+            let (d, lo, hi) = r.accuracy_diff;
+            let _ = writeln!(
+                csv,
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                r.method,
+                r.family,
+                r.prompts,
+                r.accuracy,
+                d,
+                lo,
+                hi,
+                r.agreement,
+                r.agreement_ci.0,
+                r.agreement_ci.1,
+                r.accepted_per_cycle,
+                r.target_calls_per_token,
+                r.tokens_per_second,
+                r.speedup_vs_target,
+                r.speedup_vs_lossless
+            );
+        }
+        csv
+    }
+
+    /// Writes `summary.md`, `summary.csv` and `summary.json` into `dir`.
+    pub fn write_tables(&self, dir: &Path) -> EvalResult<()> {
+        let write = |name: &str, text: String| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).map_err(|e| EvalError::file(&path, e))
+        };
+        write("summary.md", self.markdown())?;
+        write("summary.csv", self.csv())?;
+        write(
+            "summary.json",
+            serde_json::to_string_pretty(&self.rows).expect("summaries serialize"),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bootstrap_interval_brackets_the_mean_and_collapses_on_constants() {
+        let (m, lo, hi) = bootstrap(&[1.0; 20], 500, 3);
+        assert_eq!((m, lo, hi), (1.0, 1.0, 1.0));
+        let v: Vec<f64> = (0..40).map(|i| f64::from(u8::from(i % 4 == 0))).collect();
+        let (m, lo, hi) = bootstrap(&v, 2000, 3);
+        assert!((m - 0.25).abs() < 1e-12);
+        assert!(lo < m && m < hi && lo > 0.05 && hi < 0.5, "{lo} {hi}");
+        assert_eq!(bootstrap(&v, 2000, 3), (m, lo, hi), "seeded");
+    }
+}
