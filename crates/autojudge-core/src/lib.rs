@@ -5,12 +5,13 @@
 //! implements [`TargetModel`] / [`ModelSession`] for its own model and reuses the rest of
 //! autojudge-rs unchanged.
 
-pub mod error;
-pub mod judge;
-pub mod model;
-pub mod output;
-pub mod tokenizer;
-pub mod types;
+mod error;
+mod judge;
+mod model;
+pub mod ngram;
+mod output;
+mod tokenizer;
+mod types;
 
 pub use error::{BoxError, CoreError, CoreResult};
 pub use judge::{FeatureSet, Judge};

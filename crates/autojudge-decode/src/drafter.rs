@@ -2,6 +2,7 @@
 //! `ModelSession`: a smaller model or a self-speculative view of the target), or n-gram
 //! prompt lookup (no model).
 
+use autojudge_core::ngram::last_match_end;
 use autojudge_core::{ModelSession, OutputRows, Outputs, TokenId};
 use rand::rngs::StdRng;
 
@@ -193,13 +194,9 @@ impl NgramDrafter {
             if n >= len {
                 continue;
             }
-            let suffix = &context[len - n..];
             // Most recent earlier occurrence whose continuation exists.
-            for start in (0..len - n).rev() {
-                if &context[start..start + n] == suffix {
-                    let from = start + n;
-                    return context[from..(from + k).min(len)].to_vec();
-                }
+            if let Some(from) = last_match_end(context, &context[len - n..], len - 1) {
+                return context[from..(from + k).min(len)].to_vec();
             }
         }
         Vec::new()

@@ -5,9 +5,8 @@
 //! draft of adjustable quality adds independent noise to a target's logits.
 
 use autojudge_core::{
-    model::{check_extend, check_truncate},
-    CoreResult, ExtendOutput, ModelInfo, ModelSession, OutputRows, Outputs, TargetModel, TokenId,
-    TokenizerId,
+    check_extend, check_truncate, CoreResult, ExtendOutput, ModelInfo, ModelSession, OutputRows,
+    Outputs, TargetModel, TokenId, TokenizerId,
 };
 
 /// A hash-defined language model.

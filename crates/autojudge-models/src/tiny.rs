@@ -1,5 +1,5 @@
 //! Seeded random-weight Llama models for tests: same code path as real checkpoints (weights go
-//! through [`WeightSource::Memory`]), small enough to run in milliseconds.
+//! through in-memory weights), small enough to run in milliseconds.
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -6,6 +6,7 @@
 //! the previous continuation (a swap that re-converges costs a few block verifications
 //! instead of a full regeneration) and from the draft model.
 
+use autojudge_core::ngram::last_match_end;
 use autojudge_core::{CoreResult, ModelSession, OutputRows, Outputs, TokenId};
 
 use crate::meter::Meter;
@@ -216,16 +217,6 @@ pub struct ContextNgram<'h> {
     pub history: &'h [Vec<TokenId>],
 }
 
-fn lookup(hay: &[TokenId], pat: &[TokenId], end: usize) -> Option<usize> {
-    let g = pat.len();
-    (0..end
-        .saturating_sub(g - 1)
-        .min(hay.len().saturating_sub(g - 1)))
-        .rev()
-        .find(|&i| &hay[i..i + g] == pat)
-        .map(|i| i + g)
-}
-
 impl Proposer for ContextNgram<'_> {
     fn propose(&mut self, ctx: &[TokenId], max: usize) -> CoreResult<Vec<TokenId>> {
         let n = ctx.len();
@@ -236,12 +227,12 @@ impl Proposer for ContextNgram<'_> {
             }
             let pat = &ctx[n - g..];
             // In the context: occurrences ending before the current tail.
-            if let Some(from) = lookup(ctx, pat, n - 1) {
+            if let Some(from) = last_match_end(ctx, pat, n - 1) {
                 let len = max.min(n - from);
                 return Ok(ctx[from..from + len].to_vec());
             }
             for h in self.history {
-                if let Some(from) = lookup(h, pat, h.len()) {
+                if let Some(from) = last_match_end(h, pat, h.len()) {
                     let len = max.min(h.len() - from);
                     if len > 0 {
                         return Ok(h[from..from + len].to_vec());

@@ -13,7 +13,7 @@ const PAR_CHUNK_BLOCKS: usize = 1024;
 ///
 /// # Panics
 /// If `dtype` is unsupported or the lengths disagree; callers validate both first
-/// ([`crate::gguf::reader`] does for every tensor).
+/// (`GgufFile::open` does for every tensor).
 pub fn dequantize_into(dtype: GgmlType, bytes: &[u8], out: &mut [f32]) {
     let block_len = dtype.block_len();
     let block_bytes = dtype.block_bytes().expect("validated type");

@@ -97,7 +97,7 @@ impl GgmlType {
         })
     }
 
-    /// Whether [`crate::gguf::dequant`] can decode this type.
+    /// Whether [`dequantize`](crate::gguf::dequantize) can decode this type.
     pub fn is_supported(self) -> bool {
         Self::SUPPORTED.contains(&self)
     }

@@ -2,8 +2,8 @@
 //! back by moving the length (cached entries past it are simply overwritten later).
 
 use autojudge_core::{
-    model::{check_extend, check_truncate},
-    CoreResult, ExtendOutput, ModelInfo, ModelSession, Outputs, TokenId,
+    check_extend, check_truncate, CoreResult, ExtendOutput, ModelInfo, ModelSession, Outputs,
+    TokenId,
 };
 use burn::tensor::backend::Backend;
 
