@@ -26,8 +26,8 @@ use autojudge::core::{
     ModelSession, OutputRows, Outputs, TargetModel, TextTokenizer, TokenId, TokenizerId,
 };
 use autojudge::eval::{
-    evaluate, train_judge, EvalDir, EvalModels, EvalPlan, EvalSettings, JudgeMethod, Method,
-    Report, TrainOptions, TrainingSet,
+    evaluate, train_judge, EvalDir, EvalPlan, EvalSettings, JudgeMethod, Method, Report,
+    TrainOptions, TrainingSet,
 };
 use autojudge::search::{
     run_mining, Answer, FeatureDType, Manifest, MinedDir, Oracle, OracleError, SearchConfig,
@@ -431,20 +431,7 @@ fn run(out: &Path) -> anyhow::Result<Report> {
         methods,
         bootstrap: 1000,
     };
-    let eval_models = EvalModels {
-        target: &target,
-        draft: &draft,
-        tokenizer: &tokenizer,
-        oracle: &oracle,
-    };
-    let report = evaluate(
-        &mut dir,
-        &eval_models,
-        &plan,
-        lines(&test),
-        &render,
-        &mut |_| {},
-    )?;
+    let report = evaluate(&mut dir, &models, &plan, lines(&test), &render, &mut |_| {})?;
     report.write_tables(dir.root())?;
     Ok(report)
 }

@@ -4,7 +4,7 @@
 pub type ClassifierResult<T> = Result<T, ClassifierError>;
 
 /// Errors raised on degenerate or malformed training data.
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClassifierError {
     /// No samples.
@@ -24,13 +24,13 @@ pub enum ClassifierError {
     /// Only one class present: logistic regression is undefined.
     #[error("only one class in the training labels (all {0}); need both important and unimportant examples")]
     OneClass(bool),
-    /// Reading or writing a judge file failed.
-    #[error("{path}: {reason}")]
+    /// Reading, parsing or writing a judge file failed.
+    #[error("{path}: {source}")]
     File {
         /// File at fault.
         path: String,
-        /// What went wrong.
-        reason: String,
+        /// What went wrong (an I/O, safetensors or JSON error keeps its own source chain).
+        source: autojudge_core::BoxError,
     },
     /// A saved judge does not belong to the models it is used with.
     #[error("{path}: judge was trained for {field} = {expected}, but this run has {found}")]
@@ -52,6 +52,64 @@ pub enum ClassifierError {
         /// What is wrong.
         reason: String,
     },
+}
+
+impl ClassifierError {
+    /// A [`ClassifierError::File`] for `path`.
+    pub(crate) fn file(
+        path: &std::path::Path,
+        source: impl Into<autojudge_core::BoxError>,
+    ) -> Self {
+        ClassifierError::File {
+            path: path.display().to_string(),
+            source: source.into(),
+        }
+    }
+}
+
+/// Equality for tests and callers matching on outcomes; a file error's source compares by its
+/// message.
+impl PartialEq for ClassifierError {
+    fn eq(&self, other: &Self) -> bool {
+        use ClassifierError as E;
+        match (self, other) {
+            (E::Empty, E::Empty) => true,
+            (E::Shape(a), E::Shape(b)) => a == b,
+            (
+                E::NonFinite { sample, feature },
+                E::NonFinite {
+                    sample: s,
+                    feature: f,
+                },
+            ) => sample == s && feature == f,
+            (E::OneClass(a), E::OneClass(b)) => a == b,
+            (E::File { path, source }, E::File { path: p, source: s }) => {
+                path == p && source.to_string() == s.to_string()
+            }
+            (
+                E::Mismatch {
+                    path,
+                    field,
+                    expected,
+                    found,
+                },
+                E::Mismatch {
+                    path: p,
+                    field: f,
+                    expected: e,
+                    found: fo,
+                },
+            ) => path == p && field == f && expected == e && found == fo,
+            (
+                E::InvalidOption { field, reason },
+                E::InvalidOption {
+                    field: f,
+                    reason: r,
+                },
+            ) => field == f && reason == r,
+            _ => false,
+        }
+    }
 }
 
 /// Checks a feature matrix (rows) and labels.

@@ -102,10 +102,7 @@ fn f64_bytes(v: &[f64]) -> Vec<u8> {
 
 /// Writes `judge` and `meta` to `path`.
 pub fn save(path: &Path, judge: &JudgeModel, meta: &JudgeMeta) -> ClassifierResult<()> {
-    let err = |reason: String| ClassifierError::File {
-        path: path.display().to_string(),
-        reason,
-    };
+    let err = |e: autojudge_core::BoxError| ClassifierError::file(path, e);
     let m = &judge.model;
     let d = m.coef.len();
     let data = [
@@ -119,41 +116,38 @@ pub fn save(path: &Path, judge: &JudgeModel, meta: &JudgeMeta) -> ClassifierResu
         .map(|(n, b, len)| {
             Ok((
                 n.to_string(),
-                TensorView::new(Dtype::F64, vec![*len], b).map_err(|e| err(e.to_string()))?,
+                TensorView::new(Dtype::F64, vec![*len], b).map_err(|e| err(e.into()))?,
             ))
         })
         .collect::<ClassifierResult<_>>()?;
-    let meta_json = serde_json::to_string(meta).map_err(|e| err(e.to_string()))?;
+    let meta_json = serde_json::to_string(meta).map_err(|e| err(e.into()))?;
     let info = HashMap::from([("autojudge".to_string(), meta_json)]);
-    safetensors::serialize_to_file(views, Some(info), path).map_err(|e| err(e.to_string()))
+    safetensors::serialize_to_file(views, Some(info), path).map_err(|e| err(e.into()))
 }
 
 /// Reads a judge written by [`save`].
 pub fn load(path: &Path) -> ClassifierResult<(JudgeModel, JudgeMeta)> {
-    let err = |reason: String| ClassifierError::File {
-        path: path.display().to_string(),
-        reason,
-    };
-    let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
-    let (_, header) =
-        safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| err(e.to_string()))?;
+    let err = |e: autojudge_core::BoxError| ClassifierError::file(path, e);
+    let bytes = std::fs::read(path).map_err(|e| err(e.into()))?;
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| err(e.into()))?;
     let meta_json = header
         .metadata()
         .as_ref()
         .and_then(|m| m.get("autojudge"))
         .ok_or_else(|| err("no `autojudge` metadata (not a judge file)".into()))?;
     let meta: JudgeMeta =
-        serde_json::from_str(meta_json).map_err(|e| err(format!("metadata: {e}")))?;
-    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| err(e.to_string()))?;
+        serde_json::from_str(meta_json).map_err(|e| err(format!("metadata: {e}").into()))?;
+    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| err(e.into()))?;
     let get = |name: &str| -> ClassifierResult<Vec<f64>> {
         let t = st
             .tensor(name)
-            .map_err(|e| err(format!("tensor `{name}`: {e}")))?;
+            .map_err(|e| err(format!("tensor `{name}`: {e}").into()))?;
         if t.dtype() != Dtype::F64 {
             return Err(err(format!(
                 "tensor `{name}` is {:?}, expected F64",
                 t.dtype()
-            )));
+            )
+            .into()));
         }
         Ok(t.data()
             .chunks_exact(8)
@@ -171,7 +165,8 @@ pub fn load(path: &Path) -> ClassifierResult<(JudgeModel, JudgeMeta)> {
             coef.len(),
             mean.len(),
             scale.len()
-        )));
+        )
+        .into()));
     }
     let model = LogisticRegression {
         scaler: StandardScaler { mean, scale },

@@ -1,12 +1,12 @@
 //! One report from evaluation directories that ran in parallel (e.g. two halves of the test
 //! prompts, one per core), without running a model.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::run::RESULTS_FILE;
-use crate::summary::{method_order, summarize, Report};
+use crate::summary::{method_order, Report};
 use crate::{same_path, EvalDir, EvalError, EvalResult, EvalSettings, ResultLine};
 
 /// Joins `dirs` into `out` and returns the report over all their lines. Every directory must
@@ -59,9 +59,5 @@ pub fn join_dirs(dirs: &[PathBuf], out: &Path, resamples: usize) -> EvalResult<R
         }
         f.sync_all().map_err(io)?;
     }
-    let prompts: BTreeSet<usize> = lines.iter().map(|l| l.index).collect();
-    Ok(Report {
-        title: s.title(prompts.len()),
-        rows: summarize(&lines, &method_order(&lines), resamples),
-    })
+    Ok(Report::new(&s, &lines, &method_order(&lines), resamples))
 }

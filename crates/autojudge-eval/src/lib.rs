@@ -17,14 +17,15 @@
 //! #     oracle: &dyn autojudge_search::Oracle,
 //! #     tasks: Vec<(usize, autojudge_search::TaskLine)>,
 //! # ) -> autojudge_eval::EvalResult<()> {
-//! use autojudge_eval::{evaluate, EvalDir, EvalModels, EvalPlan, EvalSettings, Method};
+//! use autojudge_eval::{evaluate, EvalDir, EvalPlan, EvalSettings, Method};
+//! use autojudge_search::SearchModels;
 //! let settings = EvalSettings {
 //!     task: "gsm8k".into(), data: "test.jsonl".into(), oracle: oracle.name(), chat: false,
 //!     target: target.info().name.clone(), draft: draft.info().name.clone(),
 //!     dtype: "f32".into(), k: 8, max_new_tokens: 256,
 //! };
 //! let mut dir = EvalDir::create_or_resume("results/eval".as_ref(), settings)?;
-//! let models = EvalModels { target, draft, tokenizer, oracle };
+//! let models = SearchModels { target, draft, tokenizer, oracle };
 //! let plan = EvalPlan { methods: Method::baselines(&[4], &[]), bootstrap: 2000 };
 //! let render = |t: &autojudge_search::Task| {
 //!     tokenizer.encode(&t.user_prompt, true).map_err(|e| e.to_string())
@@ -49,7 +50,7 @@ pub use error::{EvalError, EvalResult};
 pub use join::join_dirs;
 pub use method::{judge_sweep, JudgeMethod, Method, LOSSLESS, TARGET_ONLY, THRESHOLD_QUANTILES};
 pub use result_line::ResultLine;
-pub use run::{evaluate, EvalDir, EvalModels, EvalPlan, Progress, RESULTS_FILE};
+pub use run::{evaluate, EvalDir, EvalPlan, Progress, RESULTS_FILE};
 pub use same_path::same_path;
 pub use settings::EvalSettings;
 pub use summary::{method_order, summarize, MethodSummary, Report};

@@ -4,30 +4,17 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use autojudge_core::{TargetModel, TextTokenizer};
+use autojudge_core::TargetModel;
 use autojudge_decode::DecodeConfig;
 use autojudge_search::run_dir::{read_lines, JsonlLog, TornTail};
-use autojudge_search::{Answer, Oracle, Render, TaskLine};
+use autojudge_search::{Answer, Render, SearchModels, TaskLine};
 
 use crate::method::TARGET_ONLY;
-use crate::summary::{method_order, summarize, Report};
+use crate::summary::Report;
 use crate::{EvalError, EvalResult, EvalSettings, Method, ResultLine};
 
 /// File name of the result lines inside an evaluation directory.
 pub const RESULTS_FILE: &str = "results.jsonl";
-
-/// The models, tokenizer and oracle an evaluation runs with; any engine implementing the core
-/// contract fits.
-pub struct EvalModels<'a, T, D> {
-    /// Target model.
-    pub target: &'a T,
-    /// Draft model (same tokenizer).
-    pub draft: &'a D,
-    /// Decodes generated tokens for the oracle.
-    pub tokenizer: &'a dyn TextTokenizer,
-    /// Extracts and scores answers.
-    pub oracle: &'a dyn Oracle,
-}
 
 /// What an evaluation run compares.
 #[derive(Clone, Debug)]
@@ -120,29 +107,16 @@ impl EvalDir {
         self.lines.push(line);
         Ok(())
     }
-
-    /// The summary of the committed lines: methods in `order` (report order when empty) over
-    /// the prompts every method finished.
-    pub fn report(&self, order: &[String], resamples: usize) -> Report {
-        let order = if order.is_empty() {
-            method_order(&self.lines)
-        } else {
-            order.to_vec()
-        };
-        let rows = summarize(&self.lines, &order, resamples);
-        Report {
-            title: self.settings.title(rows.first().map_or(0, |r| r.prompts)),
-            rows,
-        }
-    }
 }
 
 /// Runs every method of `plan` on every task not yet committed in `dir` (dataset order, methods
 /// in plan order), committing one line per generation, and returns the summary over all
-/// committed lines. Decoding uses the directory's window and budget; greedy throughout.
+/// committed lines. `models` are the ones mining uses (target, draft, tokenizer, oracle; any
+/// engine implementing the core contract). Decoding uses the directory's window and budget;
+/// greedy throughout.
 pub fn evaluate<T: TargetModel, D: TargetModel>(
     dir: &mut EvalDir,
-    models: &EvalModels<'_, T, D>,
+    models: &SearchModels<'_, T, D>,
     plan: &EvalPlan,
     tasks: impl IntoIterator<Item = (usize, TaskLine)>,
     render: &Render<'_>,
@@ -228,9 +202,10 @@ pub fn evaluate<T: TargetModel, D: TargetModel>(
             done.insert((name.clone(), task.index));
         }
     }
-    let rows = summarize(&dir.lines, &names, plan.bootstrap);
-    Ok(Report {
-        title: dir.settings.title(tasks.len()),
-        rows,
-    })
+    Ok(Report::new(
+        &dir.settings,
+        &dir.lines,
+        &names,
+        plan.bootstrap,
+    ))
 }

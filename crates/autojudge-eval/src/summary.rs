@@ -3,7 +3,7 @@
 //! intervals over prompts), accepted tokens per cycle, target calls per token, tok/s and
 //! wall-clock speed-ups; written as Markdown, CSV and JSON.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -11,7 +11,7 @@ use autojudge_decode::DecodeStats;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 use crate::method::{LOSSLESS, TARGET_ONLY};
-use crate::{EvalError, EvalResult, ResultLine};
+use crate::{EvalError, EvalResult, EvalSettings, ResultLine};
 
 /// Summary of one method over the prompts all methods finished.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -157,6 +157,21 @@ pub struct Report {
 }
 
 impl Report {
+    /// The summary of `lines` (one directory's settings): methods in `order` over the prompts
+    /// every method finished, titled with the settings and the number of prompts in the lines.
+    pub fn new(
+        settings: &EvalSettings,
+        lines: &[ResultLine],
+        order: &[String],
+        resamples: usize,
+    ) -> Self {
+        let prompts: BTreeSet<usize> = lines.iter().map(|l| l.index).collect();
+        Report {
+            title: settings.title(prompts.len()),
+            rows: summarize(lines, order, resamples),
+        }
+    }
+
     /// The Markdown table (with the title above it).
     pub fn markdown(&self) -> String {
         let mut md = format!("{}\n\n", self.title);

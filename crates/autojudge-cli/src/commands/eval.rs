@@ -6,9 +6,7 @@
 use std::path::PathBuf;
 
 use autojudge_core::TargetModel;
-use autojudge_eval::{
-    evaluate, judge_sweep, EvalDir, EvalModels, EvalPlan, EvalSettings, Method, Progress,
-};
+use autojudge_eval::{evaluate, judge_sweep, EvalDir, EvalPlan, EvalSettings, Method, Progress};
 use burn::tensor::backend::Backend;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -95,7 +93,7 @@ fn eval<B: Backend>(a: &EvalArgs, device: &B::Device) -> anyhow::Result<()> {
         max_new_tokens: a.max_new_tokens,
     };
     let mut dir = EvalDir::create_or_resume(&a.out, settings)?;
-    let models = EvalModels {
+    let models = autojudge_search::SearchModels {
         target: &pair.target,
         draft: &pair.draft,
         tokenizer: &pair.tokenizer,
