@@ -82,6 +82,19 @@ pub struct ModelPair<B: Backend> {
 }
 
 impl<B: Backend> ModelPair<B> {
+    /// The pair, its tokenizer and `oracle` as the search and evaluation libraries take them.
+    pub fn search_models<'a>(
+        &'a self,
+        oracle: &'a dyn autojudge_search::Oracle,
+    ) -> autojudge_search::SearchModels<'a, Llama<B>, Llama<B>> {
+        autojudge_search::SearchModels {
+            target: &self.target,
+            draft: &self.draft,
+            tokenizer: &self.tokenizer,
+            oracle,
+        }
+    }
+
     /// Loads the target of `model`, parses `draft` against it and picks the prompt template.
     pub fn load(
         model: &crate::device::ModelArgs,

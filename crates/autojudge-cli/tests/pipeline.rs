@@ -112,6 +112,105 @@ fn mining_killed_with_sigkill_resumes_to_identical_output() {
     assert_eq!(content(&killed), content(&whole));
 }
 
+/// Marks every third mismatch of a mined directory important (a random tiny model's labels
+/// are one-class, and training needs both).
+fn relabel(mined: &Path) {
+    let records = std::fs::read_to_string(mined.join("records.jsonl")).unwrap();
+    let mut k = 0;
+    let relabelled: Vec<String> = records
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            for m in v["mismatches"].as_array_mut().into_iter().flatten() {
+                k += 1;
+                m["important"] = serde_json::Value::Bool(k % 3 == 0);
+            }
+            v.to_string()
+        })
+        .collect();
+    std::fs::write(mined.join("records.jsonl"), relabelled.join("\n") + "\n").unwrap();
+}
+
+/// `autojudge pipeline` on a reused (relabelled) mined directory: trains both judges, evaluates
+/// the baselines and both judges, writes the report; a rerun retrains nothing and adds no line.
+#[test]
+fn pipeline_trains_both_judges_and_evaluates_them_resumably() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (model, data) = setup(tmp.path(), 24);
+    let mined = tmp.path().join("mined");
+    assert!(mine_cmd(&model, &data, &mined, 16)
+        .status()
+        .unwrap()
+        .success());
+    relabel(&mined);
+    let out = tmp.path().join("pipe");
+    let pipeline = || {
+        bin()
+            .args([
+                "pipeline",
+                "--draft",
+                "self:exit:2",
+                "--max-new-tokens",
+                "16",
+            ])
+            .args(["--eval-prompts", "2", "--test-skip", "20"])
+            .args(["--topk", "2", "--prob", "none", "--judge-quantiles", "none"])
+            .arg("--model")
+            .arg(&model)
+            .arg("--train-data")
+            .arg(&data)
+            .arg("--test-data")
+            .arg(&data)
+            .arg("--mined")
+            .arg(&mined)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    let first = pipeline();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    for f in [
+        "judges/dt.safetensors",
+        "judges/dd-dt.safetensors",
+        "judges/dt.thresholds.csv",
+        "eval/eval.json",
+        "eval/summary.md",
+    ] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    let lines = std::fs::read_to_string(out.join("eval/results.jsonl")).unwrap();
+    let methods: std::collections::BTreeSet<String> = lines
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["family"].to_string())
+        .collect();
+    for family in [
+        "target-only",
+        "lossless",
+        "top-k",
+        "autojudge-dt",
+        "autojudge-dd-dt",
+    ] {
+        assert!(methods.contains(&format!("\"{family}\"")), "{methods:?}");
+    }
+    let judge = std::fs::read(out.join("judges/dt.safetensors")).unwrap();
+    let second = pipeline();
+    assert!(second.status.success());
+    assert!(!String::from_utf8_lossy(&second.stderr).contains("training the"));
+    assert_eq!(
+        std::fs::read(out.join("judges/dt.safetensors")).unwrap(),
+        judge
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("eval/results.jsonl")).unwrap(),
+        lines
+    );
+}
+
 #[test]
 fn mine_train_eval_pipeline_on_a_tiny_model() {
     let tmp = tempfile::tempdir().unwrap();
@@ -149,20 +248,7 @@ fn mine_train_eval_pipeline_on_a_tiny_model() {
     if !one_class.status.success() {
         assert!(String::from_utf8_lossy(&one_class.stderr).contains("only one class"));
     }
-    let records = std::fs::read_to_string(mined.join("records.jsonl")).unwrap();
-    let mut k = 0;
-    let relabelled: Vec<String> = records
-        .lines()
-        .map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-            for m in v["mismatches"].as_array_mut().into_iter().flatten() {
-                k += 1;
-                m["important"] = serde_json::Value::Bool(k % 3 == 0);
-            }
-            v.to_string()
-        })
-        .collect();
-    std::fs::write(mined.join("records.jsonl"), relabelled.join("\n") + "\n").unwrap();
+    relabel(&mined);
     let out = bin()
         .args([
             "train",

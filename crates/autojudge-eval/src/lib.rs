@@ -10,6 +10,7 @@
 //!   paired bootstrap intervals ([`summarize`]).
 //! - [`join_dirs`]: one report from directories that ran in parallel.
 //! - [`train_judge`]: the judge from mined directories, its C and threshold tables as data.
+//! - [`run_pipeline`]: mine → train the DT and DD-DT judges → evaluate, each step resuming.
 //!
 //! ```no_run
 //! # fn demo<T: autojudge_core::TargetModel, D: autojudge_core::TargetModel>(
@@ -39,6 +40,7 @@
 mod error;
 mod join;
 mod method;
+mod pipeline;
 mod result_line;
 mod run;
 mod same_path;
@@ -49,6 +51,7 @@ mod training;
 pub use error::{EvalError, EvalResult};
 pub use join::join_dirs;
 pub use method::{judge_sweep, JudgeMethod, Method, LOSSLESS, TARGET_ONLY, THRESHOLD_QUANTILES};
+pub use pipeline::{judge_file, run_pipeline, MiningStep, PipelineProgress, PipelineSpec};
 pub use result_line::ResultLine;
 pub use run::{evaluate, EvalDir, EvalPlan, Progress, RESULTS_FILE};
 pub use same_path::same_path;

@@ -17,6 +17,7 @@ use crate::draft_choice::ModelPair;
 use crate::list_arg::ListArg;
 use crate::task_choice::{render_prompt, TaskArgs};
 use crate::with_backend;
+use autojudge_search::Oracle;
 
 /// Arguments of `eval`.
 #[derive(Args, Clone)]
@@ -74,6 +75,64 @@ fn methods(
     Ok(m)
 }
 
+/// The settings an evaluation directory records for this task, pair and window.
+pub fn eval_settings<B: Backend>(
+    task: &TaskArgs,
+    model: &ModelArgs,
+    pair: &ModelPair<B>,
+    oracle: &dyn Oracle,
+    k: usize,
+    max_new_tokens: usize,
+) -> EvalSettings {
+    EvalSettings {
+        task: task.name().into(),
+        data: task.file_name(),
+        oracle: oracle.name(),
+        chat: pair.template.is_some(),
+        target: pair.target.info().name.clone(),
+        draft: pair.draft.info().name.clone(),
+        dtype: format!("{:?}", model.dtype),
+        k,
+        max_new_tokens,
+    }
+}
+
+/// The evaluation progress bar: generations done, the running one, skipped lines.
+pub struct EvalBar(ProgressBar);
+
+impl EvalBar {
+    /// An empty bar; [`Progress::Planned`] sizes it.
+    pub fn new() -> anyhow::Result<Self> {
+        let bar = ProgressBar::new(0);
+        bar.set_style(ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} generations, {elapsed} elapsed, ETA {eta} | {msg}",
+        )?);
+        Ok(EvalBar(bar))
+    }
+
+    /// Shows one progress event.
+    pub fn show(&self, p: Progress<'_>) {
+        match p {
+            Progress::Planned { total, done } => {
+                self.0.set_length(total as u64);
+                self.0.set_position(done as u64);
+            }
+            Progress::Started { method, task_id } => {
+                self.0.set_message(format!("{method} on {task_id}"))
+            }
+            Progress::Committed(_) => self.0.inc(1),
+            Progress::Skipped { task_id, reason } => {
+                self.0.println(format!("skipped {task_id}: {reason}"))
+            }
+        }
+    }
+
+    /// Closes the bar.
+    pub fn finish(&self) {
+        self.0.finish();
+    }
+}
+
 fn eval<B: Backend>(a: &EvalArgs, device: &B::Device) -> anyhow::Result<()> {
     let pair = ModelPair::<B>::load(&a.model, &a.draft, &a.task, device)?;
     let oracle = a.task.oracle()?;
@@ -81,49 +140,25 @@ fn eval<B: Backend>(a: &EvalArgs, device: &B::Device) -> anyhow::Result<()> {
         methods: methods(a, pair.target.info(), pair.draft.info())?,
         bootstrap: a.bootstrap,
     };
-    let settings = EvalSettings {
-        task: a.task.name().into(),
-        data: a.task.file_name(),
-        oracle: oracle.name(),
-        chat: pair.template.is_some(),
-        target: pair.target.info().name.clone(),
-        draft: pair.draft.info().name.clone(),
-        dtype: format!("{:?}", a.model.dtype),
-        k: a.k,
-        max_new_tokens: a.max_new_tokens,
-    };
+    let settings = eval_settings(
+        &a.task,
+        &a.model,
+        &pair,
+        oracle.as_ref(),
+        a.k,
+        a.max_new_tokens,
+    );
     let mut dir = EvalDir::create_or_resume(&a.out, settings)?;
-    let models = autojudge_search::SearchModels {
-        target: &pair.target,
-        draft: &pair.draft,
-        tokenizer: &pair.tokenizer,
-        oracle: oracle.as_ref(),
-    };
     let render =
         |t: &autojudge_search::Task| render_prompt(pair.template.as_ref(), &pair.tokenizer, t);
-    let bar = ProgressBar::new(0);
-    bar.set_style(ProgressStyle::with_template(
-        "{bar:30} {pos}/{len} generations, {elapsed} elapsed, ETA {eta} | {msg}",
-    )?);
+    let bar = EvalBar::new()?;
     let report = evaluate(
         &mut dir,
-        &models,
+        &pair.search_models(oracle.as_ref()),
         &plan,
         a.task.tasks()?,
         &render,
-        &mut |p| match p {
-            Progress::Planned { total, done } => {
-                bar.set_length(total as u64);
-                bar.set_position(done as u64);
-            }
-            Progress::Started { method, task_id } => {
-                bar.set_message(format!("{method} on {task_id}"))
-            }
-            Progress::Committed(_) => bar.inc(1),
-            Progress::Skipped { task_id, reason } => {
-                bar.println(format!("skipped {task_id}: {reason}"))
-            }
-        },
+        &mut |p| bar.show(p),
     )?;
     bar.finish();
     write_reports(&a.out, &report)

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use autojudge_core::TargetModel;
 use autojudge_search::{
-    run_mining, Algorithm, FeatureDType, Manifest, MinedDir, SearchConfig, SearchModels, Shard,
-    Totals,
+    run_mining, Algorithm, FeatureDType, Manifest, MinedDir, Oracle, PromptOutcome, PromptRecord,
+    SearchConfig, Shard, Task, TaskLine, Totals,
 };
 use burn::tensor::backend::Backend;
 use clap::Args;
@@ -85,16 +85,79 @@ pub fn summary(t: &Totals) -> String {
     )
 }
 
+/// What a mined directory records for this task, model pair and search (`tasks` are the
+/// selected dataset lines, before sharding).
+pub fn manifest<B: Backend>(
+    task: &TaskArgs,
+    pair: &ModelPair<B>,
+    oracle: &dyn Oracle,
+    search: SearchConfig,
+    feature_dtype: FeatureDType,
+    shard: Shard,
+    tasks: &[(usize, TaskLine)],
+) -> Manifest {
+    Manifest {
+        format: autojudge_search::MANIFEST_FORMAT,
+        target: pair.target.info().into(),
+        draft: pair.draft.info().into(),
+        task: task.name().into(),
+        dataset: task.file_name(),
+        prompt_format: if pair.template.is_some() {
+            "chat"
+        } else {
+            "plain"
+        }
+        .into(),
+        oracle: oracle.name(),
+        search,
+        feature_dtype,
+        shard,
+        lines: tasks.first().map_or(0, |t| t.0)..tasks.last().map_or(0, |t| t.0 + 1),
+    }
+}
+
+/// The mining progress bar: prompts done, failures, running label and call figures.
+pub struct MiningBar(ProgressBar);
+
+impl MiningBar {
+    /// A bar over `total` prompts of which `done` are already committed.
+    pub fn new(total: usize, done: usize) -> anyhow::Result<Self> {
+        let bar = ProgressBar::new(total as u64);
+        bar.set_style(ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} prompts, {elapsed} elapsed, ETA {eta} | {msg}",
+        )?);
+        bar.set_position(done as u64);
+        Ok(MiningBar(bar))
+    }
+
+    /// One prompt committed, with the directory's running totals.
+    pub fn mined(&self, r: &PromptRecord, t: &Totals) {
+        self.0.inc(1);
+        if let PromptOutcome::Failed { reason } = &r.outcome {
+            self.0.println(format!(
+                "prompt {} ({}) failed: {reason}",
+                r.index, r.task_id
+            ));
+        }
+        self.0.set_message(format!(
+            "{} mismatches, {:.1}% important, {:.0} target calls/prompt",
+            t.mismatches,
+            100.0 * t.important_fraction(),
+            t.work.target_calls as f64 / t.mined().max(1) as f64
+        ));
+    }
+
+    /// Mining finished: closes the bar and prints the summary line.
+    pub fn finish(&self, t: &Totals) {
+        self.0.finish();
+        println!("{}", summary(t));
+    }
+}
+
 fn mine<B: Backend>(a: &MineArgs, device: &B::Device) -> anyhow::Result<()> {
-    let ModelPair {
-        target,
-        draft,
-        tokenizer,
-        template,
-    } = ModelPair::<B>::load(&a.model, &a.draft, &a.task, device)?;
+    let pair = ModelPair::<B>::load(&a.model, &a.draft, &a.task, device)?;
     let oracle = a.task.oracle()?;
     let tasks = a.task.tasks()?;
-    let lines = tasks.first().map_or(0, |t| t.0)..tasks.last().map_or(0, |t| t.0 + 1);
     let search = SearchConfig {
         max_new_tokens: a.max_new_tokens,
         algorithm: a.algorithm,
@@ -103,73 +166,43 @@ fn mine<B: Backend>(a: &MineArgs, device: &B::Device) -> anyhow::Result<()> {
         draft_proposals: a.draft_proposals,
         max_draft_proposals: a.max_draft_proposals,
     };
-    let manifest = Manifest {
-        format: autojudge_search::MANIFEST_FORMAT,
-        target: target.info().into(),
-        draft: draft.info().into(),
-        task: a.task.name().into(),
-        dataset: a.task.file_name(),
-        prompt_format: if template.is_some() { "chat" } else { "plain" }.into(),
-        oracle: oracle.name(),
-        search: search.clone(),
-        feature_dtype: a.feature_dtype,
-        shard: a.shard,
-        lines,
-    };
+    let manifest = manifest(
+        &a.task,
+        &pair,
+        oracle.as_ref(),
+        search.clone(),
+        a.feature_dtype,
+        a.shard,
+        &tasks,
+    );
     let mut dir = MinedDir::create_or_resume(&a.out, manifest)?;
     let mine_tasks: Vec<_> = tasks
         .into_iter()
         .filter(|(i, _)| a.shard.contains(*i))
         .collect();
-    let todo = mine_tasks.len() as u64;
     let done = mine_tasks
         .iter()
         .filter(|(i, _)| dir.records.contains_key(i))
-        .count() as u64;
+        .count();
     eprintln!(
         "mining {} prompts (shard {}, {} already done) into {}: target {}, draft {}",
-        todo,
+        mine_tasks.len(),
         a.shard,
         done,
         a.out.display(),
-        target.info().name,
-        draft.info().name
+        pair.target.info().name,
+        pair.draft.info().name
     );
-    let bar = ProgressBar::new(todo);
-    bar.set_style(ProgressStyle::with_template(
-        "{bar:30} {pos}/{len} prompts, {elapsed} elapsed, ETA {eta} | {msg}",
-    )?);
-    bar.set_position(done);
-    let render = |t: &autojudge_search::Task| render_prompt(template.as_ref(), &tokenizer, t);
-    let models = SearchModels {
-        target: &target,
-        draft: &draft,
-        tokenizer: &tokenizer,
-        oracle: oracle.as_ref(),
-    };
+    let bar = MiningBar::new(mine_tasks.len(), done)?;
+    let render = |t: &Task| render_prompt(pair.template.as_ref(), &pair.tokenizer, t);
     let totals = run_mining(
         &mut dir,
-        &models,
+        &pair.search_models(oracle.as_ref()),
         &search,
         mine_tasks,
         &render,
-        &mut |r, t| {
-            bar.inc(1);
-            if let autojudge_search::PromptOutcome::Failed { reason } = &r.outcome {
-                bar.println(format!(
-                    "prompt {} ({}) failed: {reason}",
-                    r.index, r.task_id
-                ));
-            }
-            bar.set_message(format!(
-                "{} mismatches, {:.1}% important, {:.0} target calls/prompt",
-                t.mismatches,
-                100.0 * t.important_fraction(),
-                t.work.target_calls as f64 / t.mined().max(1) as f64
-            ));
-        },
+        &mut |r, t| bar.mined(r, t),
     )?;
-    bar.finish();
-    println!("{}", summary(&totals));
+    bar.finish(&totals);
     Ok(())
 }

@@ -1,18 +1,27 @@
-//! `autojudge pipeline` (and `examples/gsm8k_eval`): mine on the train split (or reuse a
-//! mined directory), train the DT and DD-DT judges, evaluate every method on the test split.
-//! Each step resumes: a rerun skips finished prompts, and judges are retrained only when
-//! missing.
+//! `autojudge pipeline` (and `examples/gsm8k_eval`): loads the pair once and runs
+//! `autojudge_eval::run_pipeline`: mine on the train split (or reuse a mined directory), train
+//! the DT and DD-DT judges, evaluate every method on the test split. Each step resumes: a rerun
+//! skips finished prompts, and judges are retrained only when missing.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use autojudge_core::FeatureSet;
+use autojudge_eval::{
+    run_pipeline, Method, MiningStep, PipelineProgress, PipelineSpec, TrainOptions,
+};
+use autojudge_search::{Algorithm, FeatureDType, SearchConfig, Shard, Task};
+use burn::tensor::backend::Backend;
 use clap::Args;
 
-use super::eval::EvalArgs;
-use super::mine::MineArgs;
-use super::train::{FeatureFlag, TrainArgs, WeightFlag};
+use super::eval::{self, EvalBar};
+use super::mine::{self, MiningBar};
+use super::report::write_reports;
+use super::train::print_tables;
 use crate::device::ModelArgs;
+use crate::draft_choice::ModelPair;
 use crate::list_arg::ListArg;
-use crate::task_choice::{PromptFormat, TaskArgs, TaskKind};
+use crate::task_choice::{render_prompt, PromptFormat, TaskArgs, TaskKind};
+use crate::with_backend;
 
 /// Arguments of `pipeline`.
 #[derive(Args, Clone)]
@@ -102,73 +111,134 @@ fn check_splits_disjoint(a: &PipelineArgs) -> anyhow::Result<()> {
 /// Runs the pipeline.
 pub fn run(a: PipelineArgs) -> anyhow::Result<()> {
     check_splits_disjoint(&a)?;
-    let task = |data: &PathBuf, skip: usize, prompts: usize| TaskArgs {
+    with_backend!(a.model.device, |B, device| pipeline::<B>(&a, &device))
+}
+
+/// The task flags of one split.
+fn split(a: &PipelineArgs, data: &Path, skip: usize, prompts: usize) -> TaskArgs {
+    TaskArgs {
         task: a.task,
-        data: data.clone(),
+        data: data.to_path_buf(),
         skip,
         prompts,
         gsm8k_fallback: a.gsm8k_fallback.clone(),
         code_timeout: 10.0,
         prompt_format: PromptFormat::Auto,
-    };
-    let mined = a.mined.clone().unwrap_or_else(|| a.out.join("mined"));
-    if a.mined.is_none() {
-        eprintln!(
-            "== 1/3 mining {} prompts of {}",
-            a.mine_prompts,
-            a.train_data.display()
-        );
-        super::mine::run(MineArgs {
-            model: a.model.clone(),
-            draft: a.draft.clone(),
-            task: task(&a.train_data, a.train_skip, a.mine_prompts),
-            out: mined.clone(),
-            shard: autojudge_search::Shard::ALL,
-            max_new_tokens: a.max_new_tokens,
-            algorithm: autojudge_search::Algorithm::Fast,
-            draft_proposals: a.draft_proposals,
-            max_draft_proposals: a.max_draft_proposals,
-            min_block: 8,
-            max_block: 64,
-            feature_dtype: autojudge_search::FeatureDType::F16,
-        })?;
     }
-    let mut judges = Vec::new();
-    for (flag, name) in [(FeatureFlag::Dt, "dt"), (FeatureFlag::DdDt, "dd-dt")] {
-        let out = a.out.join("judges").join(format!("{name}.safetensors"));
-        if !out.exists() {
-            eprintln!("== 2/3 training the {name} judge on {}", mined.display());
-            super::train::train(&TrainArgs {
-                data: vec![mined.clone()],
-                features: flag,
-                out: out.clone(),
-                c_grid: None,
-                val_fraction: 0.2,
-                seed: 0,
-                class_weight: WeightFlag::None,
-                recall: 0.9,
-                tol: 1e-5,
-                max_iter: 2000,
-            })?;
+}
+
+/// Loads the pair once, builds the library's spec from the flags and shows its progress.
+fn pipeline<B: Backend>(a: &PipelineArgs, device: &B::Device) -> anyhow::Result<()> {
+    let train = split(a, &a.train_data, a.train_skip, a.mine_prompts);
+    let test = split(a, &a.test_data, a.test_skip, a.eval_prompts);
+    let pair = ModelPair::<B>::load(&a.model, &a.draft, &test, device)?;
+    let oracle = test.oracle()?;
+    let mining = match a.mined {
+        Some(_) => None,
+        None => {
+            let tasks = train.tasks()?;
+            let search = SearchConfig {
+                max_new_tokens: a.max_new_tokens,
+                algorithm: Algorithm::Fast,
+                min_block: 8,
+                max_block: 64,
+                draft_proposals: a.draft_proposals,
+                max_draft_proposals: a.max_draft_proposals,
+            };
+            let manifest = mine::manifest(
+                &train,
+                &pair,
+                oracle.as_ref(),
+                search,
+                FeatureDType::F16,
+                Shard::ALL,
+                &tasks,
+            );
+            Some(MiningStep { manifest, tasks })
         }
-        judges.push(out);
-    }
-    eprintln!(
-        "== 3/3 evaluating on {} prompts of {}",
-        a.eval_prompts,
-        a.test_data.display()
-    );
-    super::eval::run(EvalArgs {
-        model: a.model.clone(),
-        draft: a.draft.clone(),
-        task: task(&a.test_data, a.test_skip, a.eval_prompts),
-        judges,
-        judge_quantiles: a.judge_quantiles.clone(),
-        topk: a.topk.clone(),
-        prob: a.prob.clone(),
-        k: a.k,
-        max_new_tokens: a.max_new_tokens,
-        out: a.out.join("eval"),
+    };
+    let eval_dir = a.out.join("eval");
+    let spec = PipelineSpec {
+        mined: a.mined.clone().unwrap_or_else(|| a.out.join("mined")),
+        mining,
+        judges: a.out.join("judges"),
+        train: TrainOptions::default(),
+        eval_dir: eval_dir.clone(),
+        eval_settings: eval::eval_settings(
+            &test,
+            &a.model,
+            &pair,
+            oracle.as_ref(),
+            a.k,
+            a.max_new_tokens,
+        ),
+        eval_tasks: test.tasks()?,
+        baselines: Method::baselines(a.topk.items(), a.prob.items()),
+        judge_quantiles: a.judge_quantiles.items().to_vec(),
         bootstrap: 2000,
-    })
+    };
+    let render = |t: &Task| render_prompt(pair.template.as_ref(), &pair.tokenizer, t);
+    let (mut mining_bar, mut eval_bar) = (None, None);
+    let report = run_pipeline(
+        &pair.search_models(oracle.as_ref()),
+        spec,
+        &render,
+        &mut |p| {
+            if let Err(e) = show(a, p, &mut mining_bar, &mut eval_bar) {
+                eprintln!("progress display: {e}");
+            }
+        },
+    )?;
+    if let Some(bar) = eval_bar {
+        bar.finish();
+    }
+    write_reports(&eval_dir, &report)
+}
+
+/// Prints one pipeline event (step headers, bars, the judges' tables).
+fn show(
+    a: &PipelineArgs,
+    p: PipelineProgress<'_>,
+    mining_bar: &mut Option<MiningBar>,
+    eval_bar: &mut Option<EvalBar>,
+) -> anyhow::Result<()> {
+    match p {
+        PipelineProgress::MiningPlanned { total, done } => {
+            eprintln!(
+                "== 1/3 mining {total} prompts of {} ({done} already done)",
+                a.train_data.display()
+            );
+            *mining_bar = Some(MiningBar::new(total, done)?);
+        }
+        PipelineProgress::Mined(r, t) => mining_bar.iter().for_each(|b| b.mined(r, t)),
+        PipelineProgress::MiningDone(t) => mining_bar.iter().for_each(|b| b.finish(t)),
+        PipelineProgress::Training(set, rows) => eprintln!(
+            "== 2/3 training the {} judge on {} mismatches ({} important) from {} prompts",
+            match set {
+                FeatureSet::Target => "dt",
+                FeatureSet::DraftAndTarget => "dd-dt",
+            },
+            rows.x.len(),
+            rows.important(),
+            rows.prompts()
+        ),
+        PipelineProgress::Trained(t, path) => {
+            print_tables(t, TrainOptions::default().recall);
+            println!("wrote {} (+ .c_table.csv, .thresholds.csv)", path.display());
+        }
+        PipelineProgress::Eval(p) => {
+            if eval_bar.is_none() {
+                eprintln!(
+                    "== 3/3 evaluating on {} prompts of {}",
+                    a.eval_prompts,
+                    a.test_data.display()
+                );
+                *eval_bar = Some(EvalBar::new()?);
+            }
+            if let Some(b) = eval_bar {
+                b.show(p);
+            }
+        }
+    }
+    Ok(())
 }

@@ -134,7 +134,7 @@ pub fn train(a: &TrainArgs) -> anyhow::Result<JudgeMeta> {
 
 /// Prints the C table, the threshold table, the chosen threshold, and a warning when the
 /// validation probabilities are too narrow for a stable threshold.
-fn print_tables(t: &TrainedJudge, recall: f64) {
+pub fn print_tables(t: &TrainedJudge, recall: f64) {
     println!("\n| C | validation ROC-AUC |\n| --- | --- |");
     for (c, auc) in &t.meta.c_table {
         let auc_s = auc.map_or("-".into(), |v| format!("{v:.4}"));
