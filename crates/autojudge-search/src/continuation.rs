@@ -514,6 +514,111 @@ pub fn continue_greedy<S: ModelSession>(
     Ok(hidden)
 }
 
+/// How far a target call may look ahead in mining's greedy generations: the old-continuation
+/// and prompt-lookup blocks (`min..=max`, growing while accepted) and the draft, when mining
+/// uses one.
+pub struct Speculation<'a, S> {
+    /// Smallest block of old-continuation or prompt-lookup tokens verified per call.
+    pub min_block: usize,
+    /// Largest such block.
+    pub max_block: usize,
+    /// The draft's proposer (its own window and session), or `None` for draft-free mining.
+    pub draft: Option<&'a mut DraftProposer<S>>,
+}
+
+/// The old continuation's tokens are proposed where the draft finds them at least 0.3 times
+/// as likely as its own choice (ln 0.3 ≈ -1.2 nats): after the same few tokens it is the
+/// target's own text, and at the draft's disagreements it was the target's choice more often
+/// than the draft's. The target verifies every token, so labels never depend on this.
+const OLD_CONTINUATION_TRUST: HintTrust = HintTrust::WithinNats(1.2);
+
+impl<S: ModelSession> Speculation<'_, S> {
+    /// The target's greedy response to `ctx` (the prompt): proposals from the draft (its own
+    /// decoding speculated with prompt lookup, kept only at its argmax) or, without a draft,
+    /// from prompt lookup. Exact greedy decoding whatever is proposed.
+    pub fn greedy_response<T: ModelSession>(
+        &mut self,
+        target: &mut T,
+        ctx: &mut Vec<TokenId>,
+        limits: Limits<'_>,
+        meter: &mut Meter,
+    ) -> CoreResult<()> {
+        let mut ngram = ContextNgram {
+            block: self.min_block,
+            history: &[],
+        };
+        let (mut none, mut hinted);
+        let proposer: &mut dyn Proposer = match self.draft.as_deref_mut() {
+            Some(draft) => {
+                none = NoProposals;
+                hinted = HintedDraft {
+                    draft,
+                    hints: Hints {
+                        trusted: &mut none,
+                        trust: HintTrust::ArgmaxOnly,
+                        guesses: &mut ngram,
+                    },
+                };
+                &mut hinted
+            }
+            None => &mut ngram,
+        };
+        continue_greedy(target, ctx, limits, proposer, meter, false).map(|_| ())
+    }
+
+    /// Regenerates greedily after a swap at the end of `ctx`, where `old` is the continuation
+    /// the swapped token replaced, and returns the target's hidden state at the swapped token.
+    ///
+    /// Proposal order (the target verifies each proposal in one call and keeps its agreeing
+    /// prefix): first `old` while the new continuation follows it, in growing blocks. Across a
+    /// divergence, with a draft: the draft's tokens (its own decoding speculated with `old` as
+    /// trusted hints and prompt lookup as guesses), then `old` again where the draft's last
+    /// tokens meet it. Without a draft: `old` re-aligned on the context's tail, else prompt
+    /// lookup in the context and in `history` (earlier regenerations, most recent first).
+    pub fn regenerate<T: ModelSession>(
+        &mut self,
+        target: &mut T,
+        ctx: &mut Vec<TokenId>,
+        old: &[TokenId],
+        history: &[Vec<TokenId>],
+        limits: Limits<'_>,
+        meter: &mut Meter,
+    ) -> CoreResult<Vec<f32>> {
+        let (min, max) = (self.min_block, self.max_block);
+        let realign = match self.draft {
+            Some(_) => Realign::Never,
+            None => Realign::OnContextTail,
+        };
+        let mut suffix = SuffixProposer::new(old, ctx.len(), min, max, realign);
+        let mut ngram = ContextNgram {
+            block: min,
+            history,
+        };
+        let (mut old_hints, mut hinted, mut across);
+        let divergence: &mut dyn Proposer = match self.draft.as_deref_mut() {
+            Some(draft) => {
+                old_hints = OldContinuation { old, block: min };
+                hinted = HintedDraft {
+                    draft,
+                    hints: Hints {
+                        trusted: &mut old_hints,
+                        trust: OLD_CONTINUATION_TRUST,
+                        guesses: &mut ngram,
+                    },
+                };
+                across = DraftThenOld::new(&mut hinted, old, min, max);
+                &mut across
+            }
+            None => &mut ngram,
+        };
+        let mut chain = Chain {
+            first: &mut suffix,
+            second: divergence,
+        };
+        Ok(continue_greedy(target, ctx, limits, &mut chain, meter, true)?.unwrap_or_default())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,10 +7,7 @@ use autojudge_core::{
     CoreError, ModelSession, OutputRows, Outputs, TargetModel, TextTokenizer, TokenId,
 };
 
-use crate::continuation::{
-    continue_greedy, Chain, ContextNgram, DraftProposer, DraftThenOld, HintTrust, HintedDraft,
-    Hints, Limits, NoProposals, OldContinuation, Proposer, Realign, SuffixProposer,
-};
+use crate::continuation::{continue_greedy, DraftProposer, Limits, NoProposals, Speculation};
 use crate::meter::Meter;
 use crate::oracle::{Answer, Oracle};
 use crate::record::{MinedPrompt, Mismatch, MismatchFeatures, WorkCounters};
@@ -141,12 +138,6 @@ struct Search<'s, 'a, T: TargetModel, D: TargetModel> {
     oracle_calls: u64,
 }
 
-/// The old continuation's tokens are proposed where the draft finds them at least 0.3 times
-/// as likely as its own choice (ln 0.3 ≈ -1.2 nats): after the same few tokens it is the
-/// target's own text, and at the draft's disagreements it was the target's choice more often
-/// than the draft's. The target verifies every token, so labels never depend on this.
-const OLD_CONTINUATION_TRUST: HintTrust = HintTrust::WithinNats(1.2);
-
 const HIDDEN_LAST: Outputs = Outputs {
     logits: OutputRows::None,
     hidden: OutputRows::Last,
@@ -222,33 +213,16 @@ impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
         match self.cfg.algorithm {
             Algorithm::Fast => {
                 // The prompt's prefill rides along with the first verification.
-                let mut ngram = ContextNgram {
-                    block: self.cfg.min_block,
-                    history: &[],
-                };
-                let (mut none, mut hinted);
-                let proposer: &mut dyn Proposer = match dp {
-                    Some(draft) => {
-                        none = NoProposals;
-                        hinted = HintedDraft {
-                            draft,
-                            hints: Hints {
-                                trusted: &mut none,
-                                trust: HintTrust::ArgmaxOnly,
-                                guesses: &mut ngram,
-                            },
-                        };
-                        &mut hinted
-                    }
-                    None => &mut ngram,
-                };
-                continue_greedy(
+                Speculation {
+                    min_block: self.cfg.min_block,
+                    max_block: self.cfg.max_block,
+                    draft: dp,
+                }
+                .greedy_response(
                     &mut target,
                     &mut ctx,
                     self.limits,
-                    proposer,
                     &mut self.tm,
-                    false,
                 )?;
             }
             Algorithm::Naive => {
@@ -352,61 +326,19 @@ impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
                 .extend_to(&mut draft, &ctx, &[], HIDDEN_LAST)?
                 .hidden_row(0)
                 .to_vec();
-            let old = &current[j + 1..];
-            // First the old continuation while the new one follows it. Across a divergence:
-            // with a draft, the draft (its own decoding speculated with the old continuation
-            // and prompt lookup), then the old continuation again where the draft's tokens meet
-            // it; without one, the old continuation re-aligned on the context's tail, else
-            // prompt lookup in the context and earlier regenerations.
-            let mut suffix = SuffixProposer::new(
-                old,
-                ctx.len(),
-                self.cfg.min_block,
-                self.cfg.max_block,
-                if dp.is_some() {
-                    Realign::Never
-                } else {
-                    Realign::OnContextTail
-                },
-            );
-            let mut ngram = ContextNgram {
-                block: self.cfg.min_block,
-                history: &history,
-            };
-            let (mut old_hints, mut hinted, mut across);
-            let divergence: &mut dyn Proposer = match dp.as_mut() {
-                Some(dp) => {
-                    old_hints = OldContinuation {
-                        old,
-                        block: self.cfg.min_block,
-                    };
-                    hinted = HintedDraft {
-                        draft: dp,
-                        hints: Hints {
-                            trusted: &mut old_hints,
-                            trust: OLD_CONTINUATION_TRUST,
-                            guesses: &mut ngram,
-                        },
-                    };
-                    across =
-                        DraftThenOld::new(&mut hinted, old, self.cfg.min_block, self.cfg.max_block);
-                    &mut across
-                }
-                None => &mut ngram,
-            };
-            let mut chain = Chain {
-                first: &mut suffix,
-                second: divergence,
-            };
-            let target_hidden = continue_greedy(
+            let target_hidden = Speculation {
+                min_block: self.cfg.min_block,
+                max_block: self.cfg.max_block,
+                draft: dp.as_mut(),
+            }
+            .regenerate(
                 &mut target,
                 &mut ctx,
+                &current[j + 1..],
+                &history,
                 self.limits,
-                &mut chain,
                 &mut self.tm,
-                true,
-            )?
-            .unwrap_or_default();
+            )?;
             let swapped = ctx[p..].to_vec();
             history.insert(0, ctx);
             history.truncate(8);
