@@ -51,8 +51,9 @@ pub enum ModelError {
         path: PathBuf,
         /// Field at fault.
         field: String,
-        /// What is wrong.
-        reason: String,
+        /// What is wrong (a parse error keeps its own source chain).
+        #[source]
+        reason: autojudge_core::BoxError,
     },
     /// A tensor type id that GGML does not define.
     #[error("{path}: tensor `{tensor}` has unknown GGML type id {type_id}")]
@@ -117,8 +118,9 @@ pub enum ModelError {
     Tokenizer {
         /// File at fault.
         path: PathBuf,
-        /// What is wrong.
-        reason: String,
+        /// What is wrong (the tokenizers library's error keeps its source chain).
+        #[source]
+        reason: autojudge_core::BoxError,
     },
     /// The chat template could not be parsed or rendered.
     #[error("chat template of {path}: {reason}")]
@@ -143,7 +145,7 @@ impl ModelError {
     pub fn invalid(
         path: &std::path::Path,
         field: impl Into<String>,
-        reason: impl Into<String>,
+        reason: impl Into<autojudge_core::BoxError>,
     ) -> Self {
         ModelError::Invalid {
             path: path.to_path_buf(),

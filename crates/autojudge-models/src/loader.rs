@@ -66,7 +66,8 @@ fn finish<B: Backend>(
                 "tokenizer has {} tokens but the model's vocabulary (embedding rows) is {}",
                 tokenizer.vocab_size(),
                 config.vocab_size
-            ),
+            )
+            .into(),
         });
     }
     if let Some(&bad) = eos_ids.iter().find(|&&e| e as usize >= config.vocab_size) {
@@ -177,7 +178,7 @@ fn json_file(path: &Path) -> ModelResult<Option<serde_json::Value>> {
     let text = read_text(path)?;
     serde_json::from_str(&text)
         .map(Some)
-        .map_err(|e| ModelError::invalid(path, "json", e.to_string()))
+        .map_err(|e| ModelError::invalid(path, "json", e))
 }
 
 /// A special-token field of `tokenizer_config.json`: a string or `{"content": ...}`.
@@ -200,7 +201,7 @@ fn load_hf_dir<B: Backend>(
     let cfg_text = read_text(&cfg_path)?;
     let config = LlamaConfig::from_hf_json(&cfg_path, &cfg_text)?;
     let cfg_json: serde_json::Value = serde_json::from_str(&cfg_text)
-        .map_err(|e| ModelError::invalid(&cfg_path, "json", e.to_string()))?;
+        .map_err(|e| ModelError::invalid(&cfg_path, "json", e))?;
     let tc_path = dir.join("tokenizer_config.json");
     let tc = json_file(&tc_path)?.unwrap_or(serde_json::Value::Null);
     let gc = json_file(&dir.join("generation_config.json"))?.unwrap_or(serde_json::Value::Null);

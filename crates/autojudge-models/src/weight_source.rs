@@ -24,7 +24,7 @@ impl SafetensorsSet {
         let shard_names: Vec<String> = if index_path.exists() {
             let text = read_text(&index_path)?;
             let v: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| ModelError::invalid(&index_path, "json", e.to_string()))?;
+                .map_err(|e| ModelError::invalid(&index_path, "json", e))?;
             let map = v
                 .get("weight_map")
                 .and_then(|m| m.as_object())
@@ -64,7 +64,7 @@ impl SafetensorsSet {
                 source,
             })?;
             let st = safetensors::SafeTensors::deserialize(&map)
-                .map_err(|e| ModelError::invalid(&path, "safetensors header", e.to_string()))?;
+                .map_err(|e| ModelError::invalid(&path, "safetensors header", e))?;
             for tname in st.names() {
                 index.insert(tname.to_string(), files.len());
             }
@@ -83,10 +83,10 @@ impl SafetensorsSet {
         };
         let (path, map) = &self.files[fi];
         let st = safetensors::SafeTensors::deserialize(map)
-            .map_err(|e| ModelError::invalid(path, "safetensors header", e.to_string()))?;
+            .map_err(|e| ModelError::invalid(path, "safetensors header", e))?;
         let view = st
             .tensor(name)
-            .map_err(|e| ModelError::invalid(path, format!("tensor `{name}`"), e.to_string()))?;
+            .map_err(|e| ModelError::invalid(path, format!("tensor `{name}`"), e))?;
         let bytes = view.data();
         let data = match view.dtype() {
             safetensors::Dtype::F32 => dequant::dequantize(GgmlType::F32, bytes),

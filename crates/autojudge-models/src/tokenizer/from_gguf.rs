@@ -64,7 +64,8 @@ pub fn tokenizer_from_gguf(gguf: &GgufFile) -> ModelResult<tokenizers::Tokenizer
                 path: path.to_path_buf(),
                 reason: format!(
                     "tokenizer.ggml.model `{other}` is not supported (supported: gpt2, llama)"
-                ),
+                )
+                .into(),
             })
         }
     };
@@ -72,7 +73,7 @@ pub fn tokenizer_from_gguf(gguf: &GgufFile) -> ModelResult<tokenizers::Tokenizer
     text.parse::<tokenizers::Tokenizer>()
         .map_err(|e| ModelError::Tokenizer {
             path: path.to_path_buf(),
-            reason: e.to_string(),
+            reason: e,
         })
 }
 

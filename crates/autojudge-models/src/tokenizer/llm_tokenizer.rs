@@ -40,7 +40,7 @@ impl LlmTokenizer {
     pub fn from_file(path: &Path, bos: Option<TokenId>) -> ModelResult<Self> {
         let inner = tokenizers::Tokenizer::from_file(path).map_err(|e| ModelError::Tokenizer {
             path: path.to_path_buf(),
-            reason: e.to_string(),
+            reason: e,
         })?;
         Ok(Self::new(inner, bos, path))
     }
