@@ -12,6 +12,7 @@ pub mod ngram;
 mod output;
 mod tokenizer;
 mod types;
+mod window;
 
 pub use error::{BoxError, CoreError, CoreResult};
 pub use judge::{FeatureSet, Judge};
@@ -21,3 +22,4 @@ pub use model::{
 pub use output::{ExtendOutput, OutputRows, Outputs};
 pub use tokenizer::{TextTokenizer, TokenizerId};
 pub use types::{argmax, TokenId};
+pub use window::DoublingWindow;

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use autojudge_core::{ModelSession, OutputRows, Outputs, TextTokenizer, TokenId};
+use autojudge_core::{DoublingWindow, ModelSession, OutputRows, Outputs, TextTokenizer, TokenId};
 use rand::{rngs::StdRng, SeedableRng};
 
 use crate::drafter::{Drafter, NoDraft};
@@ -27,6 +27,15 @@ pub enum WindowPolicy {
         /// Largest window.
         max: usize,
     },
+    /// Start at `min`; double after a fully accepted window (up to `max`), back to `min` after
+    /// any rejection: mining's regeneration window ([`DoublingWindow`]), for long agreeing
+    /// stretches at little cost per disagreement.
+    Doubling {
+        /// Initial and fallback window.
+        min: usize,
+        /// Largest window.
+        max: usize,
+    },
 }
 
 impl WindowPolicy {
@@ -34,6 +43,7 @@ impl WindowPolicy {
         match self {
             WindowPolicy::Fixed(k) => k,
             WindowPolicy::Adaptive { start, .. } => start,
+            WindowPolicy::Doubling { min, .. } => min,
         }
     }
 
@@ -48,6 +58,9 @@ impl WindowPolicy {
                 } else {
                     k
                 }
+            }
+            WindowPolicy::Doubling { min, max } => {
+                DoublingWindow::at(min, max, k).record(proposed > 0 && accepted == proposed)
             }
         }
     }
@@ -93,6 +106,9 @@ impl DecodeConfig {
                 if min == 0 || min > max || start < min || start > max =>
             {
                 return bad("window", "adaptive window needs 1 ≤ min ≤ start ≤ max")
+            }
+            WindowPolicy::Doubling { min, max } if min == 0 || min > max => {
+                return bad("window", "doubling window needs 1 ≤ min ≤ max")
             }
             _ => {}
         }

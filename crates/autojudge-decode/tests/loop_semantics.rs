@@ -49,12 +49,14 @@ proptest! {
     /// quality, window, drafter or lossless policy.
     #[test]
     fn greedy_speculation_is_lossless(seed in 0u64..1000, k in 1usize..=16, noise in prop::sample::select(vec![0.0f32, 0.3, 1.0, 4.0]),
-                                      prompt in prop::collection::vec(0u32..VOCAB as u32, 1..12), max_new in 1usize..60, adaptive in any::<bool>()) {
+                                      prompt in prop::collection::vec(0u32..VOCAB as u32, 1..12), max_new in 1usize..60, window in 0u8..3) {
         let target = MockLm::new(seed, VOCAB, 3.0).with_eos(vec![0]);
         let draft = target.noisy_copy(seed + 1, noise);
         let mut cfg = DecodeConfig::greedy(k, max_new);
-        if adaptive {
-            cfg.window = WindowPolicy::Adaptive { start: k.min(4), min: 1, max: k.max(4) };
+        match window {
+            1 => cfg.window = WindowPolicy::Adaptive { start: k.min(4), min: 1, max: k.max(4) },
+            2 => cfg.window = WindowPolicy::Doubling { min: k.min(2), max: k.max(8) },
+            _ => {}
         }
         let want = target_only(&target, &prompt, &cfg);
         let mut t = target.new_session().unwrap();

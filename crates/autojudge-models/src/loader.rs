@@ -200,8 +200,8 @@ fn load_hf_dir<B: Backend>(
     let cfg_path = dir.join("config.json");
     let cfg_text = read_text(&cfg_path)?;
     let config = LlamaConfig::from_hf_json(&cfg_path, &cfg_text)?;
-    let cfg_json: serde_json::Value = serde_json::from_str(&cfg_text)
-        .map_err(|e| ModelError::invalid(&cfg_path, "json", e))?;
+    let cfg_json: serde_json::Value =
+        serde_json::from_str(&cfg_text).map_err(|e| ModelError::invalid(&cfg_path, "json", e))?;
     let tc_path = dir.join("tokenizer_config.json");
     let tc = json_file(&tc_path)?.unwrap_or(serde_json::Value::Null);
     let gc = json_file(&dir.join("generation_config.json"))?.unwrap_or(serde_json::Value::Null);

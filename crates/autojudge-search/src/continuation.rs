@@ -7,7 +7,7 @@
 //! instead of a full regeneration) and from the draft model.
 
 use autojudge_core::ngram::last_match_end;
-use autojudge_core::{CoreResult, ModelSession, OutputRows, Outputs, TokenId};
+use autojudge_core::{CoreResult, DoublingWindow, ModelSession, OutputRows, Outputs, TokenId};
 
 use crate::meter::Meter;
 
@@ -32,18 +32,14 @@ impl Proposer for NoProposals {
 /// to the proposal, e.g. an old continuation, or whoever proposed since).
 #[derive(Clone, Debug)]
 struct GrowingWindow {
-    min: usize,
-    max: usize,
-    current: usize,
+    window: DoublingWindow,
     last: Option<(usize, Vec<TokenId>)>,
 }
 
 impl GrowingWindow {
     fn new(min: usize, max: usize) -> Self {
         GrowingWindow {
-            min,
-            max: max.max(min),
-            current: min,
+            window: DoublingWindow::new(min, max),
             last: None,
         }
     }
@@ -53,12 +49,7 @@ impl GrowingWindow {
         let accepted = self.last.take().is_some_and(|(at, proposal)| {
             ctx.len() > at + proposal.len() && ctx[at..at + proposal.len()] == proposal[..]
         });
-        self.current = if accepted {
-            (self.current * 2).min(self.max)
-        } else {
-            self.min
-        };
-        self.current
+        self.window.record(accepted)
     }
 
     /// Forgets the last proposal (nothing was proposed): the next length is `min`.
