@@ -414,6 +414,7 @@ fn run(out: &Path) -> anyhow::Result<Report> {
         data: "generated".into(),
         oracle: oracle.name(),
         chat: false,
+        wording: String::new(),
         target: target.info().name.clone(),
         draft: draft.info().name.clone(),
         dtype: "counts".into(),

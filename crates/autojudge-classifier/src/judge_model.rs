@@ -17,11 +17,7 @@ pub struct JudgeModel {
 
 impl Judge for JudgeModel {
     fn name(&self) -> String {
-        let f = match self.features {
-            FeatureSet::Target => "dt",
-            FeatureSet::DraftAndTarget => "dd-dt",
-        };
-        format!("logreg-{f}-C{}", self.model.options.c)
+        format!("logreg-{}-C{}", self.features, self.model.options.c)
     }
 
     fn features(&self) -> FeatureSet {

@@ -47,7 +47,8 @@ impl JudgeMeta {
         self
     }
 
-    /// Checks that this judge belongs to `target` (and `draft` for DD-DT).
+    /// Checks that this judge belongs to `target` (and `draft` when its features read the
+    /// draft).
     pub fn check_pair(
         &self,
         path: &Path,
@@ -165,6 +166,21 @@ pub fn load(path: &Path) -> ClassifierResult<(JudgeModel, JudgeMeta)> {
             coef.len(),
             mean.len(),
             scale.len()
+        )
+        .into()));
+    }
+    let width = meta
+        .features
+        .width(meta.target.1, meta.draft.as_ref().map_or(0, |d| d.1));
+    if width != coef.len() {
+        return Err(err(format!(
+            "feature set `{}` of a {}-wide target{} reads {width} features, coef has {}",
+            meta.features,
+            meta.target.1,
+            meta.draft
+                .as_ref()
+                .map_or(String::new(), |d| format!(" and a {}-wide draft", d.1)),
+            coef.len()
         )
         .into()));
     }

@@ -1,5 +1,7 @@
 //! Model selection: a grid over C scored by validation ROC-AUC, with the train/validation split
-//! made **by prompt** (no prompt on both sides), seeded; then a refit on all data.
+//! made **by prompt** (no prompt on both sides), seeded. The chosen model is the train-split fit
+//! whose validation scores were measured (as the reference deploys it), so a threshold chosen
+//! on those scores belongs to the model that ships.
 
 use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 
@@ -7,9 +9,12 @@ use crate::error::{check_data, ClassifierError, ClassifierResult};
 use crate::logistic::{LogisticRegression, LogisticRegressionOptions};
 use crate::metrics::roc_auc;
 
-/// The log-spaced default grid 10⁻⁷ … 10².
+/// The reference's grid: 10⁻⁷ … 10⁻⁰·⁵ in half-decade steps, then 1, 3, 10, 50 and 100.
 pub fn default_c_grid() -> Vec<f64> {
-    (-7..=2).map(|e| 10f64.powi(e)).collect()
+    (0..14)
+        .map(|i| 10f64.powf(-7.0 + 0.5 * f64::from(i)))
+        .chain([1.0, 3.0, 10.0, 50.0, 100.0])
+        .collect()
 }
 
 /// Outcome of [`select_c`].
@@ -17,13 +22,14 @@ pub fn default_c_grid() -> Vec<f64> {
 pub struct Selection {
     /// `(C, validation ROC-AUC)` for each grid point (AUC `None` if validation has one class).
     pub table: Vec<(f64, Option<f64>)>,
-    /// The C with the best validation AUC.
+    /// The C with the best validation AUC (the smallest such C on ties).
     pub best_c: f64,
     /// Validation rows' indices and the best model's scores on them (for thresholds).
     pub validation: Vec<usize>,
-    /// Scores of the best C's train-split model on the validation rows.
+    /// Scores of [`Selection::model`] on the validation rows.
     pub validation_scores: Vec<f64>,
-    /// The best C refitted on all rows.
+    /// The best C's model, fitted on the train split: the one whose validation scores are
+    /// [`Selection::validation_scores`].
     pub model: LogisticRegression,
 }
 
@@ -40,7 +46,7 @@ pub fn split_by_group(groups: &[u64], val_fraction: f64, seed: u64) -> (Vec<usiz
     (0..groups.len()).partition(|&i| !val.contains(&groups[i]))
 }
 
-/// Picks C by validation ROC-AUC over `grid` and refits on everything.
+/// Picks C by validation ROC-AUC over `grid`; returns the train-split model at that C.
 pub fn select_c(
     x: &[Vec<f32>],
     y: &[bool],
@@ -58,47 +64,62 @@ pub fn select_c(
             x.len()
         )));
     }
+    let (train, val) = split_by_group(groups, val_fraction, seed);
+    select_c_on_split(x, y, &train, &val, grid, base)
+}
+
+/// [`select_c`] on a given split: `train` and `validation` index rows of `x`.
+pub fn select_c_on_split(
+    x: &[Vec<f32>],
+    y: &[bool],
+    train: &[usize],
+    validation: &[usize],
+    grid: &[f64],
+    base: LogisticRegressionOptions,
+) -> ClassifierResult<Selection> {
+    check_data(x, Some(y))?;
     if grid.is_empty() {
         return Err(ClassifierError::InvalidOption {
             field: "C grid",
             reason: "empty".into(),
         });
     }
-    let (train, val) = split_by_group(groups, val_fraction, seed);
+    if let Some(&bad) = train.iter().chain(validation).find(|&&i| i >= x.len()) {
+        return Err(ClassifierError::Shape(format!(
+            "row index {bad} of a split over {} rows",
+            x.len()
+        )));
+    }
     let pick = |idx: &[usize]| -> (Vec<Vec<f32>>, Vec<bool>) {
         (
             idx.iter().map(|&i| x[i].clone()).collect(),
             idx.iter().map(|&i| y[i]).collect(),
         )
     };
-    let (xt, yt) = pick(&train);
-    let (xv, yv) = pick(&val);
+    let (xt, yt) = pick(train);
+    let (xv, yv) = pick(validation);
     let mut table = Vec::new();
-    let mut best: Option<(f64, f64, Vec<f64>)> = None;
+    let mut best: Option<(f64, f64, Vec<f64>, LogisticRegression)> = None;
     for &c in grid {
         let m = LogisticRegression::fit(&xt, &yt, LogisticRegressionOptions { c, ..base })?;
         let scores = m.predict_proba(&xv);
         let auc = roc_auc(&scores, &yv);
         table.push((c, auc));
         if let Some(a) = auc {
-            if best.as_ref().is_none_or(|(_, b, _)| a > *b) {
-                best = Some((c, a, scores));
+            if best.as_ref().is_none_or(|(_, b, _, _)| a > *b) {
+                best = Some((c, a, scores, m));
             }
         }
     }
-    let (best_c, validation_scores) = match best {
-        Some((c, _, s)) => (c, s),
-        None => {
-            return Err(ClassifierError::OneClass(
-                yv.first().copied().unwrap_or(false),
-            ))
-        }
+    let Some((best_c, _, validation_scores, model)) = best else {
+        return Err(ClassifierError::OneClass(
+            yv.first().copied().unwrap_or(false),
+        ));
     };
-    let model = LogisticRegression::fit(x, y, LogisticRegressionOptions { c: best_c, ..base })?;
     Ok(Selection {
         table,
         best_c,
-        validation: val,
+        validation: validation.to_vec(),
         validation_scores,
         model,
     })
@@ -107,6 +128,15 @@ pub fn select_c(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_grid_is_the_references() {
+        let g = default_c_grid();
+        assert_eq!(g.len(), 19);
+        assert!((g[0] - 1e-7).abs() < 1e-20 && (g[13] - 10f64.powf(-0.5)).abs() < 1e-12);
+        assert_eq!(g[14..], [1.0, 3.0, 10.0, 50.0, 100.0]);
+        assert!(g.windows(2).all(|w| w[0] < w[1]));
+    }
 
     #[test]
     fn split_keeps_prompts_whole_and_is_seeded() {

@@ -16,8 +16,9 @@ pub fn threshold_table(scores: &[f64], y: &[bool], qs: &[f64]) -> Vec<ThresholdM
         .collect()
 }
 
-/// The largest threshold whose recall of important tokens (positives) is ≥ `recall`: the most
-/// permissive judge (most mismatches accepted) that still catches that share of important ones.
+/// A threshold whose recall of important tokens (positives) is ≥ `recall` and that accepts the
+/// most mismatches: midway between the lowest positive score that must be caught and the next
+/// lower score, so that rounding of the scores at decode time (f32) moves no row across it.
 pub fn threshold_for_recall(scores: &[f64], y: &[bool], recall: f64) -> Option<f64> {
     let mut pos: Vec<f64> = scores
         .iter()
@@ -30,7 +31,17 @@ pub fn threshold_for_recall(scores: &[f64], y: &[bool], recall: f64) -> Option<f
     }
     pos.sort_by(|a, b| b.total_cmp(a));
     let need = ((pos.len() as f64 * recall).ceil() as usize).clamp(1, pos.len());
-    Some(pos[need - 1])
+    let t = pos[need - 1];
+    let below = scores
+        .iter()
+        .copied()
+        .filter(|&s| s < t)
+        .fold(f64::NEG_INFINITY, f64::max);
+    Some(if below.is_finite() {
+        (t + below) / 2.0
+    } else {
+        t
+    })
 }
 
 #[cfg(test)]
@@ -42,9 +53,16 @@ mod tests {
         let s = [0.9, 0.8, 0.7, 0.3, 0.2, 0.1];
         let y = [true, false, true, true, false, false];
         let t = threshold_for_recall(&s, &y, 2.0 / 3.0).unwrap();
-        assert_eq!(t, 0.7);
+        assert_eq!(
+            t, 0.5,
+            "midway between 0.7 (needed) and 0.3 (next lower score)"
+        );
         assert!(at_threshold(&s, &y, t).recall >= 2.0 / 3.0);
-        assert_eq!(threshold_for_recall(&s, &y, 1.0), Some(0.3));
+        assert_eq!(threshold_for_recall(&s, &y, 1.0), Some(0.25));
+        assert_eq!(
+            threshold_for_recall(&[0.4, 0.9], &[true, false], 1.0),
+            Some(0.4)
+        );
         let table = threshold_table(&s, &y, &[0.0, 0.5, 1.0]);
         assert_eq!(table.len(), 3);
         assert!(table[0].recall >= table[2].recall);

@@ -174,7 +174,7 @@ fn c_is_selected_by_validation_auc_with_a_prompt_split() {
         LogisticRegressionOptions::default(),
     )
     .unwrap();
-    assert_eq!(s.table.len(), 10);
+    assert_eq!(s.table.len(), default_c_grid().len());
     let best = s
         .table
         .iter()
@@ -187,6 +187,9 @@ fn c_is_selected_by_validation_auc_with_a_prompt_split() {
     assert!(best > 0.7, "the synthetic task is learnable (AUC {best})");
     assert_eq!(s.validation.len(), s.validation_scores.len());
     assert_eq!(s.model.options.c, s.best_c);
+    // The model returned is the one whose validation scores were measured.
+    let rows: Vec<Vec<f32>> = s.validation.iter().map(|&i| x[i].clone()).collect();
+    assert_eq!(s.model.predict_proba(&rows), s.validation_scores);
 }
 
 #[test]

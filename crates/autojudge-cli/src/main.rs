@@ -28,7 +28,7 @@ enum Command {
     Merge(commands::merge::MergeArgs),
     /// Figures of mined directories; with two, whether their labels are identical.
     MineStats(commands::merge::MineStatsArgs),
-    /// The whole AutoJudge experiment: mine on train, train DT and DD-DT judges, evaluate
+    /// The whole AutoJudge experiment: mine on train, train a judge per feature set, evaluate
     /// every method on test (each step resumes).
     Pipeline(commands::pipeline::PipelineArgs),
     /// Evaluate every decoding method (baselines and AutoJudge) on the same test prompts.
@@ -37,6 +37,8 @@ enum Command {
     Report(commands::combine::ReportArgs),
     /// Train the judge on mined directories.
     Train(commands::train::TrainArgs),
+    /// Validation AUC of each feature set against the number of training prompts.
+    LearningCurve(commands::learning_curve::LearningCurveArgs),
     /// Print a GGUF file's metadata and tensor directory.
     Inspect(commands::inspect::InspectArgs),
 }
@@ -51,6 +53,7 @@ fn main() -> anyhow::Result<()> {
         Command::DraftSweep(a) => commands::draft_sweep::run(a),
         Command::Mine(a) => commands::mine::run(a),
         Command::Train(a) => commands::train::run(a),
+        Command::LearningCurve(a) => commands::learning_curve::run(a),
         Command::Eval(a) => commands::eval::run(a),
         Command::Pipeline(a) => commands::pipeline::run(a),
         Command::Report(a) => commands::combine::run(a),

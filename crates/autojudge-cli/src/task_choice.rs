@@ -7,7 +7,8 @@ use std::time::Duration;
 use autojudge_core::{TextTokenizer, TokenId};
 use autojudge_models::{ChatMessage, ChatTemplate};
 use autojudge_search::{
-    read_gsm8k, read_humaneval, AnswerFallback, CodeOracle, Gsm8kOracle, Oracle, Task, TaskLine,
+    read_gsm8k, read_humaneval, AnswerFallback, CodeOracle, EosSwap, Gsm8kOracle, Gsm8kWording,
+    Oracle, Task, TaskLine, REFERENCE_MAX_NEW_TOKENS,
 };
 use clap::{Args, ValueEnum};
 
@@ -31,6 +32,36 @@ pub enum PromptFormat {
     Plain,
 }
 
+/// Which labelling semantics a run follows; single flags override its parts.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum LabelPreset {
+    /// The reference's (`find_important_tokens.py`): its zero-shot GSM8K wording, lm-eval's
+    /// strict match, 2,048 new tokens, mining stops after a tested draft EOS.
+    Reference,
+    /// autojudge-rs's lenient alternative: the question without the preamble, the
+    /// case-insensitive phrase with boxed and last-number fallbacks, 256 new tokens, mining
+    /// goes on after an important EOS swap.
+    Lenient,
+}
+
+/// How GSM8K answers are extracted.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum AnswerFlag {
+    /// lm-eval's `gsm8k_cot_llama` strict match.
+    Strict,
+    /// Case-insensitive phrase, numeric normalisation, then `--gsm8k-fallback`.
+    Lenient,
+}
+
+/// GSM8K prompt wording.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum WordingFlag {
+    /// The reference's zero-shot prompt (preamble, question, instruction).
+    Reference,
+    /// Question and instruction only.
+    Short,
+}
+
 /// Flags selecting the task, its data and its oracle.
 #[derive(Args, Clone, Debug)]
 pub struct TaskArgs {
@@ -46,7 +77,18 @@ pub struct TaskArgs {
     /// Number of questions (after --skip).
     #[arg(long, default_value_t = 50)]
     pub prompts: usize,
-    /// GSM8K answer fallbacks when "The final answer is" is absent, in order (`none` for none).
+    /// Labelling semantics: `reference` (the reference's prompt, answer extraction, response
+    /// cap and EOS rule) or `lenient` (ours); the flags below override single parts.
+    #[arg(long, value_enum, default_value = "reference")]
+    pub labels: LabelPreset,
+    /// GSM8K prompt wording (default: the preset's).
+    #[arg(long, value_enum)]
+    pub gsm8k_wording: Option<WordingFlag>,
+    /// GSM8K answer extraction (default: the preset's).
+    #[arg(long, value_enum)]
+    pub gsm8k_answer: Option<AnswerFlag>,
+    /// Lenient GSM8K answer fallbacks when "The final answer is" is absent, in order (`none`
+    /// for none).
     #[arg(long, value_delimiter = ',', default_value = "boxed,last-number")]
     pub gsm8k_fallback: Vec<String>,
     /// Timeout of one HumanEval test run, seconds.
@@ -58,9 +100,60 @@ pub struct TaskArgs {
 }
 
 impl TaskArgs {
+    /// The GSM8K prompt wording in force.
+    pub fn wording(&self) -> Gsm8kWording {
+        match (self.gsm8k_wording, self.labels) {
+            (Some(WordingFlag::Reference), _) | (None, LabelPreset::Reference) => {
+                Gsm8kWording::Reference
+            }
+            (Some(WordingFlag::Short), _) | (None, LabelPreset::Lenient) => Gsm8kWording::Short,
+        }
+    }
+
+    /// The preset's response cap, unless `flag` sets one.
+    pub fn max_new_tokens(&self, flag: Option<usize>) -> usize {
+        flag.unwrap_or(match self.labels {
+            LabelPreset::Reference => REFERENCE_MAX_NEW_TOKENS,
+            LabelPreset::Lenient => 256,
+        })
+    }
+
+    /// The preset's EOS rule, unless `flag` sets one.
+    pub fn eos_swap(&self, flag: Option<EosSwap>) -> EosSwap {
+        flag.unwrap_or(match self.labels {
+            LabelPreset::Reference => EosSwap::StopMining,
+            LabelPreset::Lenient => EosSwap::Continue,
+        })
+    }
+
+    /// The wording as recorded with results: `gsm8k-wording=reference` for GSM8K's reference
+    /// wording, empty otherwise (the short wording keeps the records of directories mined
+    /// with it, so they resume).
+    pub fn wording_tag(&self) -> String {
+        match (self.task, self.wording()) {
+            (TaskKind::Gsm8k, Gsm8kWording::Reference) => "gsm8k-wording=reference".into(),
+            _ => String::new(),
+        }
+    }
+
+    /// How prompts are rendered, as recorded in manifests: `chat` or `plain`, then
+    /// `;` and [`TaskArgs::wording_tag`] when it is not empty.
+    pub fn prompt_identity(&self, chat: bool) -> String {
+        let base = if chat { "chat" } else { "plain" };
+        match self.wording_tag() {
+            tag if tag.is_empty() => base.into(),
+            tag => format!("{base};{tag}"),
+        }
+    }
+
     /// The task's oracle.
     pub fn oracle(&self) -> anyhow::Result<Box<dyn Oracle>> {
+        let strict = match (self.gsm8k_answer, self.labels) {
+            (Some(a), _) => a == AnswerFlag::Strict,
+            (None, preset) => preset == LabelPreset::Reference,
+        };
         Ok(match self.task {
+            TaskKind::Gsm8k if strict => Box::new(Gsm8kOracle::StrictMatch),
             TaskKind::Gsm8k => {
                 let fallbacks = self
                     .gsm8k_fallback
@@ -68,7 +161,7 @@ impl TaskArgs {
                     .filter(|f| f.as_str() != "none")
                     .map(|f| f.parse::<AnswerFallback>().map_err(anyhow::Error::msg))
                     .collect::<anyhow::Result<_>>()?;
-                Box::new(Gsm8kOracle { fallbacks })
+                Box::new(Gsm8kOracle::Lenient { fallbacks })
             }
             TaskKind::Humaneval => Box::new(CodeOracle {
                 timeout: Duration::from_secs_f64(self.code_timeout),
@@ -80,7 +173,7 @@ impl TaskArgs {
     /// Dataset lines `skip..skip+prompts` as (line index, task or per-line error).
     pub fn tasks(&self) -> anyhow::Result<Vec<(usize, TaskLine)>> {
         let all = match self.task {
-            TaskKind::Gsm8k => read_gsm8k(&self.data)?,
+            TaskKind::Gsm8k => read_gsm8k(&self.data, self.wording())?,
             TaskKind::Humaneval => read_humaneval(&self.data)?,
         };
         Ok(all

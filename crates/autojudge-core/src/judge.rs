@@ -2,14 +2,7 @@
 //! It lives in core so the classifier crate and the decode loop meet here without depending
 //! on each other.
 
-/// The judge's input features at a draft token's position.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub enum FeatureSet {
-    /// Target hidden state only (DT).
-    Target,
-    /// Draft hidden state, then target hidden state, concatenated (DD-DT).
-    DraftAndTarget,
-}
+use crate::FeatureSet;
 
 /// A learned judge.
 pub trait Judge {

@@ -6,6 +6,7 @@
 //! autojudge-rs unchanged.
 
 mod error;
+mod features;
 mod judge;
 mod model;
 pub mod ngram;
@@ -15,7 +16,10 @@ mod types;
 mod window;
 
 pub use error::{BoxError, CoreError, CoreResult};
-pub use judge::{FeatureSet, Judge};
+pub use features::{
+    draft_distribution, logit_features, FeatureNeeds, FeatureParts, FeatureSet, LOGIT_FEATURES,
+};
+pub use judge::Judge;
 pub use model::{
     check_extend, check_same_tokenizer, check_truncate, ModelInfo, ModelSession, TargetModel,
 };

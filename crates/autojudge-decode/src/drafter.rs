@@ -20,6 +20,10 @@ pub struct Proposal {
     pub probs: Vec<Vec<f32>>,
     /// The draft's last-layer hidden state at each proposed token's own position (when requested).
     pub hidden: Vec<Vec<f32>>,
+    /// The draft's last-layer hidden state at the position that predicted each proposed token
+    /// (when requested): the context's last token for the first, the previous proposed token
+    /// for the others.
+    pub prev_hidden: Vec<Vec<f32>>,
 }
 
 /// Proposes draft tokens for a context.
@@ -114,11 +118,18 @@ impl<S: ModelSession> Drafter for ModelDrafter<S> {
         }
         // Re-run at least the last context token: its logits start the proposal.
         let keep = self.session.rewind_to(context, context.len() - 1)?;
-        let out = self
-            .session
-            .extend(&context[keep..], Outputs::LAST_LOGITS)?;
+        let first = Outputs {
+            logits: OutputRows::Last,
+            hidden: if needs.draft_prev_hidden {
+                OutputRows::Last
+            } else {
+                OutputRows::None
+            },
+        };
+        let out = self.session.extend(&context[keep..], first)?;
         self.calls += 1;
         let mut logits = out.logits_row(0).to_vec();
+        let mut before = needs.draft_prev_hidden.then(|| out.hidden_row(0).to_vec());
         let eos = self.session.info().eos_ids.clone();
         let want_hidden = needs.draft_hidden;
         for i in 0..k {
@@ -130,7 +141,12 @@ impl<S: ModelSession> Drafter for ModelDrafter<S> {
                 });
             }
             p.tokens.push(tok);
+            if let Some(h) = before.take() {
+                p.prev_hidden.push(h);
+            }
             let last = i + 1 == k || eos.contains(&tok);
+            // The token's own state is the next token's predicting state.
+            let keep_state = want_hidden || (needs.draft_prev_hidden && !last);
             if !last || want_hidden {
                 let rows = Outputs {
                     logits: if last {
@@ -138,7 +154,7 @@ impl<S: ModelSession> Drafter for ModelDrafter<S> {
                     } else {
                         OutputRows::Last
                     },
-                    hidden: if want_hidden {
+                    hidden: if keep_state {
                         OutputRows::Last
                     } else {
                         OutputRows::None
@@ -146,8 +162,14 @@ impl<S: ModelSession> Drafter for ModelDrafter<S> {
                 };
                 let out = self.session.extend(&[tok], rows)?;
                 self.calls += 1;
-                if want_hidden {
-                    p.hidden.push(out.hidden_row(0).to_vec());
+                if keep_state {
+                    let h = out.hidden_row(0).to_vec();
+                    if needs.draft_prev_hidden && !last {
+                        before = Some(h.clone());
+                    }
+                    if want_hidden {
+                        p.hidden.push(h);
+                    }
                 }
                 if !last {
                     logits = out.logits_row(0).to_vec();
@@ -209,7 +231,7 @@ impl Drafter for NgramDrafter {
     }
 
     fn supports(&self, needs: Needs) -> Result<(), &'static str> {
-        if needs.draft_hidden {
+        if needs.draft_hidden || needs.draft_prev_hidden {
             return Err("draft hidden states");
         }
         Ok(())
@@ -239,7 +261,7 @@ impl Drafter for NgramDrafter {
         Ok(Proposal {
             tokens,
             probs,
-            hidden: Vec::new(),
+            ..Proposal::default()
         })
     }
 

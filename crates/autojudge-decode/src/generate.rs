@@ -301,6 +301,7 @@ pub fn generate_speculative<S: ModelSession, D: Drafter, P: AcceptancePolicy>(
                 target: &out,
                 draft_probs: &proposal.probs,
                 draft_hidden: &proposal.hidden,
+                draft_prev_hidden: &proposal.prev_hidden,
                 sampling: cfg.sampling,
             },
             &mut rng,

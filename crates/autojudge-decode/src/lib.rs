@@ -30,6 +30,7 @@ pub use stop::{StopConditions, StopReason};
 /// The acceptance policies: lossless ([`policy::ExactMatch`], [`policy::RejectionSampling`])
 /// and lossy ([`policy::TopK`], [`policy::Divergence`], [`policy::JudgePolicy`]).
 pub mod policies {
+    pub use crate::policy::policies::JUDI_CONFIDENT;
     pub use crate::policy::{Divergence, ExactMatch, JudgePolicy, RejectionSampling, TopK};
 }
 

@@ -24,6 +24,8 @@ pub struct Needs {
     pub target_hidden: bool,
     /// The draft's hidden state at each draft token's position.
     pub draft_hidden: bool,
+    /// The draft's hidden state at the position that predicted each draft token.
+    pub draft_prev_hidden: bool,
 }
 
 /// One verification window.
@@ -36,6 +38,8 @@ pub struct Window<'a> {
     pub draft_probs: &'a [Vec<f32>],
     /// Draft hidden states per draft token (when requested).
     pub draft_hidden: &'a [Vec<f32>],
+    /// Draft hidden states at the position that predicted each draft token (when requested).
+    pub draft_prev_hidden: &'a [Vec<f32>],
     /// How the target's own tokens are chosen.
     pub sampling: Sampling,
 }
@@ -54,6 +58,50 @@ impl Window<'_> {
     /// Target hidden state at `dᵢ`'s own position.
     pub fn target_hidden_at(&self, i: usize) -> &[f32] {
         self.target.hidden_row(i + 1)
+    }
+
+    /// Target hidden state at the position that predicted `dᵢ` (logits row `i`).
+    pub fn target_prev_hidden_at(&self, i: usize) -> &[f32] {
+        self.target.hidden_row(i)
+    }
+
+    /// The judge's feature row for `dᵢ` under `set`, laid out as mining lays it out
+    /// ([`FeatureSet::row`]). The parts `set` reads must have been requested
+    /// ([`JudgePolicy`]'s needs do).
+    pub fn feature_row(&self, set: FeatureSet, i: usize) -> Vec<f32> {
+        let n = set.needs();
+        let logits = if n.logits {
+            autojudge_core::logit_features(
+                self.target.logits_row(i),
+                &self.draft_probs[i],
+                self.draft[i] as usize,
+            )
+            .to_vec()
+        } else {
+            Vec::new()
+        };
+        fn pick(wanted: bool, rows: &[Vec<f32>], i: usize) -> &[f32] {
+            if wanted {
+                &rows[i]
+            } else {
+                &[]
+            }
+        }
+        set.row(&autojudge_core::FeatureParts {
+            draft: pick(n.draft, self.draft_hidden, i),
+            draft_prev: pick(n.draft_prev, self.draft_prev_hidden, i),
+            target: if n.target {
+                self.target_hidden_at(i)
+            } else {
+                &[]
+            },
+            target_prev: if n.target_prev {
+                self.target_prev_hidden_at(i)
+            } else {
+                &[]
+            },
+            logits: &logits,
+        })
     }
 }
 

@@ -33,10 +33,8 @@ impl Judge for ConstJudge {
         self.1
     }
     fn p_important(&self, rows: &[Vec<f32>]) -> Vec<f32> {
-        let width = match self.1 {
-            FeatureSet::Target => 4,
-            FeatureSet::DraftAndTarget => 8,
-        };
+        // MockLm hidden states are 4 wide.
+        let width = self.1.width(4, 4);
         assert!(rows.iter().all(|r| r.len() == width), "feature width");
         vec![self.0; rows.len()]
     }
@@ -95,7 +93,7 @@ fn never_accept_judge_is_exact_match_and_always_accept_takes_every_draft() {
     let exact = run(&mut |t, d| {
         generate_speculative(t, d, &mut ExactMatch, &prompt, &cfg, Hooks::default()).unwrap()
     });
-    for fs in [FeatureSet::Target, FeatureSet::DraftAndTarget] {
+    for fs in FeatureSet::ALL {
         let never = run(&mut |t, d| {
             generate_speculative(
                 t,

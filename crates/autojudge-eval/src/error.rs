@@ -41,6 +41,18 @@ pub enum EvalError {
         /// What conflicts.
         reason: String,
     },
+    /// A fitted judge whose threshold accepts none or all of its validation mismatches.
+    #[error(
+        "the judge's threshold accepts {:.0}% of validation mismatches, so it would run as \
+         lossless decoding or accept every mismatch: {reason}",
+        accepted_fraction * 100.0
+    )]
+    DegenerateJudge {
+        /// Fraction of validation mismatches the threshold accepts (0 or 1).
+        accepted_fraction: f64,
+        /// Where the threshold and the scores lie.
+        reason: String,
+    },
     /// An option out of range.
     #[error("invalid option {field}: {reason}")]
     InvalidOption {

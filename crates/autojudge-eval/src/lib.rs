@@ -22,7 +22,7 @@
 //! use autojudge_search::SearchModels;
 //! let settings = EvalSettings {
 //!     task: "gsm8k".into(), data: "test.jsonl".into(), oracle: oracle.name(), chat: false,
-//!     target: target.info().name.clone(), draft: draft.info().name.clone(),
+//!     wording: String::new(), target: target.info().name.clone(), draft: draft.info().name.clone(),
 //!     dtype: "f32".into(), k: 8, max_new_tokens: 256,
 //! };
 //! let mut dir = EvalDir::create_or_resume("results/eval".as_ref(), settings)?;
@@ -39,6 +39,7 @@
 
 mod error;
 mod join;
+mod learning_curve;
 mod method;
 mod pipeline;
 mod result_line;
@@ -50,6 +51,7 @@ mod training;
 
 pub use error::{EvalError, EvalResult};
 pub use join::join_dirs;
+pub use learning_curve::{learning_curve, CurvePoint, CurveSpec, LearningCurve};
 pub use method::{judge_sweep, JudgeMethod, Method, LOSSLESS, TARGET_ONLY, THRESHOLD_QUANTILES};
 pub use pipeline::{judge_file, run_pipeline, MiningStep, PipelineProgress, PipelineSpec};
 pub use result_line::ResultLine;

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use autojudge_classifier::{load_judge, JudgeModel};
-use autojudge_core::{FeatureSet, ModelInfo, TargetModel, TokenId};
+use autojudge_core::{ModelInfo, TargetModel, TokenId};
 use autojudge_decode::policies::{Divergence, ExactMatch, JudgePolicy, TopK};
 use autojudge_decode::{
     generate_speculative, generate_target_only, AcceptancePolicy, DecodeConfig, Generation, Hooks,
@@ -24,6 +24,9 @@ pub enum Method {
     TopK(usize),
     /// Accepts a draft token the target gives at least this probability (lossy baseline).
     TargetProb(f32),
+    /// JuDi (training-free): accepts a mismatch whose KL(target ‖ draft) is at most this,
+    /// unless the target's top-1 probability exceeds 0.9.
+    Judi(f32),
     /// AutoJudge: accepts a mismatching draft token the judge calls unimportant.
     Judge(JudgeMethod),
 }
@@ -47,6 +50,7 @@ impl Method {
             Method::Lossless => LOSSLESS.into(),
             Method::TopK(k) => format!("top-{k}"),
             Method::TargetProb(t) => format!("p>={t}"),
+            Method::Judi(t) => format!("judi@{t}"),
             Method::Judge(j) => format!("{}@{:.4}", j.label, j.threshold),
         }
     }
@@ -57,6 +61,7 @@ impl Method {
             Method::Judge(j) => j.label.clone(),
             Method::TopK(_) => "top-k".into(),
             Method::TargetProb(_) => "target-prob".into(),
+            Method::Judi(_) => "judi".into(),
             m => m.name(),
         }
     }
@@ -67,6 +72,11 @@ impl Method {
         m.extend(topk.iter().map(|&k| Method::TopK(k)));
         m.extend(target_prob.iter().map(|&t| Method::TargetProb(t)));
         m
+    }
+
+    /// JuDi at each KL threshold of `taus`.
+    pub fn judi_sweep(taus: &[f32]) -> Vec<Method> {
+        taus.iter().map(|&t| Method::Judi(t)).collect()
     }
 
     /// Runs the method on `prompt` with fresh sessions of `target` and `draft` (greedy, window
@@ -104,6 +114,7 @@ impl Method {
             Method::Lossless => spec(target, draft, ExactMatch, prompt, cfg),
             Method::TopK(k) => spec(target, draft, TopK { k: *k }, prompt, cfg),
             Method::TargetProb(t) => spec(target, draft, Divergence::TargetProb(*t), prompt, cfg),
+            Method::Judi(t) => spec(target, draft, Divergence::Judi(*t), prompt, cfg),
             Method::Judge(j) => spec(
                 target,
                 draft,
@@ -123,11 +134,11 @@ pub const TARGET_ONLY: &str = "target-only";
 /// Name of lossless speculative decoding.
 pub const LOSSLESS: &str = "lossless";
 
-/// Quantiles of a judge's threshold table, in steps of 0.05 (row `i` holds quantile
-/// `0.05 * (i + 1)`).
-pub const THRESHOLD_QUANTILES: [f64; 19] = [
-    0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85,
-    0.9, 0.95,
+/// Quantiles of a judge's threshold table: 26 validation quantiles 0, 0.04, …, 1 (row `i`
+/// holds quantile `0.04 * i`), as the reference sweeps them.
+pub const THRESHOLD_QUANTILES: [f64; 26] = [
+    0.0, 0.04, 0.08, 0.12, 0.16, 0.2, 0.24, 0.28, 0.32, 0.36, 0.4, 0.44, 0.48, 0.52, 0.56, 0.6,
+    0.64, 0.68, 0.72, 0.76, 0.8, 0.84, 0.88, 0.92, 0.96, 1.0,
 ];
 
 /// The judge saved at `path` (checked against the target and draft it will run with) at its
@@ -141,14 +152,16 @@ pub fn judge_sweep(
 ) -> EvalResult<Vec<Method>> {
     let (judge, meta) = load_judge(path)?;
     meta.check_pair(path, target, Some(draft))?;
-    let label = match meta.features {
-        FeatureSet::Target => "autojudge-dt",
-        FeatureSet::DraftAndTarget => "autojudge-dd-dt",
-    };
+    let label = format!("autojudge-{}", meta.features);
     let mut thresholds = vec![meta.threshold];
     for q in quantiles {
-        let row = ((q / 0.05).round() as usize).saturating_sub(1);
-        if let Some(r) = meta.threshold_table.get(row) {
+        // The row whose accepted fraction of validation mismatches is nearest `q` (row `i` sits
+        // at quantile `THRESHOLD_QUANTILES[i]`, whatever table size a judge was saved with).
+        let nearest = meta
+            .threshold_table
+            .iter()
+            .min_by(|a, b| (a.3 - q).abs().total_cmp(&(b.3 - q).abs()));
+        if let Some(r) = nearest {
             thresholds.push(r.0);
         }
     }
@@ -158,7 +171,7 @@ pub fn judge_sweep(
         .into_iter()
         .map(|t| {
             Method::Judge(JudgeMethod {
-                label: label.into(),
+                label: label.clone(),
                 judge: judge.clone(),
                 threshold: t as f32,
             })

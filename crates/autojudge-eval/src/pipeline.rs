@@ -1,7 +1,8 @@
 //! The whole AutoJudge experiment in one call: mine important tokens on a training split (or
-//! reuse a mined directory), train the DT and DD-DT judges, and evaluate every method with
+//! reuse a mined directory), train a judge per feature set, and evaluate every method with
 //! them on a test split. Each step resumes: mining and evaluation skip committed prompts, and
-//! a judge is trained only when its file is missing.
+//! a judge is trained only when its file is missing. A judge whose threshold would accept
+//! none or every mismatch is reported and left out; the rest of the run goes on.
 
 use std::path::PathBuf;
 
@@ -32,8 +33,10 @@ pub struct PipelineSpec {
     pub mined: PathBuf,
     /// Mine first (`None`: use `mined` as it is).
     pub mining: Option<MiningStep>,
-    /// Directory of the judges (`dt.safetensors`, `dd-dt.safetensors` and their tables).
+    /// Directory of the judges (`<set>.safetensors` and their tables, see [`judge_file`]).
     pub judges: PathBuf,
+    /// Feature sets a judge is trained and evaluated for.
+    pub feature_sets: Vec<FeatureSet>,
     /// Judge fitting; the feature set is set per judge.
     pub train: TrainOptions,
     /// The evaluation directory and its settings.
@@ -68,16 +71,16 @@ pub enum PipelineProgress<'a> {
     Training(FeatureSet, &'a TrainingSet),
     /// A judge was trained and saved at the path.
     Trained(&'a TrainedJudge, &'a std::path::Path),
+    /// A judge was refused (e.g. [`crate::EvalError::DegenerateJudge`]) and is left out.
+    Refused(FeatureSet, &'a crate::EvalError),
     /// Evaluation progress.
     Eval(Progress<'a>),
 }
 
-/// File name of the judge for `set` inside the judges directory.
-pub fn judge_file(set: FeatureSet) -> &'static str {
-    match set {
-        FeatureSet::Target => "dt.safetensors",
-        FeatureSet::DraftAndTarget => "dd-dt.safetensors",
-    }
+/// File name of the judge for `set` inside the judges directory: `<set name>.safetensors`
+/// (`dt.safetensors`, `dd-dt+logits.safetensors`, ...).
+pub fn judge_file(set: FeatureSet) -> String {
+    format!("{set}.safetensors")
 }
 
 /// Runs the pipeline with `models` (the same pair mines and is evaluated) and returns the
@@ -111,7 +114,7 @@ pub fn run_pipeline<T: TargetModel, D: TargetModel>(
         progress(PipelineProgress::MiningDone(&totals));
     }
     let mut methods = spec.baselines;
-    for set in [FeatureSet::Target, FeatureSet::DraftAndTarget] {
+    for set in spec.feature_sets {
         let path = spec.judges.join(judge_file(set));
         if !path.exists() {
             let rows = TrainingSet::load(std::slice::from_ref(&spec.mined), set)?;
@@ -120,9 +123,17 @@ pub fn run_pipeline<T: TargetModel, D: TargetModel>(
                 features: set,
                 ..spec.train.clone()
             };
-            let trained = train_judge(&rows, &opts)?;
-            trained.save(&path)?;
-            progress(PipelineProgress::Trained(&trained, &path));
+            match train_judge(&rows, &opts) {
+                Ok(trained) => {
+                    trained.save(&path)?;
+                    progress(PipelineProgress::Trained(&trained, &path));
+                }
+                Err(e @ crate::EvalError::DegenerateJudge { .. }) => {
+                    progress(PipelineProgress::Refused(set, &e));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
         }
         methods.extend(judge_sweep(
             &path,

@@ -19,6 +19,10 @@ pub struct EvalSettings {
     pub oracle: String,
     /// Whether prompts went through the chat template.
     pub chat: bool,
+    /// How the task's text was worded, when a task has variants (e.g.
+    /// `gsm8k-wording=reference`; empty for the task's only or short wording).
+    #[serde(default)]
+    pub wording: String,
     /// Target model identity.
     pub target: String,
     /// Draft model identity.

@@ -41,14 +41,14 @@ pub struct TrainOptions {
 }
 
 impl Default for TrainOptions {
-    /// DD-DT, the default grid, 20% of prompts for validation, seed 0, unweighted, tolerance
+    /// DD-DT, the reference's grid, 10% of prompts for validation (as the reference), seed 0, unweighted, tolerance
     /// 1e-5 (changes validation AUC by < 1e-4 against 1e-8 at a fraction of the time), 2000
     /// iterations, recall 0.9.
     fn default() -> Self {
         TrainOptions {
             features: FeatureSet::DraftAndTarget,
             c_grid: None,
-            val_fraction: 0.2,
+            val_fraction: 0.1,
             seed: 0,
             class_weight: ClassWeight::None,
             tol: 1e-5,
@@ -134,8 +134,11 @@ impl TrainingSet {
 /// A fitted judge with everything model selection measured.
 #[derive(Clone, Debug)]
 pub struct TrainedJudge {
-    /// The judge (scaler + logistic regression, refitted on all rows at the chosen C).
+    /// The judge (scaler + logistic regression fitted on the train split at the chosen C: the
+    /// model whose validation scores set the threshold).
     pub judge: JudgeModel,
+    /// Indices (into the training set's rows) of the validation rows.
+    pub validation_rows: Vec<usize>,
     /// What is saved next to the weights (models, options, threshold, tables).
     pub meta: JudgeMeta,
     /// The chosen C.
@@ -216,9 +219,12 @@ fn score_spread(scores: &[f64]) -> f64 {
     at(0.95) - at(0.05)
 }
 
-/// Fits the judge on `set`: C by validation ROC-AUC over the grid (split by prompt), refit on
-/// every row, threshold for `opts.recall` on validation (0.5 when validation has no important
-/// row), and the validation threshold table at [`THRESHOLD_QUANTILES`].
+/// Fits the judge on `set`: C by validation ROC-AUC over the grid (split by prompt), the
+/// train-split model at that C, threshold for `opts.recall` on its validation scores (0.5 when
+/// validation has no important row), and the validation threshold table at
+/// [`THRESHOLD_QUANTILES`]. A judge whose threshold accepts none or every validation mismatch
+/// is refused ([`EvalError::DegenerateJudge`]): deployed, it would be lossless or accept
+/// everything.
 pub fn train_judge(set: &TrainingSet, opts: &TrainOptions) -> EvalResult<TrainedJudge> {
     let grid = opts.c_grid.clone().unwrap_or_else(default_c_grid);
     let base = LogisticRegressionOptions {
@@ -240,13 +246,30 @@ pub fn train_judge(set: &TrainingSet, opts: &TrainOptions) -> EvalResult<Trained
     let table = threshold_table(&sel.validation_scores, &yv, &THRESHOLD_QUANTILES);
     let threshold = threshold_for_recall(&sel.validation_scores, &yv, opts.recall).unwrap_or(0.5);
     let at_chosen = at_threshold(&sel.validation_scores, &yv, threshold);
+    if at_chosen.negative_rate <= 0.0 || at_chosen.negative_rate >= 1.0 {
+        let (lo, hi) = sel
+            .validation_scores
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &s| {
+                (l.min(s), h.max(s))
+            });
+        return Err(EvalError::DegenerateJudge {
+            accepted_fraction: at_chosen.negative_rate,
+            reason: format!(
+                "threshold {threshold:.6} at recall {} against validation scores in \
+                 [{lo:.6}, {hi:.6}] (C = {:e}, {} validation rows); more mined prompts or \
+                 another feature set or C grid may separate the classes",
+                opts.recall,
+                sel.best_c,
+                yv.len()
+            ),
+        });
+    }
     let m = &set.first;
     let meta = JudgeMeta {
         features: set.features,
-        draft: match set.features {
-            FeatureSet::DraftAndTarget => Some((m.draft.name.clone(), m.draft.hidden_size)),
-            FeatureSet::Target => None,
-        },
+        draft: (set.features.uses_draft_hidden() || set.features.needs().logits)
+            .then(|| (m.draft.name.clone(), m.draft.hidden_size)),
         target: (m.target.name.clone(), m.target.hidden_size),
         tokenizer: m.target.tokenizer.0.clone(),
         options: sel.model.options,
@@ -259,6 +282,7 @@ pub fn train_judge(set: &TrainingSet, opts: &TrainOptions) -> EvalResult<Trained
     Ok(TrainedJudge {
         probability_spread: score_spread(&sel.validation_scores),
         best_c: sel.best_c,
+        validation_rows: sel.validation.clone(),
         thresholds: THRESHOLD_QUANTILES.iter().copied().zip(table).collect(),
         at_chosen,
         judge: JudgeModel {
@@ -267,4 +291,144 @@ pub fn train_judge(set: &TrainingSet, opts: &TrainOptions) -> EvalResult<Trained
         },
         meta,
     })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use autojudge_core::{Judge, TokenizerId};
+    use autojudge_search::{FeatureDType, ModelIdentity, SearchConfig, Shard};
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+
+    /// Synthetic labelled rows: `prompts` prompts of `per_prompt` rows, 30% important.
+    pub(crate) struct TestRows {
+        y: Vec<bool>,
+        groups: Vec<u64>,
+        seed: u64,
+    }
+
+    impl TestRows {
+        pub(crate) fn new(prompts: u64, per_prompt: usize, seed: u64) -> Self {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let groups: Vec<u64> = (0..prompts)
+                .flat_map(|p| std::iter::repeat_n(p, per_prompt))
+                .collect();
+            let y = groups.iter().map(|_| rng.random::<f64>() < 0.3).collect();
+            TestRows { y, groups, seed }
+        }
+
+        /// Rows of `features` whose first column is shifted by `signal` on important rows.
+        pub(crate) fn set(&self, features: FeatureSet, signal: f64) -> TrainingSet {
+            let mut rng = StdRng::seed_from_u64(self.seed + 1 + signal.to_bits() % 97);
+            let x = self
+                .y
+                .iter()
+                .map(|&l| {
+                    (0..4)
+                        .map(|k| {
+                            let shift = if l && k == 0 { signal } else { 0.0 };
+                            (rng.random::<f64>() * 2.0 - 1.0 + shift) as f32
+                        })
+                        .collect()
+                })
+                .collect();
+            TrainingSet {
+                features,
+                x,
+                y: self.y.clone(),
+                groups: self.groups.clone(),
+                first: manifest(),
+            }
+        }
+    }
+
+    pub(crate) fn manifest() -> Manifest {
+        let id = |name: &str| ModelIdentity {
+            name: name.into(),
+            tokenizer: TokenizerId("tok".into()),
+            hidden_size: 4,
+            vocab_size: 8,
+        };
+        Manifest {
+            format: autojudge_search::MANIFEST_FORMAT,
+            target: id("target"),
+            draft: id("draft"),
+            task: "toy".into(),
+            dataset: "toy".into(),
+            prompt_format: "plain".into(),
+            oracle: "toy".into(),
+            search: SearchConfig::default(),
+            feature_dtype: FeatureDType::F32,
+            shard: Shard::ALL,
+            lines: 0..60,
+        }
+    }
+
+    /// 60 prompts of 10 rows; the label leans on the first feature.
+    fn noisy_set(constant: bool) -> TrainingSet {
+        let mut rng = StdRng::seed_from_u64(3);
+        let (mut x, mut y, mut groups) = (Vec::new(), Vec::new(), Vec::new());
+        for p in 0..60u64 {
+            for _ in 0..10 {
+                let important = rng.random::<f64>() < 0.3;
+                let shift = if important { 0.8 } else { 0.0 };
+                let row: Vec<f32> = (0..4)
+                    .map(|k| {
+                        if constant {
+                            1.0
+                        } else {
+                            (rng.random::<f64>() * 2.0 - 1.0 + if k == 0 { shift } else { 0.0 })
+                                as f32
+                        }
+                    })
+                    .collect();
+                x.push(row);
+                y.push(important);
+                groups.push(p);
+            }
+        }
+        TrainingSet {
+            features: FeatureSet::Target,
+            x,
+            y,
+            groups,
+            first: manifest(),
+        }
+    }
+
+    #[test]
+    fn the_saved_judge_reproduces_its_validation_recall() {
+        let set = noisy_set(false);
+        let trained = train_judge(&set, &TrainOptions::default()).unwrap();
+        let dir = std::env::temp_dir().join(format!("autojudge-train-{}", std::process::id()));
+        let path = dir.join("dt.safetensors");
+        trained.save(&path).unwrap();
+        let (judge, meta) = autojudge_classifier::load_judge(&path).unwrap();
+        let rows: Vec<Vec<f32>> = trained
+            .validation_rows
+            .iter()
+            .map(|&i| set.x[i].clone())
+            .collect();
+        let labels: Vec<bool> = trained.validation_rows.iter().map(|&i| set.y[i]).collect();
+        let scores: Vec<f64> = judge
+            .p_important(&rows)
+            .into_iter()
+            .map(f64::from)
+            .collect();
+        let got = at_threshold(&scores, &labels, meta.threshold);
+        assert_eq!(got.recall, trained.at_chosen.recall);
+        assert_eq!(got.negative_rate, trained.at_chosen.negative_rate);
+        assert!(got.recall >= 0.9 && got.negative_rate > 0.0 && got.negative_rate < 1.0);
+        // 10% of the 60 prompts, whole.
+        assert_eq!(trained.validation_rows.len(), 60);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_judge_that_accepts_nothing_is_refused_with_the_reason() {
+        let err = train_judge(&noisy_set(true), &TrainOptions::default())
+            .expect_err("constant features cannot separate the classes");
+        assert!(matches!(err, EvalError::DegenerateJudge { .. }), "{err}");
+        assert!(err.to_string().contains("validation scores in"), "{err}");
+    }
 }

@@ -440,58 +440,78 @@ impl Limits<'_> {
     }
 }
 
+/// The target's outputs around a swapped-in token (the last token of the incoming context):
+/// its hidden state, and the hidden state and logits of the position that predicted it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SwapRows {
+    /// Hidden state at the swapped-in token.
+    pub hidden: Vec<f32>,
+    /// Hidden state at the position before it.
+    pub prev_hidden: Vec<f32>,
+    /// Logits at the position before it (the distribution that scored the swapped-in token).
+    pub prev_logits: Vec<f32>,
+}
+
 /// Continues `ctx` greedily until EOS or `limits.max_len`. `session` may hold any tokens: it
 /// keeps its longest common prefix with `ctx` (KV reuse) and the missing tokens ride along with
 /// the first verification (one call, not a catch-up call and then a verification). On return
-/// it holds a prefix of the new `ctx`. With `first_hidden`, returns the target's hidden state
-/// at the last token of the incoming `ctx` (computed even if nothing is generated).
+/// it holds a prefix of the new `ctx`. With `swap_rows`, also returns [`SwapRows`] for the last
+/// token of the incoming `ctx` (which must hold at least two tokens), computed in the first
+/// call even if nothing is generated.
 pub fn continue_greedy<S: ModelSession>(
     session: &mut S,
     ctx: &mut Vec<TokenId>,
     limits: Limits<'_>,
     proposer: &mut dyn Proposer,
     meter: &mut Meter,
-    first_hidden: bool,
-) -> CoreResult<Option<Vec<f32>>> {
-    let mut hidden = None;
-    if limits.finished(ctx) {
-        if first_hidden {
-            let out = meter.extend_to(
-                session,
-                ctx,
-                &[],
-                Outputs {
-                    logits: OutputRows::None,
-                    hidden: OutputRows::Last,
-                },
-            )?;
-            hidden = Some(out.hidden_row(0).to_vec());
-        } else {
-            session.rewind_to(ctx, ctx.len())?;
+    swap_rows: bool,
+) -> CoreResult<Option<SwapRows>> {
+    let mut rows_out = None;
+    // The first call recomputes the predicting position too when swap rows are wanted.
+    let mut back = if swap_rows { 2 } else { 1 };
+    let mut first = true;
+    loop {
+        let finished = limits.finished(ctx);
+        if finished && !(first && swap_rows) {
+            if first {
+                session.rewind_to(ctx, ctx.len())?;
+            }
+            return Ok(rows_out);
         }
-        return Ok(hidden);
-    }
-    while !limits.finished(ctx) {
-        let room = limits.max_len - ctx.len();
-        let mut proposal = proposer.propose(ctx, room - 1)?;
-        proposal.truncate(room - 1);
-        let rows = OutputRows::Tail(proposal.len() + 1);
-        let want_hidden = first_hidden && hidden.is_none();
-        let out = meter.extend_to(
+        let proposal = if finished {
+            Vec::new()
+        } else {
+            let room = limits.max_len - ctx.len();
+            let mut p = proposer.propose(ctx, room - 1)?;
+            p.truncate(room - 1);
+            p
+        };
+        let keep = session.rewind_to(ctx, ctx.len() - back)?;
+        let mut input = ctx[keep..].to_vec();
+        input.extend_from_slice(&proposal);
+        let rows = OutputRows::Tail(proposal.len() + back);
+        let want = first && swap_rows;
+        let out = meter.extend(
             session,
-            ctx,
-            &proposal,
+            &input,
             Outputs {
-                logits: rows,
-                hidden: if want_hidden { rows } else { OutputRows::None },
+                logits: if finished { OutputRows::Tail(2) } else { rows },
+                hidden: if want { rows } else { OutputRows::None },
             },
         )?;
-        if want_hidden {
-            hidden = Some(out.hidden_row(0).to_vec());
+        if want {
+            rows_out = Some(SwapRows {
+                hidden: out.hidden_row(1).to_vec(),
+                prev_hidden: out.hidden_row(0).to_vec(),
+                prev_logits: out.logits_row(0).to_vec(),
+            });
+        }
+        if finished {
+            return Ok(rows_out);
         }
         let mut i = 0;
         loop {
-            let t = out.argmax_row(i);
+            let t = out.argmax_row(i + back - 1);
             ctx.push(t);
             if limits.finished(ctx) || i >= proposal.len() || proposal[i] != t {
                 break;
@@ -501,8 +521,9 @@ pub fn continue_greedy<S: ModelSession>(
         if session.len() > ctx.len() - 1 {
             session.truncate(ctx.len() - 1)?;
         }
+        first = false;
+        back = 1;
     }
-    Ok(hidden)
 }
 
 /// How far a target call may look ahead in mining's greedy generations: the old-continuation
@@ -558,7 +579,7 @@ impl<S: ModelSession> Speculation<'_, S> {
     }
 
     /// Regenerates greedily after a swap at the end of `ctx`, where `old` is the continuation
-    /// the swapped token replaced, and returns the target's hidden state at the swapped token.
+    /// the swapped token replaced, and returns the target's [`SwapRows`] at the swapped token.
     ///
     /// Proposal order (the target verifies each proposal in one call and keeps its agreeing
     /// prefix): first `old` while the new continuation follows it, in growing blocks. Across a
@@ -574,7 +595,7 @@ impl<S: ModelSession> Speculation<'_, S> {
         history: &[Vec<TokenId>],
         limits: Limits<'_>,
         meter: &mut Meter,
-    ) -> CoreResult<Vec<f32>> {
+    ) -> CoreResult<SwapRows> {
         let (min, max) = (self.min_block, self.max_block);
         let realign = match self.draft {
             Some(_) => Realign::Never,

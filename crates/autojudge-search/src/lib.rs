@@ -27,11 +27,14 @@ pub use record::{
     MinedPrompt, Mismatch, MismatchFeatures, PromptOutcome, PromptRecord, WorkCounters,
 };
 pub use run::{run_mining, Render, Totals};
-pub use semi_greedy::{mine_prompt, Algorithm, SearchConfig, SearchModels};
+pub use semi_greedy::{
+    mine_prompt, Algorithm, EosSwap, SearchConfig, SearchModels, REFERENCE_MAX_NEW_TOKENS,
+};
 pub use shard::Shard;
 pub use store::{
     FeatureDType, Manifest, MinedDir, ModelIdentity, TrainingRows, FORMAT as MANIFEST_FORMAT,
 };
 pub use task::{
-    read_gsm8k, read_humaneval, CodeTask, Task, TaskLine, GSM8K_INSTRUCTION, HUMANEVAL_INSTRUCTION,
+    read_gsm8k, read_humaneval, CodeTask, Gsm8kWording, Task, TaskLine, GSM8K_INSTRUCTION,
+    GSM8K_PREAMBLE, HUMANEVAL_INSTRUCTION,
 };

@@ -24,14 +24,34 @@ pub struct Mismatch {
     pub oracle_error: Option<String>,
 }
 
-/// Hidden states (after the final norm) of one mismatch, at the draft token's position on
-/// the sequence that carries the draft token.
+/// What a judge can read about one mismatch: hidden states (after the final norm) on the
+/// sequence that carries the draft token, at the draft token's own position and at the
+/// position that predicted it, and the logit features of the two predicting distributions.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct MismatchFeatures {
-    /// Draft model's hidden state.
+    /// Draft model's hidden state at the draft token's position.
     pub draft: Vec<f32>,
-    /// Target model's hidden state.
+    /// Target model's hidden state at the draft token's position.
     pub target: Vec<f32>,
+    /// Draft model's hidden state at the predicting position (empty when not mined).
+    pub draft_prev: Vec<f32>,
+    /// Target model's hidden state at the predicting position (empty when not mined).
+    pub target_prev: Vec<f32>,
+    /// [`autojudge_core::LOGIT_FEATURES`] (empty when not mined).
+    pub logits: Vec<f32>,
+}
+
+impl MismatchFeatures {
+    /// The parts, for [`autojudge_core::FeatureSet::row`].
+    pub fn parts(&self) -> autojudge_core::FeatureParts<'_> {
+        autojudge_core::FeatureParts {
+            draft: &self.draft,
+            draft_prev: &self.draft_prev,
+            target: &self.target,
+            target_prev: &self.target_prev,
+            logits: &self.logits,
+        }
+    }
 }
 
 /// Outcome of one prompt.
@@ -105,14 +125,17 @@ impl MinedPrompt {
         // Greedy response: the prefill, then one call per token (its last one yields EOS or
         // reaches the budget).
         let initial = prefill + self.response.len() as u64;
-        // Per mismatch: a prefill up to the mismatch (never empty: it holds the prompt), then
-        // one call per regenerated token
-        // after the draft token; when the draft token ends the response, one call for its
-        // hidden state.
+        // Per mismatch: a prefill up to the token before the mismatch (absent when that is
+        // empty), then one call per regenerated token after the draft token (the first also
+        // recomputes the predicting position for its features); when the draft token ends the
+        // response, one call for its features.
         let regenerations: u64 = self
             .mismatches
             .iter()
-            .map(|m| 1 + (m.swapped_len - m.position - 1).max(1) as u64)
+            .map(|m| {
+                u64::from(prompt_len + m.position > 1)
+                    + (m.swapped_len - m.position - 1).max(1) as u64
+            })
             .sum();
         initial + regenerations
     }

@@ -4,10 +4,13 @@
 //! cost model: fresh forwards and token-by-token regeneration for every mismatch).
 
 use autojudge_core::{
-    CoreError, ModelSession, OutputRows, Outputs, TargetModel, TextTokenizer, TokenId,
+    draft_distribution, logit_features, CoreError, ModelSession, OutputRows, Outputs, TargetModel,
+    TextTokenizer, TokenId,
 };
 
-use crate::continuation::{continue_greedy, DraftProposer, Limits, NoProposals, Speculation};
+use crate::continuation::{
+    continue_greedy, DraftProposer, Limits, NoProposals, Speculation, SwapRows,
+};
 use crate::meter::Meter;
 use crate::oracle::{Answer, Oracle};
 use crate::record::{MinedPrompt, Mismatch, MismatchFeatures, WorkCounters};
@@ -34,6 +37,32 @@ impl std::str::FromStr for Algorithm {
     }
 }
 
+/// What the search does after testing a mismatch whose draft token is an end-of-sequence token.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EosSwap {
+    /// Label it, then stop mining the prompt whatever the label (the reference's rule: past a
+    /// draft EOS no response exists to test).
+    StopMining,
+    /// Label it and, when it was important, go on with the next mismatch (the default of
+    /// manifests that predate the setting).
+    #[default]
+    Continue,
+}
+
+impl std::str::FromStr for EosSwap {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "stop" => Ok(EosSwap::StopMining),
+            "continue" => Ok(EosSwap::Continue),
+            _ => Err(format!(
+                "unknown EOS rule `{s}` (expected stop or continue)"
+            )),
+        }
+    }
+}
+
 /// Settings of the search (recorded with the mined data).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SearchConfig {
@@ -54,17 +83,26 @@ pub struct SearchConfig {
     /// accepted (0, the default of older manifests: a fixed window).
     #[serde(default)]
     pub max_draft_proposals: usize,
+    /// What follows a tested draft EOS.
+    #[serde(default)]
+    pub eos_swap: EosSwap,
 }
 
+/// The reference's response cap (`--max_new_tokens` of its `find_important_tokens.py`).
+pub const REFERENCE_MAX_NEW_TOKENS: usize = 2048;
+
 impl Default for SearchConfig {
+    /// The reference's labels ([`REFERENCE_MAX_NEW_TOKENS`], [`EosSwap::StopMining`]) with the
+    /// fast search.
     fn default() -> Self {
         SearchConfig {
-            max_new_tokens: 256,
+            max_new_tokens: REFERENCE_MAX_NEW_TOKENS,
             algorithm: Algorithm::Fast,
             min_block: 8,
             max_block: 64,
             draft_proposals: 0,
             max_draft_proposals: 0,
+            eos_swap: EosSwap::StopMining,
         }
     }
 }
@@ -138,10 +176,28 @@ struct Search<'s, 'a, T: TargetModel, D: TargetModel> {
     oracle_calls: u64,
 }
 
-const HIDDEN_LAST: Outputs = Outputs {
-    logits: OutputRows::None,
-    hidden: OutputRows::Last,
+/// The draft's rows around a swapped-in token: logits and hidden state at the predicting
+/// position, hidden state at the token.
+const SWAP_ROWS: Outputs = Outputs {
+    logits: OutputRows::Tail(2),
+    hidden: OutputRows::Tail(2),
 };
+
+/// A mismatch's features from the draft's [`SWAP_ROWS`] output and the target's [`SwapRows`].
+fn mismatch_features(
+    draft: &autojudge_core::ExtendOutput,
+    target: SwapRows,
+    token: TokenId,
+) -> MismatchFeatures {
+    let q = draft_distribution(draft.logits_row(0));
+    MismatchFeatures {
+        draft: draft.hidden_row(1).to_vec(),
+        draft_prev: draft.hidden_row(0).to_vec(),
+        logits: logit_features(&target.prev_logits, &q, token as usize).to_vec(),
+        target: target.hidden,
+        target_prev: target.prev_hidden,
+    }
+}
 
 impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
     fn ctx(&self, response: &[TokenId]) -> Vec<TokenId> {
@@ -283,6 +339,11 @@ impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
         Ok((y, a, session))
     }
 
+    /// Whether mining stops after testing `draft_token`.
+    fn stops_after(&self, draft_token: TokenId) -> bool {
+        self.cfg.eos_swap == EosSwap::StopMining && self.limits.eos.contains(&draft_token)
+    }
+
     fn label(
         &mut self,
         j: usize,
@@ -321,12 +382,9 @@ impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
             let d = preds[j];
             let mut ctx = self.ctx(&current[..j]);
             ctx.push(d);
-            let draft_hidden = self
-                .dm
-                .extend_to(&mut draft, &ctx, &[], HIDDEN_LAST)?
-                .hidden_row(0)
-                .to_vec();
-            let target_hidden = Speculation {
+            let keep = draft.rewind_to(&ctx, ctx.len() - 2)?;
+            let draft_rows = self.dm.extend(&mut draft, &ctx[keep..], SWAP_ROWS)?;
+            let target_rows = Speculation {
                 min_block: self.cfg.min_block,
                 max_block: self.cfg.max_block,
                 draft: dp.as_mut(),
@@ -351,10 +409,10 @@ impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
                 preds.extend(tail);
             }
             mismatches.push(mismatch);
-            features.push(MismatchFeatures {
-                draft: draft_hidden,
-                target: target_hidden,
-            });
+            features.push(mismatch_features(&draft_rows, target_rows, d));
+            if self.stops_after(d) {
+                break;
+            }
             left = j + 1;
         }
         self.count_proposals(dp.as_ref());
@@ -377,17 +435,13 @@ impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
             let mut ctx = self.ctx(&current[..j]);
             ctx.push(d);
             let mut draft = self.m.draft.new_session()?;
-            let draft_hidden = self
-                .dm
-                .extend(&mut draft, &ctx, HIDDEN_LAST)?
-                .hidden_row(0)
-                .to_vec();
+            let draft_rows = self.dm.extend(&mut draft, &ctx, SWAP_ROWS)?;
             let mut target = self.m.target.new_session()?;
-            if ctx.len() > 1 {
+            if ctx.len() > 2 {
                 self.tm
-                    .extend(&mut target, &ctx[..ctx.len() - 1], Outputs::NONE)?;
+                    .extend(&mut target, &ctx[..ctx.len() - 2], Outputs::NONE)?;
             }
-            let target_hidden = continue_greedy(
+            let target_rows = continue_greedy(
                 &mut target,
                 &mut ctx,
                 self.limits,
@@ -402,10 +456,10 @@ impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
                 current = swapped;
             }
             mismatches.push(mismatch);
-            features.push(MismatchFeatures {
-                draft: draft_hidden,
-                target: target_hidden,
-            });
+            features.push(mismatch_features(&draft_rows, target_rows, d));
+            if self.stops_after(d) {
+                break;
+            }
             left = j + 1;
         }
         Ok(self.finish(y, a, current, mismatches, features))

@@ -297,36 +297,58 @@ fn index_records(
     Ok(out)
 }
 
+/// Reads one part of a mismatch's features.
+type FeaturePart = fn(&MismatchFeatures) -> &Vec<f32>;
+
+/// The feature tensors of a prompt's file: name, and the part of a mismatch it holds. The first
+/// two are always written; the others when mined (directories mined before they existed lack
+/// them, and read back as empty parts).
+const FEATURE_TENSORS: [(&str, FeaturePart); 5] = [
+    ("draft_hidden", |m| &m.draft),
+    ("target_hidden", |m| &m.target),
+    ("draft_prev_hidden", |m| &m.draft_prev),
+    ("target_prev_hidden", |m| &m.target_prev),
+    ("logit_features", |m| &m.logits),
+];
+
 fn encode_features(f: &[MismatchFeatures], dtype: FeatureDType) -> SearchResult<Vec<u8>> {
     let rows = f.len();
-    let (hd, ht) = (f[0].draft.len(), f[0].target.len());
-    let bytes = |get: &dyn Fn(&MismatchFeatures) -> &Vec<f32>| -> Vec<u8> {
-        let flat = f.iter().flat_map(|m| get(m).iter().copied());
-        match dtype {
-            FeatureDType::F32 => flat.flat_map(f32::to_le_bytes).collect(),
-            FeatureDType::F16 => flat.flat_map(|x| f16::from_f32(x).to_le_bytes()).collect(),
-        }
-    };
-    let (d, t) = (bytes(&|m| &m.draft), bytes(&|m| &m.target));
     let st = match dtype {
         FeatureDType::F32 => Dtype::F32,
         FeatureDType::F16 => Dtype::F16,
     };
-    let err = |e: safetensors::SafeTensorError| SearchError::InvalidOption {
+    let err = |reason: String| SearchError::InvalidOption {
         field: "features",
-        reason: e.to_string(),
+        reason,
     };
-    let views = vec![
-        (
-            "draft_hidden",
-            TensorView::new(st, vec![rows, hd], &d).map_err(err)?,
-        ),
-        (
-            "target_hidden",
-            TensorView::new(st, vec![rows, ht], &t).map_err(err)?,
-        ),
-    ];
-    safetensors::serialize(views, None).map_err(err)
+    let mut data = Vec::new();
+    for (k, (name, get)) in FEATURE_TENSORS.iter().enumerate() {
+        let width = get(&f[0]).len();
+        if k >= 2 && width == 0 {
+            continue;
+        }
+        if let Some(bad) = f.iter().position(|m| get(m).len() != width) {
+            return Err(err(format!(
+                "`{name}` of mismatch {bad} has {} values, mismatch 0 has {width}",
+                get(&f[bad]).len()
+            )));
+        }
+        let flat = f.iter().flat_map(|m| get(m).iter().copied());
+        let bytes: Vec<u8> = match dtype {
+            FeatureDType::F32 => flat.flat_map(f32::to_le_bytes).collect(),
+            FeatureDType::F16 => flat.flat_map(|x| f16::from_f32(x).to_le_bytes()).collect(),
+        };
+        data.push((*name, width, bytes));
+    }
+    let views = data
+        .iter()
+        .map(|(name, width, bytes)| {
+            TensorView::new(st, vec![rows, *width], bytes)
+                .map(|v| (*name, v))
+                .map_err(|e| err(e.to_string()))
+        })
+        .collect::<SearchResult<Vec<_>>>()?;
+    safetensors::serialize(views, None).map_err(|e| err(e.to_string()))
 }
 
 fn decode_features(bytes: &[u8]) -> Result<Vec<MismatchFeatures>, String> {
@@ -354,15 +376,33 @@ fn decode_features(bytes: &[u8]) -> Result<Vec<MismatchFeatures>, String> {
         };
         Ok((shape[0], shape[1], v))
     };
-    let (rd, hd, d) = get("draft_hidden")?;
-    let (rt, ht, t) = get("target_hidden")?;
-    if rd != rt {
-        return Err(format!("draft_hidden has {rd} rows, target_hidden {rt}"));
+    let present = st.names();
+    let (mut rows, mut blocks) = (None, Vec::new());
+    for (k, (name, _)) in FEATURE_TENSORS.iter().enumerate() {
+        if k >= 2 && !present.contains(name) {
+            blocks.push((0, Vec::new()));
+            continue;
+        }
+        let (r, width, v) = get(name)?;
+        match rows {
+            Some(n) if n != r => {
+                return Err(format!(
+                    "{name} has {r} rows, {} has {n}",
+                    FEATURE_TENSORS[0].0
+                ))
+            }
+            _ => rows = Some(r),
+        }
+        blocks.push((width, v));
     }
-    Ok((0..rd)
+    let part = |(width, v): &(usize, Vec<f32>), i: usize| v[i * width..(i + 1) * width].to_vec();
+    Ok((0..rows.unwrap_or(0))
         .map(|i| MismatchFeatures {
-            draft: d[i * hd..(i + 1) * hd].to_vec(),
-            target: t[i * ht..(i + 1) * ht].to_vec(),
+            draft: part(&blocks[0], i),
+            target: part(&blocks[1], i),
+            draft_prev: part(&blocks[2], i),
+            target_prev: part(&blocks[3], i),
+            logits: part(&blocks[4], i),
         })
         .collect())
 }
@@ -370,7 +410,7 @@ fn decode_features(bytes: &[u8]) -> Result<Vec<MismatchFeatures>, String> {
 /// A mined directory flattened for training a judge.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TrainingRows {
-    /// Feature rows (target hidden, or draft hidden ++ target hidden).
+    /// Feature rows, laid out by [`autojudge_core::FeatureSet::row`].
     pub features: Vec<Vec<f32>>,
     /// `true` = important.
     pub labels: Vec<bool>,
@@ -379,22 +419,42 @@ pub struct TrainingRows {
 }
 
 impl MinedDir {
-    /// Every mismatch of every mined prompt as a training row for `set`.
+    /// Every mismatch of every mined prompt as a training row for `set`. A prompt mined without
+    /// a part the set reads (previous-position states or logit features) is an error naming
+    /// its file.
     pub fn training_rows(&self, set: autojudge_core::FeatureSet) -> SearchResult<TrainingRows> {
         let mut rows = TrainingRows::default();
+        let needs = set.needs();
         for (&index, r) in &self.records {
             let PromptOutcome::Mined(m) = &r.outcome else {
                 continue;
             };
             for (mm, f) in m.mismatches.iter().zip(self.features(index)?) {
-                rows.features.push(match set {
-                    autojudge_core::FeatureSet::Target => f.target,
-                    autojudge_core::FeatureSet::DraftAndTarget => {
-                        let mut v = f.draft;
-                        v.extend_from_slice(&f.target);
-                        v
-                    }
-                });
+                let missing = [
+                    (
+                        needs.draft_prev,
+                        f.draft_prev.is_empty(),
+                        "draft_prev_hidden",
+                    ),
+                    (
+                        needs.target_prev,
+                        f.target_prev.is_empty(),
+                        "target_prev_hidden",
+                    ),
+                    (needs.logits, f.logits.is_empty(), "logit_features"),
+                ]
+                .into_iter()
+                .find(|(wanted, empty, _)| *wanted && *empty);
+                if let Some((_, _, name)) = missing {
+                    return Err(SearchError::file(
+                        &self.features_path(index),
+                        format!(
+                            "no `{name}` tensor: the directory was mined without it, so it \
+                             cannot train feature set `{set}`; mine it again"
+                        ),
+                    ));
+                }
+                rows.features.push(set.row(&f.parts()));
                 rows.labels.push(mm.important);
                 rows.groups.push(index as u64);
             }

@@ -32,7 +32,12 @@ pub struct CodeTask {
     pub entry_point: String,
 }
 
-/// The zero-shot GSM8K instruction appended to each question (the reference's prompt).
+/// The first line of the reference's zero-shot GSM8K prompt (`prompt_with_0_shots` in its
+/// `find_important_tokens.py`), placed before the question.
+pub const GSM8K_PREAMBLE: &str =
+    "Given the following problem, reason and give a final answer to the problem.";
+
+/// The GSM8K instruction placed after each question (the reference's `formatting_prompt`).
 pub const GSM8K_INSTRUCTION: &str = "Your response should end with \"The final answer is [answer]\" where [answer] is the response to the problem.";
 
 /// The instruction wrapped around a HumanEval prompt.
@@ -88,8 +93,54 @@ fn parse_lines(
         .collect())
 }
 
-/// Reads GSM8K JSONL (`question`, `answer` with the gold after `####`).
-pub fn read_gsm8k(path: &Path) -> SearchResult<Vec<TaskLine>> {
+/// How a GSM8K question becomes the user turn.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Gsm8kWording {
+    /// The reference's zero-shot prompt: [`GSM8K_PREAMBLE`], the question, then
+    /// [`GSM8K_INSTRUCTION`], one per line.
+    #[default]
+    Reference,
+    /// The question, then [`GSM8K_INSTRUCTION`] (no preamble).
+    Short,
+}
+
+impl Gsm8kWording {
+    /// The user turn for `question`.
+    pub fn user_prompt(self, question: &str) -> String {
+        match self {
+            Gsm8kWording::Reference => {
+                format!("{GSM8K_PREAMBLE}\n{question}\n{GSM8K_INSTRUCTION}")
+            }
+            Gsm8kWording::Short => format!("{question}\n{GSM8K_INSTRUCTION}"),
+        }
+    }
+}
+
+impl std::fmt::Display for Gsm8kWording {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Gsm8kWording::Reference => "reference",
+            Gsm8kWording::Short => "short",
+        })
+    }
+}
+
+impl std::str::FromStr for Gsm8kWording {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "reference" => Ok(Gsm8kWording::Reference),
+            "short" => Ok(Gsm8kWording::Short),
+            _ => Err(format!(
+                "unknown GSM8K wording `{s}` (expected reference or short)"
+            )),
+        }
+    }
+}
+
+/// Reads GSM8K JSONL (`question`, `answer` with the gold after `####`), worded as `wording`.
+pub fn read_gsm8k(path: &Path, wording: Gsm8kWording) -> SearchResult<Vec<TaskLine>> {
     parse_lines(path, |i, v| {
         let question = field(v, "question", path, i + 1)?;
         let gold = v
@@ -100,7 +151,7 @@ pub fn read_gsm8k(path: &Path) -> SearchResult<Vec<TaskLine>> {
         Ok(Task {
             index: i,
             id: format!("gsm8k:{i}"),
-            user_prompt: format!("{question}\n{GSM8K_INSTRUCTION}"),
+            user_prompt: wording.user_prompt(question),
             gold,
             code: None,
         })
@@ -138,11 +189,16 @@ mod tests {
             "{\"question\":\"Q1?\",\"answer\":\"so\\n#### 1,200\"}\nnot json\n{\"answer\":\"x\"}\n{\"question\":\"Q4\",\"answer\":\"#### 7\"}\n",
         )
         .unwrap();
-        let tasks = read_gsm8k(&p).unwrap();
+        let tasks = read_gsm8k(&p, Gsm8kWording::Short).unwrap();
         assert_eq!(tasks.len(), 4);
         let t0 = tasks[0].as_ref().unwrap();
         assert_eq!(t0.gold.as_deref(), Some("1200"));
         assert!(t0.user_prompt.starts_with("Q1?\n"));
+        let reference = read_gsm8k(&p, Gsm8kWording::Reference).unwrap();
+        assert_eq!(
+            reference[0].as_ref().unwrap().user_prompt,
+            format!("{GSM8K_PREAMBLE}\nQ1?\n{GSM8K_INSTRUCTION}")
+        );
         let e1 = tasks[1].as_ref().unwrap_err().to_string();
         assert!(e1.contains("g.jsonl:2") && e1.contains("not JSON"), "{e1}");
         let e2 = tasks[2].as_ref().unwrap_err().to_string();

@@ -90,6 +90,7 @@ fn cfg(algorithm: Algorithm, draft_proposals: usize, max_new: usize) -> SearchCo
         max_block: 16,
         draft_proposals,
         max_draft_proposals: 0,
+        eos_swap: EosSwap::StopMining,
     }
 }
 
@@ -105,15 +106,18 @@ proptest! {
     #[test]
     fn fast_search_labels_exactly_like_the_naive_one(
         seed in 0u64..1000, plen in 1usize..12, max_new in 1usize..48, proposals in 0usize..4,
-        max_proposals in 0usize..12,
+        max_proposals in 0usize..12, eos_continues in any::<bool>(),
     ) {
         let (target, draft) = models(seed);
         let tok = IdText(target.info().tokenizer.clone());
         let m = SearchModels { target: &target, draft: &draft, tokenizer: &tok, oracle: &CountOracle };
         let p = prompt(seed, plen);
-        let (naive, nf) = mine_prompt(&m, &task(0), &p, &cfg(Algorithm::Naive, 0, max_new)).unwrap();
+        let eos_swap = if eos_continues { EosSwap::Continue } else { EosSwap::StopMining };
+        let naive_cfg = SearchConfig { eos_swap, ..cfg(Algorithm::Naive, 0, max_new) };
+        let (naive, nf) = mine_prompt(&m, &task(0), &p, &naive_cfg).unwrap();
         let fast_cfg = SearchConfig {
             max_draft_proposals: max_proposals,
+            eos_swap,
             ..cfg(Algorithm::Fast, proposals, max_new)
         };
         let (fast, ff) = mine_prompt(&m, &task(0), &p, &fast_cfg).unwrap();
@@ -123,8 +127,18 @@ proptest! {
         prop_assert_eq!(nf.len(), fast.mismatches.len());
         for (a, b) in nf.iter().zip(&ff) {
             prop_assert_eq!(a.draft.len(), draft.info().hidden_size);
+            prop_assert_eq!(a.draft_prev.len(), draft.info().hidden_size);
             prop_assert_eq!(a.target.len(), target.info().hidden_size);
-            for (x, y) in a.draft.iter().chain(&a.target).zip(b.draft.iter().chain(&b.target)) {
+            prop_assert_eq!(a.target_prev.len(), target.info().hidden_size);
+            prop_assert_eq!(a.logits.len(), autojudge_core::LOGIT_FEATURES.len());
+            let all = |f: &MismatchFeatures| {
+                [&f.draft, &f.draft_prev, &f.target, &f.target_prev, &f.logits]
+                    .into_iter()
+                    .flatten()
+                    .copied()
+                    .collect::<Vec<f32>>()
+            };
+            for (x, y) in all(a).into_iter().zip(all(b)) {
                 prop_assert!((x - y).abs() <= 1e-4 * (1.0 + x.abs()), "{x} vs {y}");
             }
         }
@@ -139,6 +153,49 @@ proptest! {
         }
         prop_assert_eq!(&fast.final_answer, &fast.answer);
     }
+}
+
+/// The reference's EOS rule: the search stops after testing a draft EOS, whatever its label;
+/// `Continue` goes on after an important one. Both agree up to that mismatch.
+#[test]
+fn a_tested_draft_eos_ends_the_prompt_under_the_reference_rule() {
+    let mut seen = 0;
+    for seed in 0..400u64 {
+        let (target, draft) = models(seed);
+        let tok = IdText(target.info().tokenizer.clone());
+        let m = SearchModels {
+            target: &target,
+            draft: &draft,
+            tokenizer: &tok,
+            oracle: &CountOracle,
+        };
+        let p = prompt(seed, 5);
+        let run = |eos_swap| {
+            let c = SearchConfig {
+                eos_swap,
+                ..cfg(Algorithm::Fast, 0, 40)
+            };
+            mine_prompt(&m, &task(0), &p, &c).unwrap().0
+        };
+        let go_on = run(EosSwap::Continue);
+        let eos = &target.info().eos_ids;
+        let Some(first) = go_on
+            .mismatches
+            .iter()
+            .position(|x| eos.contains(&x.draft_token))
+        else {
+            continue;
+        };
+        let stop = run(EosSwap::StopMining);
+        assert_eq!(stop.mismatches, go_on.mismatches[..=first], "seed {seed}");
+        if first + 1 < go_on.mismatches.len() {
+            seen += 1;
+        }
+    }
+    assert!(
+        seen > 0,
+        "no seed tested a draft EOS before its last mismatch"
+    );
 }
 
 #[test]

@@ -43,12 +43,16 @@ pub struct EvalArgs {
     /// Target-probability thresholds of the divergence baseline (`none` for none).
     #[arg(long, default_value = "0.5,0.3,0.1")]
     pub prob: ListArg<f32>,
+    /// JuDi KL thresholds τ (training-free: accept a mismatch with KL(target ‖ draft) ≤ τ
+    /// unless the target's top-1 probability > 0.9; `none` for none).
+    #[arg(long, default_value = "none")]
+    pub judi: ListArg<f32>,
     /// Draft window k.
     #[arg(long, default_value_t = 4)]
     pub k: usize,
-    /// Maximum new tokens.
-    #[arg(long, default_value_t = 256)]
-    pub max_new_tokens: usize,
+    /// Maximum new tokens (default: the `--labels` preset's, 2,048 for `reference`).
+    #[arg(long)]
+    pub max_new_tokens: Option<usize>,
     /// Results directory (rerunning resumes it).
     #[arg(long)]
     pub out: PathBuf,
@@ -69,6 +73,7 @@ fn methods(
     draft: &autojudge_core::ModelInfo,
 ) -> anyhow::Result<Vec<Method>> {
     let mut m = Method::baselines(a.topk.items(), a.prob.items());
+    m.extend(Method::judi_sweep(a.judi.items()));
     for path in &a.judges {
         m.extend(judge_sweep(path, a.judge_quantiles.items(), target, draft)?);
     }
@@ -89,6 +94,7 @@ pub fn eval_settings<B: Backend>(
         data: task.file_name(),
         oracle: oracle.name(),
         chat: pair.template.is_some(),
+        wording: task.wording_tag(),
         target: pair.target.info().name.clone(),
         draft: pair.draft.info().name.clone(),
         dtype: format!("{:?}", model.dtype),
@@ -146,7 +152,7 @@ fn eval<B: Backend>(a: &EvalArgs, device: &B::Device) -> anyhow::Result<()> {
         &pair,
         oracle.as_ref(),
         a.k,
-        a.max_new_tokens,
+        a.task.max_new_tokens(a.max_new_tokens),
     );
     let mut dir = EvalDir::create_or_resume(&a.out, settings)?;
     let render =

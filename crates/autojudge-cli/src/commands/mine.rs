@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use autojudge_core::TargetModel;
 use autojudge_search::{
-    run_mining, Algorithm, FeatureDType, Manifest, MinedDir, Oracle, PromptOutcome, PromptRecord,
-    SearchConfig, Shard, Task, TaskLine, Totals,
+    run_mining, Algorithm, EosSwap, FeatureDType, Manifest, MinedDir, Oracle, PromptOutcome,
+    PromptRecord, SearchConfig, Shard, Task, TaskLine, Totals,
 };
 use burn::tensor::backend::Backend;
 use clap::Args;
@@ -34,9 +34,13 @@ pub struct MineArgs {
     /// This job's shard `i/n` of the selected prompts (dataset line % n == i).
     #[arg(long, default_value = "0/1")]
     pub shard: Shard,
-    /// Maximum response length.
-    #[arg(long, default_value_t = 256)]
-    pub max_new_tokens: usize,
+    /// Maximum response length (default: the `--labels` preset's, 2,048 for `reference`).
+    #[arg(long)]
+    pub max_new_tokens: Option<usize>,
+    /// After testing a draft EOS: `stop` mining the prompt (the reference) or `continue` after
+    /// an important one (default: the `--labels` preset's).
+    #[arg(long)]
+    pub eos_swap: Option<EosSwap>,
     /// `fast` (KV reuse, speculative regeneration) or `naive` (the reference's cost model).
     #[arg(long, default_value = "fast")]
     pub algorithm: Algorithm,
@@ -102,12 +106,7 @@ pub fn manifest<B: Backend>(
         draft: pair.draft.info().into(),
         task: task.name().into(),
         dataset: task.file_name(),
-        prompt_format: if pair.template.is_some() {
-            "chat"
-        } else {
-            "plain"
-        }
-        .into(),
+        prompt_format: task.prompt_identity(pair.template.is_some()),
         oracle: oracle.name(),
         search,
         feature_dtype,
@@ -159,12 +158,13 @@ fn mine<B: Backend>(a: &MineArgs, device: &B::Device) -> anyhow::Result<()> {
     let oracle = a.task.oracle()?;
     let tasks = a.task.tasks()?;
     let search = SearchConfig {
-        max_new_tokens: a.max_new_tokens,
+        max_new_tokens: a.task.max_new_tokens(a.max_new_tokens),
         algorithm: a.algorithm,
         min_block: a.min_block,
         max_block: a.max_block,
         draft_proposals: a.draft_proposals,
         max_draft_proposals: a.max_draft_proposals,
+        eos_swap: a.task.eos_swap(a.eos_swap),
     };
     let manifest = manifest(
         &a.task,

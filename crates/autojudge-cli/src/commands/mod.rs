@@ -7,6 +7,7 @@ pub mod draft_sweep;
 pub mod eval;
 pub mod generate;
 pub mod inspect;
+pub mod learning_curve;
 pub mod merge;
 pub mod mine;
 pub mod pipeline;

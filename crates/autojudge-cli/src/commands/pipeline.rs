@@ -20,7 +20,9 @@ use super::train::print_tables;
 use crate::device::ModelArgs;
 use crate::draft_choice::ModelPair;
 use crate::list_arg::ListArg;
-use crate::task_choice::{render_prompt, PromptFormat, TaskArgs, TaskKind};
+use crate::task_choice::{
+    render_prompt, AnswerFlag, LabelPreset, PromptFormat, TaskArgs, TaskKind, WordingFlag,
+};
 use crate::with_backend;
 
 /// Arguments of `pipeline`.
@@ -67,9 +69,19 @@ pub struct PipelineArgs {
     /// Results root: `mined/`, `judges/`, `eval/`.
     #[arg(long)]
     pub out: PathBuf,
-    /// Maximum new tokens (mining and evaluation).
-    #[arg(long, default_value_t = 64)]
-    pub max_new_tokens: usize,
+    /// Maximum new tokens, mining and evaluation (default: the `--labels` preset's, 2,048 for
+    /// `reference`).
+    #[arg(long)]
+    pub max_new_tokens: Option<usize>,
+    /// Labelling semantics (`reference` or `lenient`; see `mine --help`).
+    #[arg(long, value_enum, default_value = "reference")]
+    pub labels: LabelPreset,
+    /// GSM8K prompt wording (default: the preset's).
+    #[arg(long, value_enum)]
+    pub gsm8k_wording: Option<WordingFlag>,
+    /// GSM8K answer extraction (default: the preset's).
+    #[arg(long, value_enum)]
+    pub gsm8k_answer: Option<AnswerFlag>,
     /// Draft window k for evaluation.
     #[arg(long, default_value_t = 4)]
     pub k: usize,
@@ -85,10 +97,17 @@ pub struct PipelineArgs {
     /// Target-probability thresholds evaluated (`none` for none).
     #[arg(long, default_value = "0.5,0.3,0.1")]
     pub prob: ListArg<f32>,
+    /// JuDi KL thresholds evaluated (`none` for none).
+    #[arg(long, default_value = "none")]
+    pub judi: ListArg<f32>,
+    /// Feature sets a judge is trained and evaluated for (dt, dd-dt, logits, dt+logits,
+    /// dd-dt+logits, prev+own).
+    #[arg(long, default_value = "dt,dd-dt")]
+    pub features: ListArg<FeatureSet>,
     /// Threshold-table quantiles swept per judge, plus its chosen threshold (`none`: only that).
     #[arg(long, default_value = "0.3,0.5,0.7,0.9")]
     pub judge_quantiles: ListArg<f64>,
-    /// GSM8K answer fallbacks.
+    /// Lenient GSM8K answer fallbacks.
     #[arg(long, value_delimiter = ',', default_value = "boxed,last-number")]
     pub gsm8k_fallback: Vec<String>,
 }
@@ -121,6 +140,9 @@ fn split(a: &PipelineArgs, data: &Path, skip: usize, prompts: usize) -> TaskArgs
         data: data.to_path_buf(),
         skip,
         prompts,
+        labels: a.labels,
+        gsm8k_wording: a.gsm8k_wording,
+        gsm8k_answer: a.gsm8k_answer,
         gsm8k_fallback: a.gsm8k_fallback.clone(),
         code_timeout: 10.0,
         prompt_format: PromptFormat::Auto,
@@ -138,12 +160,13 @@ fn pipeline<B: Backend>(a: &PipelineArgs, device: &B::Device) -> anyhow::Result<
         None => {
             let tasks = train.tasks()?;
             let search = SearchConfig {
-                max_new_tokens: a.max_new_tokens,
+                max_new_tokens: train.max_new_tokens(a.max_new_tokens),
                 algorithm: Algorithm::Fast,
                 min_block: 8,
                 max_block: 64,
                 draft_proposals: a.draft_proposals,
                 max_draft_proposals: a.max_draft_proposals,
+                eos_swap: train.eos_swap(None),
             };
             let manifest = mine::manifest(
                 &train,
@@ -162,6 +185,7 @@ fn pipeline<B: Backend>(a: &PipelineArgs, device: &B::Device) -> anyhow::Result<
         mined: a.mined.clone().unwrap_or_else(|| a.out.join("mined")),
         mining,
         judges: a.out.join("judges"),
+        feature_sets: a.features.items().to_vec(),
         train: TrainOptions::default(),
         eval_dir: eval_dir.clone(),
         eval_settings: eval::eval_settings(
@@ -170,10 +194,13 @@ fn pipeline<B: Backend>(a: &PipelineArgs, device: &B::Device) -> anyhow::Result<
             &pair,
             oracle.as_ref(),
             a.k,
-            a.max_new_tokens,
+            test.max_new_tokens(a.max_new_tokens),
         ),
         eval_tasks: test.tasks()?,
-        baselines: Method::baselines(a.topk.items(), a.prob.items()),
+        baselines: Method::baselines(a.topk.items(), a.prob.items())
+            .into_iter()
+            .chain(Method::judi_sweep(a.judi.items()))
+            .collect(),
         judge_quantiles: a.judge_quantiles.items().to_vec(),
         bootstrap: 2000,
     };
@@ -213,15 +240,12 @@ fn show(
         PipelineProgress::Mined(r, t) => mining_bar.iter().for_each(|b| b.mined(r, t)),
         PipelineProgress::MiningDone(t) => mining_bar.iter().for_each(|b| b.finish(t)),
         PipelineProgress::Training(set, rows) => eprintln!(
-            "== 2/3 training the {} judge on {} mismatches ({} important) from {} prompts",
-            match set {
-                FeatureSet::Target => "dt",
-                FeatureSet::DraftAndTarget => "dd-dt",
-            },
+            "== 2/3 training the {set} judge on {} mismatches ({} important) from {} prompts",
             rows.x.len(),
             rows.important(),
             rows.prompts()
         ),
+        PipelineProgress::Refused(set, e) => eprintln!("the {set} judge is left out: {e}"),
         PipelineProgress::Trained(t, path) => {
             print_tables(t, TrainOptions::default().recall);
             println!("wrote {} (+ .c_table.csv, .thresholds.csv)", path.display());

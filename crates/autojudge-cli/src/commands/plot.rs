@@ -134,3 +134,103 @@ pub fn pareto(
     )?;
     Ok(vec![png, svg])
 }
+
+fn draw_curve<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    curve: &autojudge_eval::LearningCurve,
+) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    root.fill(&WHITE).map_err(e)?;
+    let p = &curve.points;
+    let xmax = p.iter().map(|p| p.train_prompts as f64).fold(1.0, f64::max) * 1.08;
+    let finite = |v: f64| if v.is_finite() { v } else { 0.5 };
+    let ymin = p
+        .iter()
+        .map(|p| finite(p.auc_low))
+        .fold(1.0, f64::min)
+        .min(0.5)
+        - 0.02;
+    let ymax = p
+        .iter()
+        .map(|p| finite(p.auc_high))
+        .fold(0.0, f64::max)
+        .max(0.6)
+        + 0.02;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!(
+                "validation ROC-AUC vs training prompts ({} validation prompts)",
+                curve.validation_prompts
+            ),
+            ("sans-serif", 20),
+        )
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..xmax, ymin..ymax)
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .x_desc("training prompts")
+        .y_desc("validation ROC-AUC (95% CI)")
+        .draw()
+        .map_err(e)?;
+    let mut sets = Vec::new();
+    for q in p {
+        if !sets.contains(&q.features) {
+            sets.push(q.features);
+        }
+    }
+    for (i, set) in sets.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        let pts: Vec<_> = p.iter().filter(|q| q.features == *set).collect();
+        // A small horizontal offset per set keeps the interval bars apart.
+        let dx = (i as f64 - sets.len() as f64 / 2.0) * xmax * 0.004;
+        chart
+            .draw_series(LineSeries::new(
+                pts.iter().map(|q| (q.train_prompts as f64 + dx, q.auc)),
+                color.stroke_width(2),
+            ))
+            .map_err(e)?
+            .label(set.name())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+        chart
+            .draw_series(pts.iter().map(|q| {
+                let x = q.train_prompts as f64 + dx;
+                PathElement::new(
+                    vec![(x, finite(q.auc_low)), (x, finite(q.auc_high))],
+                    color.stroke_width(1),
+                )
+            }))
+            .map_err(e)?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()
+        .map_err(e)?;
+    root.present().map_err(e)
+}
+
+/// Writes the learning curve as `<base>.png` and `<base>.svg`; returns the paths written.
+pub fn learning_curve(
+    base: &Path,
+    curve: &autojudge_eval::LearningCurve,
+) -> Result<Vec<PathBuf>, String> {
+    register_font()?;
+    let png = base.with_extension("png");
+    let svg = base.with_extension("svg");
+    draw_curve(
+        BitMapBackend::new(&png, (900, 600)).into_drawing_area(),
+        curve,
+    )?;
+    draw_curve(SVGBackend::new(&svg, (900, 600)).into_drawing_area(), curve)?;
+    Ok(vec![png, svg])
+}

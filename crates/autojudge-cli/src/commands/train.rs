@@ -10,24 +10,6 @@ use autojudge_core::FeatureSet;
 use autojudge_eval::{train_judge, TrainOptions, TrainedJudge, TrainingSet};
 use clap::{Args, ValueEnum};
 
-/// Feature set flag.
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-pub enum FeatureFlag {
-    /// Target hidden state (DT).
-    Dt,
-    /// Draft hidden ++ target hidden (DD-DT).
-    DdDt,
-}
-
-impl From<FeatureFlag> for FeatureSet {
-    fn from(f: FeatureFlag) -> Self {
-        match f {
-            FeatureFlag::Dt => FeatureSet::Target,
-            FeatureFlag::DdDt => FeatureSet::DraftAndTarget,
-        }
-    }
-}
-
 /// Class weighting flag.
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum WeightFlag {
@@ -43,17 +25,18 @@ pub struct TrainArgs {
     /// Mined directories (merged shards or several runs of the same pair).
     #[arg(long = "data", required = true)]
     pub data: Vec<PathBuf>,
-    /// Feature set.
-    #[arg(long, value_enum, default_value = "dd-dt")]
-    pub features: FeatureFlag,
+    /// Feature set: dt, dd-dt, logits, dt+logits, dd-dt+logits or prev+own (the last four
+    /// need directories mined with previous-position states and logit features).
+    #[arg(long, default_value = "dd-dt")]
+    pub features: FeatureSet,
     /// Output judge file.
     #[arg(long)]
     pub out: PathBuf,
-    /// C grid (default 1e-7 … 1e2, log-spaced).
+    /// C grid (default: the reference's, 1e-7 … 10^-0.5 in half decades, 1, 3, 10, 50, 100).
     #[arg(long, value_delimiter = ',')]
     pub c_grid: Option<Vec<f64>>,
-    /// Fraction of prompts held out for validation.
-    #[arg(long, default_value_t = 0.2)]
+    /// Fraction of prompts held out for validation (the reference's 10%).
+    #[arg(long, default_value_t = 0.1)]
     pub val_fraction: f64,
     /// Seed of the split.
     #[arg(long, default_value_t = 0)]
@@ -77,7 +60,7 @@ impl TrainArgs {
     /// The library options from the flags.
     pub fn options(&self) -> TrainOptions {
         TrainOptions {
-            features: self.features.into(),
+            features: self.features,
             c_grid: self.c_grid.clone(),
             val_fraction: self.val_fraction,
             seed: self.seed,
@@ -102,7 +85,7 @@ pub fn train(a: &TrainArgs) -> anyhow::Result<JudgeMeta> {
     let opts = a.options();
     let set = TrainingSet::load(&a.data, opts.features)?;
     eprintln!(
-        "training {:?} judge on {} mismatches ({} important, {:.1}%) from {} prompts, {} features",
+        "training {} judge on {} mismatches ({} important, {:.1}%) from {} prompts, {} features",
         set.features,
         set.x.len(),
         set.important(),

@@ -4,8 +4,7 @@
 use rand::{rngs::StdRng, Rng};
 
 use super::{
-    draw_from, probs_t1, residual, walk, AcceptancePolicy, Decision, FeatureSet, Judge, Needs,
-    Verdict, Window,
+    draw_from, probs_t1, residual, walk, AcceptancePolicy, Decision, Judge, Needs, Verdict, Window,
 };
 
 /// Accept a draft token only if it is the target's own choice (greedy: argmax; sampling: the
@@ -137,18 +136,25 @@ pub enum Divergence {
     TargetProb(f32),
     /// Accept a mismatch when KL(p‖q) between target and draft distributions is ≤ τ.
     Kl(f32),
+    /// JuDi (arXiv 2601.04766), training-free: accept a mismatch when KL(p‖q) ≤ τ, unless the
+    /// target is confident (its top-1 probability > [`JUDI_CONFIDENT`]).
+    Judi(f32),
 }
+
+/// The target top-1 probability above which [`Divergence::Judi`] never accepts a mismatch.
+pub const JUDI_CONFIDENT: f32 = 0.9;
 
 impl AcceptancePolicy for Divergence {
     fn name(&self) -> String {
         match self {
             Divergence::TargetProb(t) => format!("p-target>={t}"),
             Divergence::Kl(t) => format!("kl<={t}"),
+            Divergence::Judi(t) => format!("judi(kl<={t},top1<={JUDI_CONFIDENT})"),
         }
     }
     fn needs(&self) -> Needs {
         Needs {
-            draft_probs: matches!(self, Divergence::Kl(_)),
+            draft_probs: matches!(self, Divergence::Kl(_) | Divergence::Judi(_)),
             ..Needs::default()
         }
     }
@@ -158,17 +164,19 @@ impl AcceptancePolicy for Divergence {
                 return Decision::Match;
             }
             let p = probs_t1(w.target.logits_row(i));
+            let kl = || -> f64 {
+                p.iter()
+                    .zip(&w.draft_probs[i])
+                    .filter(|(a, _)| **a > 0.0)
+                    .map(|(&a, &b)| a as f64 * ((a as f64) / (b as f64).max(1e-30)).ln())
+                    .sum()
+            };
             let ok = match *self {
                 Divergence::TargetProb(t) => p[w.draft[i] as usize] >= t,
-                Divergence::Kl(t) => {
-                    let q = &w.draft_probs[i];
-                    let kl: f64 = p
-                        .iter()
-                        .zip(q)
-                        .filter(|(a, _)| **a > 0.0)
-                        .map(|(&a, &b)| a as f64 * ((a as f64) / (b as f64).max(1e-30)).ln())
-                        .sum();
-                    kl <= t as f64
+                Divergence::Kl(t) => kl() <= t as f64,
+                Divergence::Judi(t) => {
+                    let top1 = p.iter().copied().fold(0.0f32, f32::max);
+                    top1 <= JUDI_CONFIDENT && kl() <= t as f64
                 }
             };
             if ok {
@@ -194,27 +202,20 @@ impl<J: Judge> AcceptancePolicy for JudgePolicy<J> {
         format!("judge({})@{}", self.judge.name(), self.threshold)
     }
     fn needs(&self) -> Needs {
+        let n = self.judge.features().needs();
         Needs {
-            target_hidden: true,
-            draft_hidden: self.judge.features() == FeatureSet::DraftAndTarget,
-            ..Needs::default()
+            draft_probs: n.logits,
+            target_hidden: n.target || n.target_prev,
+            draft_hidden: n.draft,
+            draft_prev_hidden: n.draft_prev,
         }
     }
     fn verify(&mut self, w: &Window<'_>, rng: &mut StdRng) -> Verdict {
         let mismatches: Vec<usize> = (0..w.draft.len())
             .filter(|&i| !w.is_greedy_match(i))
             .collect();
-        let rows: Vec<Vec<f32>> = mismatches
-            .iter()
-            .map(|&i| match self.judge.features() {
-                FeatureSet::Target => w.target_hidden_at(i).to_vec(),
-                FeatureSet::DraftAndTarget => {
-                    let mut f = w.draft_hidden[i].clone();
-                    f.extend_from_slice(w.target_hidden_at(i));
-                    f
-                }
-            })
-            .collect();
+        let set = self.judge.features();
+        let rows: Vec<Vec<f32>> = mismatches.iter().map(|&i| w.feature_row(set, i)).collect();
         let p = if rows.is_empty() {
             Vec::new()
         } else {

@@ -1,6 +1,7 @@
-//! The GSM8K oracle: the number after the last "The final answer is" (case-insensitive), with
-//! optional `\boxed{}` and last-number fallbacks; numbers compare after normalisation
-//! (`$1,200.00` = `1200`).
+//! The GSM8K oracle, in two flavours: lm-eval's `gsm8k_cot_llama` strict match (the reference's
+//! setting: case-sensitive "The final answer is", last match, its number regex, its string
+//! comparison), and a lenient phrase search (case-insensitive, numeric normalisation so
+//! `$1,200.00` = `1200`, optional `\boxed{}` and last-number fallbacks).
 
 use std::sync::OnceLock;
 
@@ -33,18 +34,55 @@ impl std::str::FromStr for AnswerFallback {
 
 /// GSM8K final-answer extraction.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Gsm8kOracle {
-    /// Fallbacks tried in order when the phrase is absent.
-    pub fallbacks: Vec<AnswerFallback>,
+pub enum Gsm8kOracle {
+    /// lm-eval's `gsm8k_cot_llama` strict match, the setting the reference's tables use: the
+    /// last match of `The final answer is ((-?[$0-9.,]{2,})|(-?[0-9]+))` (case-sensitive), its
+    /// outer group with `,`, `$` and a trailing `.` removed; answers compare as strings
+    /// (`18.00` ≠ `18`), and a response without a match has no answer.
+    StrictMatch,
+    /// The number after the last "The final answer is" (case-insensitive) within 80
+    /// characters, numerically normalised; when absent, the fallbacks in order.
+    Lenient {
+        /// Fallbacks tried in order when the phrase is absent.
+        fallbacks: Vec<AnswerFallback>,
+    },
 }
 
 impl Default for Gsm8kOracle {
-    /// The phrase, then `\boxed{}`, then the last number.
+    /// The reference's setting, [`Gsm8kOracle::StrictMatch`].
     fn default() -> Self {
-        Gsm8kOracle {
+        Gsm8kOracle::StrictMatch
+    }
+}
+
+impl Gsm8kOracle {
+    /// The lenient oracle with both fallbacks: the phrase, then `\boxed{}`, then the last
+    /// number.
+    pub fn lenient() -> Self {
+        Gsm8kOracle::Lenient {
             fallbacks: vec![AnswerFallback::Boxed, AnswerFallback::LastNumber],
         }
     }
+}
+
+fn strict_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"The final answer is ((-?[$0-9.,]{2,})|(-?[0-9]+))").expect("valid regex")
+    })
+}
+
+/// lm-eval's strict match on `response` (see [`Gsm8kOracle::StrictMatch`]).
+fn strict_match(response: &str) -> Option<String> {
+    let caps = strict_re().captures_iter(response).last()?;
+    let outer = caps.get(1)?.as_str().trim();
+    // lm-eval's `regexes_to_ignore` (",", "\$", "(?s).*#### ", "\.$": the third cannot match
+    // the group, the last removes one trailing period); `ignore_case` leaves digits alone.
+    let mut s: String = outer.chars().filter(|c| !matches!(c, ',' | '$')).collect();
+    if s.ends_with('.') {
+        s.pop();
+    }
+    Some(s)
 }
 
 fn number_re() -> &'static Regex {
@@ -106,35 +144,45 @@ fn last_boxed(s: &str) -> Option<String> {
 }
 
 impl Gsm8kOracle {
-    /// The answer in `response` (see the module docs).
+    /// The answer in `response` (see the variants).
     pub fn extract(&self, response: &str) -> Answer {
-        if let Some(m) = phrase_re().find_iter(response).last() {
-            // The phrase wins only if a number follows it (on the same line or the next).
-            let tail: String = response[m.end()..].chars().take(80).collect();
-            if let Some(n) = first_number(&tail) {
-                return Answer::found(n);
-            }
-            if let Some(n) = last_boxed(&tail) {
-                return Answer::found(n);
-            }
+        match self {
+            Gsm8kOracle::StrictMatch => Answer(strict_match(response)),
+            Gsm8kOracle::Lenient { fallbacks } => lenient(fallbacks, response),
         }
-        for f in &self.fallbacks {
-            let got = match f {
-                AnswerFallback::Boxed => last_boxed(response),
-                AnswerFallback::LastNumber => last_number(response),
-            };
-            if let Some(n) = got {
-                return Answer::found(n);
-            }
-        }
-        Answer::missing()
     }
+}
+
+fn lenient(fallbacks: &[AnswerFallback], response: &str) -> Answer {
+    if let Some(m) = phrase_re().find_iter(response).last() {
+        // The phrase wins only if a number follows it (on the same line or the next).
+        let tail: String = response[m.end()..].chars().take(80).collect();
+        if let Some(n) = first_number(&tail) {
+            return Answer::found(n);
+        }
+        if let Some(n) = last_boxed(&tail) {
+            return Answer::found(n);
+        }
+    }
+    for f in fallbacks {
+        let got = match f {
+            AnswerFallback::Boxed => last_boxed(response),
+            AnswerFallback::LastNumber => last_number(response),
+        };
+        if let Some(n) = got {
+            return Answer::found(n);
+        }
+    }
+    Answer::missing()
 }
 
 impl Oracle for Gsm8kOracle {
     fn name(&self) -> String {
-        let f: Vec<&str> = self
-            .fallbacks
+        let fallbacks = match self {
+            Gsm8kOracle::StrictMatch => return "gsm8k(lm-eval-strict-match)".into(),
+            Gsm8kOracle::Lenient { fallbacks } => fallbacks,
+        };
+        let f: Vec<&str> = fallbacks
             .iter()
             .map(|f| match f {
                 AnswerFallback::Boxed => "boxed",
@@ -154,7 +202,26 @@ mod tests {
     use super::*;
 
     fn strict() -> Gsm8kOracle {
-        Gsm8kOracle { fallbacks: vec![] }
+        Gsm8kOracle::Lenient { fallbacks: vec![] }
+    }
+
+    #[test]
+    fn strict_match_is_lm_evals() {
+        let o = Gsm8kOracle::StrictMatch;
+        let a = |t: &str| o.extract(t).0;
+        assert_eq!(
+            a("The final answer is 5. Then The final answer is $1,200."),
+            Some("1200".into())
+        );
+        // Case-sensitive, string comparison, one trailing period removed.
+        assert_eq!(a("the final answer is 18"), None);
+        assert_eq!(a("The final answer is 18.00"), Some("18.00".into()));
+        assert_eq!(a("The final answer is 18.."), Some("18.".into()));
+        assert_eq!(a("The final answer is -3 apples"), Some("-3".into()));
+        assert_eq!(a("The final answer is 7"), Some("7".into()));
+        assert_eq!(a("The final answer is: 7"), None);
+        assert_eq!(a("The final answer is \\boxed{7}"), None);
+        assert_ne!(o.name(), Gsm8kOracle::lenient().name());
     }
 
     #[test]
@@ -185,16 +252,16 @@ mod tests {
     fn fallbacks_are_options() {
         let text = "so we get \\boxed{72} and later 9";
         assert_eq!(strict().extract(text).0, None);
-        let boxed = Gsm8kOracle {
+        let boxed = Gsm8kOracle::Lenient {
             fallbacks: vec![AnswerFallback::Boxed],
         };
         assert_eq!(boxed.extract(text).0.as_deref(), Some("72"));
-        let last = Gsm8kOracle {
+        let last = Gsm8kOracle::Lenient {
             fallbacks: vec![AnswerFallback::LastNumber],
         };
         assert_eq!(last.extract(text).0.as_deref(), Some("9"));
         assert_eq!(
-            Gsm8kOracle::default()
+            Gsm8kOracle::lenient()
                 .extract("The final answer is \\boxed{10}")
                 .0
                 .as_deref(),
@@ -207,7 +274,7 @@ mod tests {
         assert_eq!(normalize_number("$1,000.00"), Some("1000".into()));
         assert_eq!(normalize_number("7."), Some("7".into()));
         assert_eq!(normalize_number("abc"), None);
-        let o = Gsm8kOracle::default();
+        let o = Gsm8kOracle::lenient();
         let t = Task {
             index: 0,
             id: "t".into(),

@@ -1,0 +1,99 @@
+//! `autojudge learning-curve`: validation ROC-AUC of each feature set against the number of
+//! mined training prompts, on one fixed validation split, with bootstrap intervals and the
+//! paired difference to a reference set; a Markdown table, a CSV and a plot.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use autojudge_core::FeatureSet;
+use autojudge_eval::{learning_curve, CurveSpec, TrainOptions};
+use clap::Args;
+
+use crate::list_arg::ListArg;
+
+/// Arguments of `learning-curve`.
+#[derive(Args, Clone)]
+pub struct LearningCurveArgs {
+    /// Mined directories (one model pair).
+    #[arg(long = "data", required = true)]
+    pub data: Vec<PathBuf>,
+    /// Feature sets compared.
+    #[arg(
+        long,
+        default_value = "dt,dd-dt,logits,dt+logits,dd-dt+logits,prev+own"
+    )]
+    pub features: ListArg<FeatureSet>,
+    /// Training sizes in prompts.
+    #[arg(long, default_value = "25,50,100,200,300")]
+    pub sizes: ListArg<usize>,
+    /// The set the others are compared with.
+    #[arg(long, default_value = "dd-dt")]
+    pub reference: FeatureSet,
+    /// Fraction of prompts held out for validation (fixed for every point).
+    #[arg(long, default_value_t = 0.1)]
+    pub val_fraction: f64,
+    /// Seed of the split and of the training-prompt order.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// C grid (default: the reference's).
+    #[arg(long, value_delimiter = ',')]
+    pub c_grid: Option<Vec<f64>>,
+    /// Bootstrap resamples of the validation prompts.
+    #[arg(long, default_value_t = 1000)]
+    pub bootstrap: usize,
+    /// Output directory: learning_curve.{md,csv,png,svg}.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Runs `learning-curve`.
+pub fn run(a: LearningCurveArgs) -> anyhow::Result<()> {
+    let spec = CurveSpec {
+        sets: a.features.items().to_vec(),
+        sizes: a.sizes.items().to_vec(),
+        reference: a.reference,
+        train: TrainOptions {
+            c_grid: a.c_grid.clone(),
+            val_fraction: a.val_fraction,
+            seed: a.seed,
+            ..TrainOptions::default()
+        },
+        bootstrap: a.bootstrap,
+    };
+    let curve = learning_curve(&a.data, &spec, &mut |p| {
+        eprintln!(
+            "{:>13} {:>4} prompts ({:>5} rows): AUC {:.3} [{:.3}, {:.3}], C {:e}",
+            p.features.name(),
+            p.train_prompts,
+            p.train_rows,
+            p.auc,
+            p.auc_low,
+            p.auc_high,
+            p.best_c
+        )
+    })?;
+    std::fs::create_dir_all(&a.out).with_context(|| a.out.display().to_string())?;
+    let (rows, important) = curve.validation_rows;
+    let md = format!(
+        "Validation: {} prompts, {rows} mismatches ({important} important); training prompts \
+         available: {}. Cells: ROC-AUC at the C chosen on validation [95% bootstrap interval over \
+         validation prompts, {} resamples].\n\n{}",
+        curve.validation_prompts,
+        curve.train_prompts,
+        a.bootstrap,
+        curve.markdown(a.reference)
+    );
+    println!("{md}");
+    for (name, text) in [
+        ("learning_curve.md", md),
+        ("learning_curve.csv", curve.csv()),
+    ] {
+        let p = a.out.join(name);
+        std::fs::write(&p, text).with_context(|| p.display().to_string())?;
+    }
+    match super::plot::learning_curve(&a.out.join("learning_curve"), &curve) {
+        Ok(paths) => paths.iter().for_each(|p| println!("wrote {}", p.display())),
+        Err(e) => eprintln!("plot skipped: {e}"),
+    }
+    Ok(())
+}
