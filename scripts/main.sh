@@ -27,5 +27,5 @@ cargo run --release -q --example gsm8k_eval -- \
   --model "$DEST/SmolLM2-135M-Instruct.Q4_1.gguf" \
   --train-data "$TRAIN" --test-data "$TEST" \
   --mine-prompts "${MINE_PROMPTS:-30}" --eval-prompts "${EVAL_PROMPTS:-10}" \
-  --topk 4 --prob 0.3 --judge-quantiles 0.5,0.9 \
+  --topk 4 --prob 0.3 --judge-quantiles 0.5,0.9 --val-fraction 0.2 \
   --max-new-tokens 64 --out "$OUT"

@@ -11,6 +11,7 @@
 # TASK=humaneval runs the same on HumanEval with the unit-test oracle (pass@1): mines problems
 # 0..MINE_PROMPTS-1 and evaluates from problem TEST_SKIP (default 100) on.
 # Env: MINE_PROMPTS (50), EVAL_PROMPTS (50, even), MAX_NEW_TOKENS (320), K (4), EVAL_JUDGES,
+#      LABELS (reference | lenient; the committed docs/results tables used lenient),
 #      AUTOJUDGE_MODELS, AUTOJUDGE_GSM8K_TRAIN / AUTOJUDGE_GSM8K_TEST, AUTOJUDGE_BIN (a built
 #      `autojudge`; default: cargo build --release).
 # About 3 h on a 2-core CPU machine (docs/results/gsm8k-qwen.md has the measured run).
@@ -32,6 +33,7 @@ MINE=${MINE_PROMPTS:-50}
 EVAL=${EVAL_PROMPTS:-50}
 MAX=${MAX_NEW_TOKENS:-320}
 K=${K:-4}
+LABELS=${LABELS:-reference}
 scripts/fetch-models.sh qwen
 if [[ -z ${AUTOJUDGE_BIN:-} ]]; then
   cargo build --release -q -p autojudge-cli
@@ -43,7 +45,7 @@ PAIR=(--model "$DEST/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf" --dtype f16 --max-
 mkdir -p "$OUT"
 # 1. Mining: two one-thread shards (on a cluster: one job-array task per shard).
 for i in 0 1; do
-  RAYON_NUM_THREADS=1 "$AJ" mine "${PAIR[@]}" --task "$TASK" --draft-proposals 8 --data "$TRAIN" --prompts "$MINE" \
+  RAYON_NUM_THREADS=1 "$AJ" mine "${PAIR[@]}" --task "$TASK" --labels "$LABELS" --draft-proposals 8 --data "$TRAIN" --prompts "$MINE" \
     --max-new-tokens "$MAX" --shard "$i/2" --out "$OUT/mined-s$i" &
 done
 wait
@@ -53,7 +55,7 @@ for f in dt dd-dt; do
   [[ -f $OUT/judges/$f.safetensors ]] || "$AJ" train --data "$OUT/mined" --features "$f" --out "$OUT/judges/$f.safetensors"
 done
 # 3. Evaluation: two halves in parallel (each runs every method on its prompts), then the summary.
-METHODS=(--judge-quantiles none --topk none --prob none --k "$K" --max-new-tokens "$MAX")
+METHODS=(--judge-quantiles none --topk none --prob none --k "$K" --max-new-tokens "$MAX" --labels "$LABELS")
 for f in ${EVAL_JUDGES:-dd-dt}; do METHODS+=(--judge "$OUT/judges/$f.safetensors"); done
 HALF=$((EVAL / 2))
 for h in 0 1; do

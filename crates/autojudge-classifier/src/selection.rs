@@ -22,7 +22,8 @@ pub fn default_c_grid() -> Vec<f64> {
 pub struct Selection {
     /// `(C, validation ROC-AUC)` for each grid point (AUC `None` if validation has one class).
     pub table: Vec<(f64, Option<f64>)>,
-    /// The C with the best validation AUC (the smallest such C on ties).
+    /// The C with the best validation AUC (the smallest such C on ties; a C whose model scores
+    /// every validation row alike is never chosen).
     pub best_c: f64,
     /// Validation rows' indices and the best model's scores on them (for thresholds).
     pub validation: Vec<usize>,
@@ -105,13 +106,22 @@ pub fn select_c_on_split(
         let scores = m.predict_proba(&xv);
         let auc = roc_auc(&scores, &yv);
         table.push((c, auc));
-        if let Some(a) = auc {
+        // A model that gives every validation row the same score (a C so small that the
+        // optimizer stops at zero weights) ranks nothing: its AUC of 0.5 is not a candidate.
+        let constant = scores.windows(2).all(|w| w[0] == w[1]);
+        if let (Some(a), false) = (auc, constant) {
             if best.as_ref().is_none_or(|(_, b, _, _)| a > *b) {
                 best = Some((c, a, scores, m));
             }
         }
     }
     let Some((best_c, _, validation_scores, model)) = best else {
+        if table.iter().any(|(_, a)| a.is_some()) {
+            return Err(ClassifierError::InvalidOption {
+                field: "C grid",
+                reason: "every C gives every validation row the same score; try larger C".into(),
+            });
+        }
         return Err(ClassifierError::OneClass(
             yv.first().copied().unwrap_or(false),
         ));

@@ -44,6 +44,26 @@ pub fn threshold_for_recall(scores: &[f64], y: &[bool], recall: f64) -> Option<f
     })
 }
 
+/// A threshold that lets at most `budget` important validation mismatches per validation
+/// prompt through on average (accepted: score below the threshold), accepting as many
+/// mismatches as that allows: aimed at the answer (each accepted important mismatch may change
+/// it) rather than at token recall. `prompts` is the number of validation prompts. `None` when
+/// validation holds no important mismatch.
+pub fn threshold_for_budget(
+    scores: &[f64],
+    y: &[bool],
+    prompts: usize,
+    budget: f64,
+) -> Option<f64> {
+    let positives = y.iter().filter(|&&l| l).count();
+    if positives == 0 {
+        return None;
+    }
+    let allowed = ((budget.max(0.0) * prompts as f64).floor() as usize).min(positives - 1);
+    // Catching all but `allowed` positives is a recall target.
+    threshold_for_recall(scores, y, (positives - allowed) as f64 / positives as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +83,13 @@ mod tests {
             threshold_for_recall(&[0.4, 0.9], &[true, false], 1.0),
             Some(0.4)
         );
+        // Budget: 2 prompts, 0.5 important accepted per prompt -> one of the three lets
+        // through (the lowest, 0.3), so the threshold sits above it.
+        let t = threshold_for_budget(&s, &y, 2, 0.5).unwrap();
+        let m = at_threshold(&s, &y, t);
+        assert!(t > 0.3 && t <= 0.7, "{t}");
+        assert!((m.recall - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(threshold_for_budget(&s, &y, 2, 0.0), Some(0.25));
         let table = threshold_table(&s, &y, &[0.0, 0.5, 1.0]);
         assert_eq!(table.len(), 3);
         assert!(table[0].recall >= table[2].recall);

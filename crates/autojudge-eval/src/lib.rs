@@ -60,5 +60,5 @@ pub use same_path::same_path;
 pub use settings::EvalSettings;
 pub use summary::{method_order, summarize, MethodSummary, Report};
 pub use training::{
-    sibling, train_judge, TrainOptions, TrainedJudge, TrainingSet, MIN_USABLE_SPREAD,
+    sibling, train_judge, ThresholdRule, TrainOptions, TrainedJudge, TrainingSet, MIN_USABLE_SPREAD,
 };

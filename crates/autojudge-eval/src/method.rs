@@ -152,7 +152,13 @@ pub fn judge_sweep(
 ) -> EvalResult<Vec<Method>> {
     let (judge, meta) = load_judge(path)?;
     meta.check_pair(path, target, Some(draft))?;
-    let label = format!("autojudge-{}", meta.features);
+    // The file's stem names the family (`dt.safetensors` -> `autojudge-dt`), so two judges of
+    // one feature set (e.g. two threshold rules) stay apart in tables and plots.
+    let stem = path.file_stem().map_or_else(
+        || meta.features.to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    );
+    let label = format!("autojudge-{stem}");
     let mut thresholds = vec![meta.threshold];
     for q in quantiles {
         // The row whose accepted fraction of validation mismatches is nearest `q` (row `i` sits

@@ -104,6 +104,10 @@ pub struct PipelineArgs {
     /// dd-dt+logits, prev+own).
     #[arg(long, default_value = "dt,dd-dt")]
     pub features: ListArg<FeatureSet>,
+    /// Fraction of mined prompts held out to choose C and the threshold (the reference's 10%;
+    /// more for a few dozen prompts).
+    #[arg(long, default_value_t = 0.1)]
+    pub val_fraction: f64,
     /// Threshold-table quantiles swept per judge, plus its chosen threshold (`none`: only that).
     #[arg(long, default_value = "0.3,0.5,0.7,0.9")]
     pub judge_quantiles: ListArg<f64>,
@@ -186,7 +190,10 @@ fn pipeline<B: Backend>(a: &PipelineArgs, device: &B::Device) -> anyhow::Result<
         mining,
         judges: a.out.join("judges"),
         feature_sets: a.features.items().to_vec(),
-        train: TrainOptions::default(),
+        train: TrainOptions {
+            val_fraction: a.val_fraction,
+            ..TrainOptions::default()
+        },
         eval_dir: eval_dir.clone(),
         eval_settings: eval::eval_settings(
             &test,
@@ -247,7 +254,7 @@ fn show(
         ),
         PipelineProgress::Refused(set, e) => eprintln!("the {set} judge is left out: {e}"),
         PipelineProgress::Trained(t, path) => {
-            print_tables(t, TrainOptions::default().recall);
+            print_tables(t, TrainOptions::default().threshold);
             println!("wrote {} (+ .c_table.csv, .thresholds.csv)", path.display());
         }
         PipelineProgress::Eval(p) => {

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use autojudge_classifier::{ClassWeight, JudgeMeta};
 use autojudge_core::FeatureSet;
-use autojudge_eval::{train_judge, TrainOptions, TrainedJudge, TrainingSet};
+use autojudge_eval::{train_judge, ThresholdRule, TrainOptions, TrainedJudge, TrainingSet};
 use clap::{Args, ValueEnum};
 
 /// Class weighting flag.
@@ -52,8 +52,12 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 2000)]
     pub max_iter: usize,
     /// Pick the decision threshold that keeps this recall of important tokens on validation.
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = 0.9, conflicts_with = "important_per_prompt")]
     pub recall: f64,
+    /// Pick instead the most permissive threshold that lets at most this many important
+    /// mismatches per validation prompt through (aimed at the answer, e.g. 0.1).
+    #[arg(long)]
+    pub important_per_prompt: Option<f64>,
 }
 
 impl TrainArgs {
@@ -70,7 +74,10 @@ impl TrainArgs {
             },
             tol: self.tol,
             max_iter: self.max_iter,
-            recall: self.recall,
+            threshold: match self.important_per_prompt {
+                Some(b) => ThresholdRule::ImportantPerPrompt(b),
+                None => ThresholdRule::Recall(self.recall),
+            },
         }
     }
 }
@@ -106,7 +113,7 @@ pub fn train(a: &TrainArgs) -> anyhow::Result<JudgeMeta> {
             "iteration cap reached"
         }
     );
-    print_tables(&trained, a.recall);
+    print_tables(&trained, a.options().threshold);
     trained.save(&a.out)?;
     println!(
         "wrote {} (+ .c_table.csv, .thresholds.csv)",
@@ -117,7 +124,7 @@ pub fn train(a: &TrainArgs) -> anyhow::Result<JudgeMeta> {
 
 /// Prints the C table, the threshold table, the chosen threshold, and a warning when the
 /// validation probabilities are too narrow for a stable threshold.
-pub fn print_tables(t: &TrainedJudge, recall: f64) {
+pub fn print_tables(t: &TrainedJudge, rule: ThresholdRule) {
     println!("\n| C | validation ROC-AUC |\n| --- | --- |");
     for (c, auc) in &t.meta.c_table {
         let auc_s = auc.map_or("-".into(), |v| format!("{v:.4}"));
@@ -132,7 +139,7 @@ pub fn print_tables(t: &TrainedJudge, recall: f64) {
         );
     }
     println!(
-        "\nthreshold for recall >= {recall}: {:.4} (validation recall {:.3}, {:.1}% of mismatches accepted)",
+        "\nthreshold for {rule}: {:.4} (validation recall {:.3}, {:.1}% of mismatches accepted)",
         t.meta.threshold,
         t.at_chosen.recall,
         100.0 * t.at_chosen.negative_rate

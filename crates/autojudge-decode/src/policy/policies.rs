@@ -230,3 +230,48 @@ impl<J: Judge> AcceptancePolicy for JudgePolicy<J> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use autojudge_core::ExtendOutput;
+    use rand::SeedableRng;
+
+    /// One draft token (id 1) against a target row `target` (logits over 3 tokens; row 1 is
+    /// the bonus row) and the draft distribution `q`.
+    fn judi(tau: f32, target: [f32; 3], q: [f32; 3]) -> Decision {
+        let out = ExtendOutput {
+            logits: target.iter().chain(&[0.0, 0.0, 0.0]).copied().collect(),
+            vocab_size: 3,
+            hidden: Vec::new(),
+            hidden_size: 0,
+        };
+        let probs = vec![q.to_vec()];
+        let w = Window {
+            draft: &[1],
+            target: &out,
+            draft_probs: &probs,
+            draft_hidden: &[],
+            draft_prev_hidden: &[],
+            sampling: crate::Sampling::Greedy,
+        };
+        Divergence::Judi(tau)
+            .verify(&w, &mut StdRng::seed_from_u64(0))
+            .decisions[0]
+    }
+
+    #[test]
+    fn judi_accepts_close_distributions_unless_the_target_is_confident() {
+        // Target p ≈ (0.51, 0.19, 0.30): token 1 mismatches the argmax 0.
+        let unsure = [1.0, 0.0, 0.5];
+        let p = probs_t1(&unsure);
+        let same: [f32; 3] = [p[0], p[1], p[2]];
+        assert_eq!(judi(0.01, unsure, same), Decision::AcceptedMismatch);
+        assert_eq!(judi(0.01, unsure, [0.01, 0.98, 0.01]), Decision::Rejected);
+        // A confident target (top-1 > 0.9) rejects whatever the KL.
+        let sure = [6.0, 0.0, 0.0];
+        let p = probs_t1(&sure);
+        assert!(p[0] > JUDI_CONFIDENT);
+        assert_eq!(judi(10.0, sure, [p[0], p[1], p[2]]), Decision::Rejected);
+    }
+}
