@@ -47,13 +47,31 @@ pub fn run_stats(a: MineStatsArgs) -> anyhow::Result<()> {
         .iter()
         .map(|d| MinedDir::open(d))
         .collect::<Result<_, _>>()?;
-    println!("| dir | algorithm | prompts | failed | response tokens | mismatches/response | important | target calls/prompt | naive target calls/prompt | naive / this | target tokens/prompt | draft calls/prompt | s/prompt |");
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("| dir | algorithm | prompts | failed | response tokens | greedy / final responses at the cap | mismatches/response | important | target calls/prompt | naive target calls/prompt | naive / this | target tokens/prompt | draft calls/prompt | s/prompt |");
+    println!(
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    );
     for (p, d) in a.dirs.iter().zip(&dirs) {
         let t = Totals::of(d.records.values());
         let m = t.mined().max(1) as f64;
+        // Responses that reached `--max-new-tokens` (their answer, if any, comes from text the
+        // cap cut short).
+        let cap = d.manifest.search.max_new_tokens;
+        let (at_cap, final_at_cap) = d
+            .records
+            .values()
+            .filter_map(|r| match &r.outcome {
+                PromptOutcome::Mined(m) => Some(m),
+                PromptOutcome::Failed { .. } => None,
+            })
+            .fold((0, 0), |(a, b), m| {
+                (
+                    a + usize::from(m.response.len() >= cap),
+                    b + usize::from(m.final_response.len() >= cap),
+                )
+            });
         println!(
-            "| {} | {:?} | {} | {} | {:.1} | {:.1} | {:.1}% | {:.1} | {:.1} | {:.1}x | {:.0} | {:.1} | {:.2} |",
+            "| {} | {:?} | {} | {} | {:.1} | {at_cap} / {final_at_cap} (cap {cap}) | {:.1} | {:.1}% | {:.1} | {:.1} | {:.1}x | {:.0} | {:.1} | {:.2} |",
             p.display(),
             d.manifest.search.algorithm,
             t.prompts,
