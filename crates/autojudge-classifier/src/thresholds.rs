@@ -20,6 +20,15 @@ pub fn threshold_table(scores: &[f64], y: &[bool], qs: &[f64]) -> Vec<ThresholdM
 /// most mismatches: midway between the lowest positive score that must be caught and the next
 /// lower score, so that rounding of the scores at decode time (f32) moves no row across it.
 pub fn threshold_for_recall(scores: &[f64], y: &[bool], recall: f64) -> Option<f64> {
+    let positives = y.iter().filter(|&&l| l).count();
+    // The small epsilon keeps `n · (k / n)` from rounding up past `k`.
+    let need = (positives as f64 * recall - 1e-9).ceil().max(0.0) as usize;
+    threshold_catching(scores, y, need)
+}
+
+/// The threshold that catches the `need` highest-scored positives (at least one, at most all)
+/// and accepts every row scored below the lowest of them (see [`threshold_for_recall`]).
+fn threshold_catching(scores: &[f64], y: &[bool], need: usize) -> Option<f64> {
     let mut pos: Vec<f64> = scores
         .iter()
         .zip(y)
@@ -30,8 +39,7 @@ pub fn threshold_for_recall(scores: &[f64], y: &[bool], recall: f64) -> Option<f
         return None;
     }
     pos.sort_by(|a, b| b.total_cmp(a));
-    let need = ((pos.len() as f64 * recall).ceil() as usize).clamp(1, pos.len());
-    let t = pos[need - 1];
+    let t = pos[need.clamp(1, pos.len()) - 1];
     let below = scores
         .iter()
         .copied()
@@ -59,9 +67,8 @@ pub fn threshold_for_budget(
     if positives == 0 {
         return None;
     }
-    let allowed = ((budget.max(0.0) * prompts as f64).floor() as usize).min(positives - 1);
-    // Catching all but `allowed` positives is a recall target.
-    threshold_for_recall(scores, y, (positives - allowed) as f64 / positives as f64)
+    let allowed = ((budget.max(0.0) * prompts as f64 + 1e-9).floor() as usize).min(positives - 1);
+    threshold_catching(scores, y, positives - allowed)
 }
 
 #[cfg(test)]

@@ -24,6 +24,9 @@ pub struct Proposal {
     /// (when requested): the context's last token for the first, the previous proposed token
     /// for the others.
     pub prev_hidden: Vec<Vec<f32>>,
+    /// The draft's temperature-1 softmax for each proposed token (when requested), whatever
+    /// the sampling.
+    pub probs_t1: Vec<Vec<f32>>,
 }
 
 /// Proposes draft tokens for a context.
@@ -140,6 +143,9 @@ impl<S: ModelSession> Drafter for ModelDrafter<S> {
                     s => s.probs(&logits),
                 });
             }
+            if needs.draft_probs_t1 {
+                p.probs_t1.push(softmax(&logits, 1.0));
+            }
             p.tokens.push(tok);
             if let Some(h) = before.take() {
                 p.prev_hidden.push(h);
@@ -233,6 +239,9 @@ impl Drafter for NgramDrafter {
     fn supports(&self, needs: Needs) -> Result<(), &'static str> {
         if needs.draft_hidden || needs.draft_prev_hidden {
             return Err("draft hidden states");
+        }
+        if needs.draft_probs_t1 {
+            return Err("the draft's next-token distributions");
         }
         Ok(())
     }

@@ -302,6 +302,7 @@ pub fn generate_speculative<S: ModelSession, D: Drafter, P: AcceptancePolicy>(
                 draft_probs: &proposal.probs,
                 draft_hidden: &proposal.hidden,
                 draft_prev_hidden: &proposal.prev_hidden,
+                draft_probs_t1: &proposal.probs_t1,
                 sampling: cfg.sampling,
             },
             &mut rng,

@@ -26,6 +26,9 @@ pub struct Needs {
     pub draft_hidden: bool,
     /// The draft's hidden state at the position that predicted each draft token.
     pub draft_prev_hidden: bool,
+    /// The draft's temperature-1 distribution for each proposed token, whatever the sampling
+    /// (what a judge's logit features read, as mining computes them).
+    pub draft_probs_t1: bool,
 }
 
 /// One verification window.
@@ -40,6 +43,8 @@ pub struct Window<'a> {
     pub draft_hidden: &'a [Vec<f32>],
     /// Draft hidden states at the position that predicted each draft token (when requested).
     pub draft_prev_hidden: &'a [Vec<f32>],
+    /// The draft's temperature-1 distributions per draft token (when requested).
+    pub draft_probs_t1: &'a [Vec<f32>],
     /// How the target's own tokens are chosen.
     pub sampling: Sampling,
 }
@@ -73,7 +78,7 @@ impl Window<'_> {
         let logits = if n.logits {
             autojudge_core::logit_features(
                 self.target.logits_row(i),
-                &self.draft_probs[i],
+                &self.draft_probs_t1[i],
                 self.draft[i] as usize,
             )
             .to_vec()

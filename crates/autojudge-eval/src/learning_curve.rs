@@ -53,7 +53,8 @@ pub struct CurvePoint {
     pub train_prompts: usize,
     /// Training rows (mismatches) used.
     pub train_rows: usize,
-    /// C chosen by validation AUC (as the reference reports its AUC: at the best C).
+    /// C chosen by validation AUC (as the reference reports its AUC: at the best C, which makes
+    /// the AUC slightly optimistic; the intervals do not include that choice).
     pub best_c: f64,
     /// Validation ROC-AUC.
     pub auc: f64,

@@ -307,7 +307,14 @@ pub fn train_judge(set: &TrainingSet, opts: &TrainOptions) -> EvalResult<Trained
         threshold,
         threshold_table: Vec::new(),
         c_table: sel.table.clone(),
-        samples: (set.x.len(), set.important()),
+        samples: {
+            // The rows the shipped model was fitted on: the training split.
+            let val: std::collections::HashSet<usize> = sel.validation.iter().copied().collect();
+            let train = (0..set.x.len()).filter(|i| !val.contains(i));
+            let (rows, important) =
+                train.fold((0, 0), |(n, k), i| (n + 1, k + usize::from(set.y[i])));
+            (rows, important)
+        },
     }
     .with_table(&table);
     Ok(TrainedJudge {

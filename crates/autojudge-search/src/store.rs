@@ -324,7 +324,7 @@ fn encode_features(f: &[MismatchFeatures], dtype: FeatureDType) -> SearchResult<
     let mut data = Vec::new();
     for (k, (name, get)) in FEATURE_TENSORS.iter().enumerate() {
         let width = get(&f[0]).len();
-        if k >= 2 && width == 0 {
+        if k >= 2 && f.iter().all(|m| get(m).is_empty()) {
             continue;
         }
         if let Some(bad) = f.iter().position(|m| get(m).len() != width) {

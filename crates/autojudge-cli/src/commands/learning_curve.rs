@@ -76,8 +76,9 @@ pub fn run(a: LearningCurveArgs) -> anyhow::Result<()> {
     let (rows, important) = curve.validation_rows;
     let md = format!(
         "Validation: {} prompts, {rows} mismatches ({important} important); training prompts \
-         available: {}. Cells: ROC-AUC at the C chosen on validation [95% bootstrap interval over \
-         validation prompts, {} resamples].\n\n{}",
+         available: {}. Cells: ROC-AUC at the C chosen on validation, as the reference reports \
+         it (the choice makes it slightly optimistic, and the interval leaves the choice out) \
+         [95% bootstrap interval over validation prompts, {} resamples].\n\n{}",
         curve.validation_prompts,
         curve.train_prompts,
         a.bootstrap,

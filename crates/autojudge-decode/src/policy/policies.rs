@@ -204,10 +204,11 @@ impl<J: Judge> AcceptancePolicy for JudgePolicy<J> {
     fn needs(&self) -> Needs {
         let n = self.judge.features().needs();
         Needs {
-            draft_probs: n.logits,
+            draft_probs_t1: n.logits,
             target_hidden: n.target || n.target_prev,
             draft_hidden: n.draft,
             draft_prev_hidden: n.draft_prev,
+            ..Needs::default()
         }
     }
     fn verify(&mut self, w: &Window<'_>, rng: &mut StdRng) -> Verdict {
@@ -253,6 +254,7 @@ mod tests {
             draft_probs: &probs,
             draft_hidden: &[],
             draft_prev_hidden: &[],
+            draft_probs_t1: &[],
             sampling: crate::Sampling::Greedy,
         };
         Divergence::Judi(tau)
