@@ -239,7 +239,7 @@ impl LearningCurve {
         for p in &self.points {
             let _ = writeln!(
                 out,
-                "{},{},{},{:e},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4}",
+                "{},{},{},{:.3e},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4}",
                 p.features,
                 p.train_prompts,
                 p.train_rows,

@@ -62,7 +62,7 @@ pub fn run(a: LearningCurveArgs) -> anyhow::Result<()> {
     };
     let curve = learning_curve(&a.data, &spec, &mut |p| {
         eprintln!(
-            "{:>13} {:>4} prompts ({:>5} rows): AUC {:.3} [{:.3}, {:.3}], C {:e}",
+            "{:>13} {:>4} prompts ({:>5} rows): AUC {:.3} [{:.3}, {:.3}], C {:.2e}",
             p.features.name(),
             p.train_prompts,
             p.train_rows,
