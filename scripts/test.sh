@@ -17,7 +17,14 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo check --features cuda,wgpu (GPU backends compile)"
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR}-check" cargo check -p autojudge-cli --features cuda,wgpu
 echo "== cargo package: the engine-agnostic crates pack and build from their packages alone"
-cargo package -q --allow-dirty -p autojudge-core -p autojudge-decode \
+# Cargo verifies the packages through a local registry whose crates it treats as immutable:
+# an extraction or a build of an earlier run of the same version would be reused stale. The
+# verification gets its own target directory, and these crates' extractions and artifacts are
+# removed first (their dependencies stay built).
+PKG_TARGET="${CARGO_TARGET_DIR}-package"
+rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/autojudge-{core,decode,search,classifier,eval}-[0-9]* \
+  "$PKG_TARGET"/package "$PKG_TARGET"/debug/.fingerprint/autojudge-* "$PKG_TARGET"/debug/deps/*autojudge*
+CARGO_TARGET_DIR="$PKG_TARGET" cargo package -q --allow-dirty -p autojudge-core -p autojudge-decode \
   -p autojudge-search -p autojudge-classifier -p autojudge-eval
 echo "== cargo doc --no-deps (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q --workspace
