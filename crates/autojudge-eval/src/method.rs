@@ -51,7 +51,10 @@ impl Method {
             Method::TopK(k) => format!("top-{k}"),
             Method::TargetProb(t) => format!("p>={t}"),
             Method::Judi(t) => format!("judi@{t}"),
-            Method::Judge(j) => format!("{}@{:.4}", j.label, j.threshold),
+            // The shortest text that round-trips the f32 threshold: two thresholds closer than
+            // any fixed number of decimals (a small C packs its probabilities tightly) keep
+            // distinct names.
+            Method::Judge(j) => format!("{}@{}", j.label, j.threshold),
         }
     }
 
