@@ -16,23 +16,11 @@ use autojudge::search::{
 };
 use serde_json::Value;
 
-/// The embedded SmolLM2 GGUF (`AUTOJUDGE_SMOLLM`, else the cache `scripts/fetch-models.sh
-/// smollm` fills); the test fails with that instruction when it is absent.
-fn smollm_path() -> PathBuf {
-    const FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
-    [
-        std::env::var_os("AUTOJUDGE_SMOLLM").map(PathBuf::from),
-        std::env::var_os("AUTOJUDGE_MODELS").map(|d| PathBuf::from(d).join(FILE)),
-        std::env::var_os("HOME")
-            .map(|h| PathBuf::from(h).join(".cache/autojudge/models").join(FILE)),
-    ]
-    .into_iter()
-    .flatten()
-    .find(|p| p.exists())
-    .unwrap_or_else(|| {
-        panic!("{FILE} not found: run `scripts/fetch-models.sh smollm` or set AUTOJUDGE_SMOLLM")
-    })
-}
+// The models crate's test helpers: `smollm_path` finds the embedded SmolLM2 GGUF or fails with
+// the command that fetches it.
+#[path = "../crates/autojudge-models/tests/common/mod.rs"]
+mod common;
+use common::smollm_path;
 
 fn ids(v: &Value) -> Vec<TokenId> {
     v.as_array()

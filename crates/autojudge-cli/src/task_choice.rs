@@ -62,6 +62,26 @@ pub enum WordingFlag {
     Short,
 }
 
+/// The labelling flags shared by `mine`, `eval` and `pipeline`: a preset and the overrides of
+/// its GSM8K parts.
+#[derive(Args, Clone, Debug)]
+pub struct LabelArgs {
+    /// Labelling semantics: `reference` (the reference's prompt, answer extraction, response
+    /// cap and EOS rule) or `lenient` (ours); the flags below override single parts.
+    #[arg(long = "labels", value_enum, default_value = "reference")]
+    pub preset: LabelPreset,
+    /// GSM8K prompt wording (default: the preset's).
+    #[arg(long, value_enum)]
+    pub gsm8k_wording: Option<WordingFlag>,
+    /// GSM8K answer extraction (default: the preset's).
+    #[arg(long, value_enum)]
+    pub gsm8k_answer: Option<AnswerFlag>,
+    /// Lenient GSM8K answer fallbacks when "The final answer is" is absent, in order (`none`
+    /// for none).
+    #[arg(long, value_delimiter = ',', default_value = "boxed,last-number")]
+    pub gsm8k_fallback: Vec<String>,
+}
+
 /// Flags selecting the task, its data and its oracle.
 #[derive(Args, Clone, Debug)]
 pub struct TaskArgs {
@@ -77,20 +97,8 @@ pub struct TaskArgs {
     /// Number of questions (after --skip).
     #[arg(long, default_value_t = 50)]
     pub prompts: usize,
-    /// Labelling semantics: `reference` (the reference's prompt, answer extraction, response
-    /// cap and EOS rule) or `lenient` (ours); the flags below override single parts.
-    #[arg(long, value_enum, default_value = "reference")]
-    pub labels: LabelPreset,
-    /// GSM8K prompt wording (default: the preset's).
-    #[arg(long, value_enum)]
-    pub gsm8k_wording: Option<WordingFlag>,
-    /// GSM8K answer extraction (default: the preset's).
-    #[arg(long, value_enum)]
-    pub gsm8k_answer: Option<AnswerFlag>,
-    /// Lenient GSM8K answer fallbacks when "The final answer is" is absent, in order (`none`
-    /// for none).
-    #[arg(long, value_delimiter = ',', default_value = "boxed,last-number")]
-    pub gsm8k_fallback: Vec<String>,
+    #[command(flatten)]
+    pub labels: LabelArgs,
     /// Timeout of one HumanEval test run, seconds.
     #[arg(long, default_value_t = 10.0)]
     pub code_timeout: f64,
@@ -102,7 +110,7 @@ pub struct TaskArgs {
 impl TaskArgs {
     /// The GSM8K prompt wording in force.
     pub fn wording(&self) -> Gsm8kWording {
-        match (self.gsm8k_wording, self.labels) {
+        match (self.labels.gsm8k_wording, self.labels.preset) {
             (Some(WordingFlag::Reference), _) | (None, LabelPreset::Reference) => {
                 Gsm8kWording::Reference
             }
@@ -112,7 +120,7 @@ impl TaskArgs {
 
     /// The preset's response cap, unless `flag` sets one.
     pub fn max_new_tokens(&self, flag: Option<usize>) -> usize {
-        flag.unwrap_or(match self.labels {
+        flag.unwrap_or(match self.labels.preset {
             LabelPreset::Reference => REFERENCE_MAX_NEW_TOKENS,
             LabelPreset::Lenient => 256,
         })
@@ -120,7 +128,7 @@ impl TaskArgs {
 
     /// The preset's EOS rule, unless `flag` sets one.
     pub fn eos_swap(&self, flag: Option<EosSwap>) -> EosSwap {
-        flag.unwrap_or(match self.labels {
+        flag.unwrap_or(match self.labels.preset {
             LabelPreset::Reference => EosSwap::StopMining,
             LabelPreset::Lenient => EosSwap::Continue,
         })
@@ -148,7 +156,7 @@ impl TaskArgs {
 
     /// The task's oracle.
     pub fn oracle(&self) -> anyhow::Result<Box<dyn Oracle>> {
-        let strict = match (self.gsm8k_answer, self.labels) {
+        let strict = match (self.labels.gsm8k_answer, self.labels.preset) {
             (Some(a), _) => a == AnswerFlag::Strict,
             (None, preset) => preset == LabelPreset::Reference,
         };
@@ -156,6 +164,7 @@ impl TaskArgs {
             TaskKind::Gsm8k if strict => Box::new(Gsm8kOracle::StrictMatch),
             TaskKind::Gsm8k => {
                 let fallbacks = self
+                    .labels
                     .gsm8k_fallback
                     .iter()
                     .filter(|f| f.as_str() != "none")

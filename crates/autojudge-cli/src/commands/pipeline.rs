@@ -20,9 +20,7 @@ use super::train::print_tables;
 use crate::device::ModelArgs;
 use crate::draft_choice::ModelPair;
 use crate::list_arg::ListArg;
-use crate::task_choice::{
-    render_prompt, AnswerFlag, LabelPreset, PromptFormat, TaskArgs, TaskKind, WordingFlag,
-};
+use crate::task_choice::{render_prompt, LabelArgs, PromptFormat, TaskArgs, TaskKind};
 use crate::with_backend;
 
 /// Arguments of `pipeline`.
@@ -73,15 +71,8 @@ pub struct PipelineArgs {
     /// `reference`).
     #[arg(long)]
     pub max_new_tokens: Option<usize>,
-    /// Labelling semantics (`reference` or `lenient`; see `mine --help`).
-    #[arg(long, value_enum, default_value = "reference")]
-    pub labels: LabelPreset,
-    /// GSM8K prompt wording (default: the preset's).
-    #[arg(long, value_enum)]
-    pub gsm8k_wording: Option<WordingFlag>,
-    /// GSM8K answer extraction (default: the preset's).
-    #[arg(long, value_enum)]
-    pub gsm8k_answer: Option<AnswerFlag>,
+    #[command(flatten)]
+    pub labels: LabelArgs,
     /// Draft window k for evaluation.
     #[arg(long, default_value_t = 4)]
     pub k: usize,
@@ -112,9 +103,6 @@ pub struct PipelineArgs {
     /// Threshold-table quantiles swept per judge, plus its chosen threshold (`none`: only that).
     #[arg(long, default_value = "0.3,0.5,0.7,0.9")]
     pub judge_quantiles: ListArg<f64>,
-    /// Lenient GSM8K answer fallbacks.
-    #[arg(long, value_delimiter = ',', default_value = "boxed,last-number")]
-    pub gsm8k_fallback: Vec<String>,
 }
 
 /// Refuses to evaluate on lines that were mined (the same file with overlapping ranges).
@@ -145,10 +133,7 @@ fn split(a: &PipelineArgs, data: &Path, skip: usize, prompts: usize) -> TaskArgs
         data: data.to_path_buf(),
         skip,
         prompts,
-        labels: a.labels,
-        gsm8k_wording: a.gsm8k_wording,
-        gsm8k_answer: a.gsm8k_answer,
-        gsm8k_fallback: a.gsm8k_fallback.clone(),
+        labels: a.labels.clone(),
         code_timeout: 10.0,
         prompt_format: PromptFormat::Auto,
     }
