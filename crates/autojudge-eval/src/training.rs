@@ -248,6 +248,21 @@ fn score_spread(scores: &[f64]) -> f64 {
 /// is refused ([`EvalError::DegenerateJudge`]): deployed, it would be lossless or accept
 /// everything.
 pub fn train_judge(set: &TrainingSet, opts: &TrainOptions) -> EvalResult<TrainedJudge> {
+    match opts.threshold {
+        ThresholdRule::Recall(r) if !(r > 0.0 && r <= 1.0) => {
+            return Err(EvalError::InvalidOption {
+                field: "recall",
+                reason: format!("{r} (must be in (0, 1])"),
+            })
+        }
+        ThresholdRule::ImportantPerPrompt(b) if !(b >= 0.0 && b.is_finite()) => {
+            return Err(EvalError::InvalidOption {
+                field: "important per prompt",
+                reason: format!("{b} (must be a finite number ≥ 0)"),
+            })
+        }
+        _ => {}
+    }
     let grid = opts.c_grid.clone().unwrap_or_else(default_c_grid);
     let base = LogisticRegressionOptions {
         class_weight: opts.class_weight,
@@ -494,6 +509,17 @@ pub(crate) mod tests {
             ..opts
         };
         let ok = train_judge(&set, &budget).unwrap();
+        for bad in [
+            ThresholdRule::Recall(0.0),
+            ThresholdRule::ImportantPerPrompt(-1.0),
+        ] {
+            let opts = TrainOptions {
+                threshold: bad,
+                ..TrainOptions::default()
+            };
+            let err = train_judge(&set, &opts).expect_err("out of range");
+            assert!(matches!(err, EvalError::InvalidOption { .. }), "{err}");
+        }
         assert!(ok.at_chosen.negative_rate > 0.0 && ok.at_chosen.negative_rate < 1.0);
     }
 }
