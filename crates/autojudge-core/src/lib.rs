@@ -5,6 +5,8 @@
 //! implements [`TargetModel`] / [`ModelSession`] for its own model and reuses the rest of
 //! autojudge-rs unchanged.
 
+mod batch;
+mod batcher;
 mod error;
 mod features;
 mod judge;
@@ -15,6 +17,8 @@ mod tokenizer;
 mod types;
 mod window;
 
+pub use batch::BatchItem;
+pub use batcher::{BatchGroup, BatchStats, BatchedModel, BatchedSession, Worker};
 pub use error::{BoxError, CoreError, CoreResult};
 pub use features::{
     draft_distribution, logit_features, FeatureNeeds, FeatureParts, FeatureSet, LOGIT_FEATURES,

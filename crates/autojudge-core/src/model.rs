@@ -1,7 +1,7 @@
 //! The model/session contract: immutable weights ([`TargetModel`]) and mutable, cheap-to-fork
 //! sessions that own a KV cache ([`ModelSession`]).
 
-use crate::{CoreError, CoreResult, ExtendOutput, Outputs, TokenId, TokenizerId};
+use crate::{BatchItem, CoreError, CoreResult, ExtendOutput, Outputs, TokenId, TokenizerId};
 
 /// Static facts about a model that the algorithms need.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -70,6 +70,54 @@ pub trait TargetModel: Send + Sync {
     fn info(&self) -> &ModelInfo;
     /// A fresh, empty session.
     fn new_session(&self) -> CoreResult<Self::Session>;
+
+    /// Extends several sessions of this model in one call, each with its own tokens (ragged
+    /// lengths) and outputs; returns one result per item, in order, so that one bad request
+    /// fails alone.
+    ///
+    /// The provided version loops over [`ModelSession::extend`], so an engine that implements
+    /// only `extend` works with the batched drivers unchanged. Engines whose forward is bound
+    /// by streaming weights override it to run all rows through each projection together;
+    /// an override must give every item the outputs its own `extend` would have given.
+    fn extend_batch(
+        &self,
+        items: &mut [BatchItem<'_, Self::Session>],
+    ) -> Vec<CoreResult<ExtendOutput>> {
+        items
+            .iter_mut()
+            .map(|item| item.session.extend(item.tokens, item.outputs))
+            .collect()
+    }
+
+    /// Bytes one session holding `positions` tokens keeps (its KV cache), when the engine
+    /// knows; drivers that run many sessions at once check memory with it before starting.
+    fn session_bytes(&self, positions: usize) -> Option<u64> {
+        let _ = positions;
+        None
+    }
+}
+
+impl<T: TargetModel + ?Sized> TargetModel for &T {
+    type Session = T::Session;
+
+    fn info(&self) -> &ModelInfo {
+        (**self).info()
+    }
+
+    fn new_session(&self) -> CoreResult<Self::Session> {
+        (**self).new_session()
+    }
+
+    fn extend_batch(
+        &self,
+        items: &mut [BatchItem<'_, Self::Session>],
+    ) -> Vec<CoreResult<ExtendOutput>> {
+        (**self).extend_batch(items)
+    }
+
+    fn session_bytes(&self, positions: usize) -> Option<u64> {
+        (**self).session_bytes(positions)
+    }
 }
 
 /// Refuses a draft/target pair whose vocabularies differ.

@@ -90,6 +90,19 @@ fn rms_norm<B: Backend>(x: Tensor<B, 2>, w: &Tensor<B, 1>, eps: f64) -> Tensor<B
     x * (ms + eps).sqrt().recip() * w.clone().unsqueeze::<2>()
 }
 
+/// One session's share of a device forward: its cache, the tokens appended at `start..` and
+/// the rows it wants back.
+pub struct DeviceItem<'a, B: Backend> {
+    /// The session's KV cache (already reserved for `start + tokens.len()` positions).
+    pub cache: &'a mut KvCache<B>,
+    /// Tokens to append.
+    pub tokens: &'a [TokenId],
+    /// Position of the first appended token.
+    pub start: usize,
+    /// Rows wanted back.
+    pub outputs: Outputs,
+}
+
 /// What one forward pass reads: the weights, RoPE tables, the planned layers and the device.
 pub struct Forward<'a, B: Backend> {
     /// Model weights.
@@ -103,46 +116,76 @@ pub struct Forward<'a, B: Backend> {
 }
 
 impl<B: Backend> Forward<'_, B> {
-    /// Hidden states `[k, hidden]` after the planned layers and the final norm.
-    pub fn hidden(&self, cache: &mut KvCache<B>, tokens: &[TokenId], start: usize) -> Tensor<B, 2> {
+    /// Hidden states `[Σk, hidden]` of every item's tokens (in item order) after the planned
+    /// layers and the final norm.
+    pub fn hidden(&self, items: &mut [DeviceItem<'_, B>]) -> Tensor<B, 2> {
         let w = self.weights;
-        let mut x = w.embed.rows(tokens, self.device);
+        let tokens: Vec<TokenId> = items
+            .iter()
+            .flat_map(|it| it.tokens.iter().copied())
+            .collect();
+        let mut x = w.embed.rows(&tokens, self.device);
         for (slot, &li) in self.layers.iter().enumerate() {
-            x = layer_forward(w, &w.layers[li], self.rope, cache, slot, x, start);
+            x = layer_forward(w, &w.layers[li], self.rope, items, slot, x);
         }
         rms_norm(x, &w.final_norm, w.config.rms_norm_eps)
     }
 
-    /// Runs the planned layers over `tokens` at `start..start+k` and returns the requested rows.
-    pub fn run(
-        &self,
-        cache: &mut KvCache<B>,
-        tokens: &[TokenId],
-        start: usize,
-        outputs: Outputs,
-    ) -> ExtendOutput {
+    /// Runs the planned layers over every item's tokens and returns each item's requested
+    /// rows. The rows of all items go through each projection as one matrix; RoPE, the KV
+    /// write and attention run per item.
+    pub fn run_batch(&self, items: &mut [DeviceItem<'_, B>]) -> Vec<ExtendOutput> {
         let w = self.weights;
-        let k = tokens.len();
-        let hidden = self.hidden(cache, tokens, start);
-        let rows = |r: OutputRows, t: Tensor<B, 2>| -> Option<Tensor<B, 2>> {
-            match r.range(k) {
-                range if range.is_empty() => None,
-                range if range.len() == k => Some(t),
-                range => Some(t.slice([range, 0..w.config.hidden_size])),
+        let hs = w.config.hidden_size;
+        let hidden = self.hidden(items);
+        let mut offset = 0;
+        let mut logit_parts = Vec::new();
+        let mut hidden_parts = Vec::new();
+        let mut counts = Vec::with_capacity(items.len());
+        for it in items.iter() {
+            let k = it.tokens.len();
+            let select = |r: OutputRows, parts: &mut Vec<Tensor<B, 2>>| {
+                let range = r.range(k);
+                if !range.is_empty() {
+                    let rows = offset + range.start..offset + range.end;
+                    parts.push(hidden.clone().slice([rows, 0..hs]));
+                }
+                range.len()
+            };
+            let nl = select(it.outputs.logits, &mut logit_parts);
+            let nh = select(it.outputs.hidden, &mut hidden_parts);
+            counts.push((nl, nh));
+            offset += k;
+        }
+        let gather = |parts: Vec<Tensor<B, 2>>| -> Vec<f32> {
+            if parts.is_empty() {
+                Vec::new()
+            } else {
+                host_rows(Tensor::cat(parts, 0))
             }
         };
-        let logits = rows(outputs.logits, hidden.clone())
-            .map(|h| host_rows(lm_head(w, h)))
-            .unwrap_or_default();
-        let hidden = rows(outputs.hidden, hidden)
-            .map(host_rows)
-            .unwrap_or_default();
-        ExtendOutput {
-            logits,
-            vocab_size: w.config.vocab_size,
-            hidden,
-            hidden_size: w.config.hidden_size,
-        }
+        let logits = if logit_parts.is_empty() {
+            Vec::new()
+        } else {
+            host_rows(lm_head(w, Tensor::cat(logit_parts, 0)))
+        };
+        let hidden = gather(hidden_parts);
+        let v = w.config.vocab_size;
+        let (mut at_l, mut at_h) = (0, 0);
+        counts
+            .into_iter()
+            .map(|(nl, nh)| {
+                let out = ExtendOutput {
+                    logits: logits[at_l..at_l + nl * v].to_vec(),
+                    vocab_size: v,
+                    hidden: hidden[at_h..at_h + nh * hs].to_vec(),
+                    hidden_size: hs,
+                };
+                at_l += nl * v;
+                at_h += nh * hs;
+                out
+            })
+            .collect()
     }
 }
 
@@ -150,20 +193,53 @@ fn layer_forward<B: Backend>(
     w: &LlamaWeights<B>,
     lw: &LayerWeights<B>,
     rope: &RopeTables<B>,
-    cache: &mut KvCache<B>,
+    items: &mut [DeviceItem<'_, B>],
     slot: usize,
     x: Tensor<B, 2>,
-    start: usize,
 ) -> Tensor<B, 2> {
     let c = &w.config;
-    let [k, _] = x.dims();
-    let (nh, nkv, d) = (c.num_heads, c.num_kv_heads, c.head_dim);
+    let [total, _] = x.dims();
     let (qd, kvd) = (c.q_dim(), c.kv_dim());
     let h = rms_norm(x.clone(), &lw.attn_norm, c.rms_norm_eps);
     let mut qkv = lw.w_qkv.apply(h, w.dtype);
     if let Some(b) = &lw.b_qkv {
         qkv = qkv + b.clone().unsqueeze::<2>();
     }
+    let mut offset = 0;
+    let mut parts = Vec::with_capacity(items.len());
+    for it in items.iter_mut() {
+        let k = it.tokens.len();
+        let rows = qkv.clone().slice([offset..offset + k, 0..qd + 2 * kvd]);
+        offset += k;
+        parts.push(attend(c, rope, it.cache, slot, rows, it.start));
+    }
+    let att = if parts.len() == 1 {
+        parts.pop().expect("one part")
+    } else {
+        Tensor::cat(parts, 0)
+    };
+    let x = x + lw.w_o.apply(att, w.dtype);
+    let h = rms_norm(x.clone(), &lw.ffn_norm, c.rms_norm_eps);
+    let gu = lw.w_gate_up.apply(h, w.dtype);
+    let inter = c.intermediate_size;
+    let act = burn::tensor::activation::silu(gu.clone().slice([0..total, 0..inter]))
+        * gu.slice([0..total, inter..2 * inter]);
+    x + lw.w_down.apply(act, w.dtype)
+}
+
+/// RoPE, the KV write and causal attention of one item's `qkv` rows `[k, q + 2·kv]` at
+/// positions `start..start+k`; returns `[k, q]`.
+fn attend<B: Backend>(
+    c: &crate::config::LlamaConfig,
+    rope: &RopeTables<B>,
+    cache: &mut KvCache<B>,
+    slot: usize,
+    qkv: Tensor<B, 2>,
+    start: usize,
+) -> Tensor<B, 2> {
+    let [k, _] = qkv.dims();
+    let (nh, nkv, d) = (c.num_heads, c.num_kv_heads, c.head_dim);
+    let (qd, kvd) = (c.q_dim(), c.kv_dim());
     let heads = |t: Tensor<B, 2>, n: usize| t.reshape([k, n, d]).swap_dims(0, 1);
     let q = rope.apply(heads(qkv.clone().slice([0..k, 0..qd]), nh), start);
     let kk = rope.apply(heads(qkv.clone().slice([0..k, qd..qd + kvd]), nkv), start);
@@ -199,14 +275,7 @@ fn layer_forward<B: Backend>(
         None,
         opts,
     );
-    let att = att.reshape([nh, k, d]).swap_dims(0, 1).reshape([k, qd]);
-    let x = x + lw.w_o.apply(att, w.dtype);
-    let h = rms_norm(x.clone(), &lw.ffn_norm, c.rms_norm_eps);
-    let gu = lw.w_gate_up.apply(h, w.dtype);
-    let inter = c.intermediate_size;
-    let act = burn::tensor::activation::silu(gu.clone().slice([0..k, 0..inter]))
-        * gu.slice([0..k, inter..2 * inter]);
-    x + lw.w_down.apply(act, w.dtype)
+    att.reshape([nh, k, d]).swap_dims(0, 1).reshape([k, qd])
 }
 
 /// Logits `[rows, vocab]` for hidden rows `[rows, hidden]`.

@@ -92,6 +92,19 @@ fn project(m: &HostMatrix, x: &[f32]) -> Vec<f32> {
     y
 }
 
+/// One session's share of a host forward: its cache, the tokens appended at `start..` and
+/// the rows it wants back.
+pub struct HostItem<'a> {
+    /// The session's KV cache (already reserved for `start + tokens.len()` positions).
+    pub cache: &'a mut HostKvCache,
+    /// Tokens to append.
+    pub tokens: &'a [TokenId],
+    /// Position of the first appended token.
+    pub start: usize,
+    /// Rows wanted back.
+    pub outputs: Outputs,
+}
+
 /// What one host forward reads.
 pub struct HostForward<'a, B: burn::tensor::backend::Backend> {
     /// Model weights (projections on the host).
@@ -105,60 +118,79 @@ pub struct HostForward<'a, B: burn::tensor::backend::Backend> {
 }
 
 impl<B: burn::tensor::backend::Backend> HostForward<'_, B> {
-    /// Runs the planned layers over `tokens` at `start..start+k` and returns the requested rows.
-    pub fn run(
-        &self,
-        cache: &mut HostKvCache,
-        tokens: &[TokenId],
-        start: usize,
-        outputs: Outputs,
-    ) -> ExtendOutput {
+    /// Runs the planned layers over every item's tokens and returns each item's requested
+    /// rows. The rows of all items go through each projection as one matrix (weights streamed
+    /// once per layer); RoPE, the KV write and attention run per item. Every kernel computes a
+    /// row with the same instructions whatever the other rows, so an item's outputs are bit
+    /// for bit those of running it alone.
+    pub fn run_batch(&self, items: &mut [HostItem<'_>]) -> Vec<ExtendOutput> {
         let w = self.weights;
         let c = &w.config;
-        let (k, h) = (tokens.len(), c.hidden_size);
+        let h = c.hidden_size;
+        let total: usize = items.iter().map(|it| it.tokens.len()).sum();
         let embed = host(&w.embed);
-        let mut x = Vec::with_capacity(k * h);
-        for &t in tokens {
-            embed.push_row_f32(t as usize, &mut x);
+        let mut x = Vec::with_capacity(total * h);
+        for it in items.iter() {
+            for &t in it.tokens {
+                embed.push_row_f32(t as usize, &mut x);
+            }
         }
         for (slot, &li) in self.layers.iter().enumerate() {
-            self.layer(
-                &w.layers[li],
-                &self.vectors.layers[li],
-                cache,
-                slot,
-                &mut x,
-                start,
-            );
+            self.layer(&w.layers[li], &self.vectors.layers[li], items, slot, &mut x);
         }
         let x = rms_norm_rows(&x, &self.vectors.final_norm, c.rms_norm_eps);
-        let rows = |r: OutputRows| -> &[f32] {
-            let range = r.range(k);
-            &x[range.start * h..range.end * h]
+        // Row range of `x` an output request selects for each item.
+        let pick = |r: fn(&Outputs) -> OutputRows| -> Vec<std::ops::Range<usize>> {
+            let mut offset = 0;
+            items
+                .iter()
+                .map(|it| {
+                    let k = it.tokens.len();
+                    let range = r(&it.outputs).range(k);
+                    let rows = offset + range.start..offset + range.end;
+                    offset += k;
+                    rows
+                })
+                .collect()
         };
+        let logit_ranges = pick(|o| o.logits);
+        let hidden_ranges = pick(|o| o.hidden);
+        let logit_rows: Vec<f32> = logit_ranges
+            .iter()
+            .flat_map(|r| x[r.start * h..r.end * h].iter().copied())
+            .collect();
         let head = host(w.lm_head.as_ref().unwrap_or(&w.embed));
-        let logit_rows = rows(outputs.logits);
         let logits = if logit_rows.is_empty() {
             Vec::new()
         } else {
-            project(head, logit_rows)
+            project(head, &logit_rows)
         };
-        ExtendOutput {
-            logits,
-            vocab_size: c.vocab_size,
-            hidden: rows(outputs.hidden).to_vec(),
-            hidden_size: h,
-        }
+        let v = c.vocab_size;
+        let mut at = 0;
+        logit_ranges
+            .iter()
+            .zip(&hidden_ranges)
+            .map(|(lr, hr)| {
+                let n = lr.len() * v;
+                let out = ExtendOutput {
+                    logits: logits[at..at + n].to_vec(),
+                    vocab_size: v,
+                    hidden: x[hr.start * h..hr.end * h].to_vec(),
+                    hidden_size: h,
+                };
+                at += n;
+                out
+            })
+            .collect()
     }
 
     fn layer(
         &self,
         lw: &LayerWeights<B>,
         lv: &HostLayerVectors,
-        cache: &mut HostKvCache,
+        items: &mut [HostItem<'_>],
         slot: usize,
         x: &mut [f32],
-        start: usize,
     ) {
         let c = &self.weights.config;
         let (nh, nkv, d) = (c.num_heads, c.num_kv_heads, c.head_dim);
@@ -170,20 +202,34 @@ impl<B: burn::tensor::backend::Backend> HostForward<'_, B> {
             add_bias_rows(&mut qkv, b);
         }
         let (cos, sin) = self.rope.host();
-        rope_rows(&mut qkv, width, 0, nh, d, start, cos, sin);
-        rope_rows(&mut qkv, width, qd, nkv, d, start, cos, sin);
-        cache.write(slot, &qkv, width, qd, start);
-        let q: Vec<f32> = qkv
-            .chunks_exact(width)
-            .flat_map(|row| row[..qd].iter().copied())
-            .collect();
-        let shape = AttentionShape {
-            heads: nh,
-            kv_heads: nkv,
-            head_dim: d,
-            capacity: cache.capacity,
-        };
-        let att = attention(&q, &cache.keys[slot], &cache.values[slot], shape, start);
+        let mut att = Vec::with_capacity(x.len() / c.hidden_size * qd);
+        let mut offset = 0;
+        for it in items.iter_mut() {
+            let k = it.tokens.len();
+            let rows = &mut qkv[offset * width..(offset + k) * width];
+            offset += k;
+            rope_rows(rows, width, 0, nh, d, it.start, cos, sin);
+            rope_rows(rows, width, qd, nkv, d, it.start, cos, sin);
+            let cache = &mut *it.cache;
+            cache.write(slot, rows, width, qd, it.start);
+            let q: Vec<f32> = rows
+                .chunks_exact(width)
+                .flat_map(|row| row[..qd].iter().copied())
+                .collect();
+            let shape = AttentionShape {
+                heads: nh,
+                kv_heads: nkv,
+                head_dim: d,
+                capacity: cache.capacity,
+            };
+            att.extend(attention(
+                &q,
+                &cache.keys[slot],
+                &cache.values[slot],
+                shape,
+                it.start,
+            ));
+        }
         add_assign(x, &project(host(&lw.w_o), &att));
         let hn = rms_norm_rows(x, &lv.ffn_norm, c.rms_norm_eps);
         let gu = project(host(&lw.w_gate_up), &hn);

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use autojudge_core::{CoreResult, ModelInfo, TargetModel};
+use autojudge_core::{BatchItem, CoreResult, ExtendOutput, ModelInfo, TargetModel};
 use burn::tensor::backend::Backend;
 
 use super::rope::RopeTables;
@@ -140,5 +140,27 @@ impl<B: Backend> TargetModel for Llama<B> {
 
     fn new_session(&self) -> CoreResult<LlamaSession<B>> {
         Ok(LlamaSession::new(self.clone()))
+    }
+
+    /// One forward for all items: their rows share every projection (weights streamed once per
+    /// layer); on the host forward each item's outputs are bit for bit those of its own
+    /// `extend`, on a burn backend equal within that backend's rounding.
+    fn extend_batch(
+        &self,
+        items: &mut [BatchItem<'_, LlamaSession<B>>],
+    ) -> Vec<CoreResult<ExtendOutput>> {
+        super::session::extend_batch(items)
+    }
+
+    /// f32 keys and values of every planned layer, at `positions` rounded up to the cache's
+    /// doubling growth (the allocation a session of that length holds).
+    fn session_bytes(&self, positions: usize) -> Option<u64> {
+        let c = self.config();
+        let mut cap = self.initial_capacity.min(self.info.max_context);
+        while cap < positions {
+            cap = (cap * 2).min(self.info.max_context.max(positions));
+        }
+        let per_position = 2 * self.layers.len() * c.num_kv_heads * c.head_dim * 4;
+        Some((cap * per_position) as u64)
     }
 }
