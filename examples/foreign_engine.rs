@@ -35,6 +35,10 @@ use autojudge::search::{
 };
 
 /// Token 0 ends a document; the others are these characters.
+/// Prompts mined and evaluated at once: this engine implements only `extend`, and the
+/// batched drivers still run it (the contract's `extend_batch` loops over the sessions).
+const PARALLEL: usize = 2;
+
 const CHARS: &str = " abcdefghijklmnopqrstuvwxyz0123456789.,:?+=\n";
 const EOS: TokenId = 0;
 const MAX_NEW_TOKENS: usize = 24;
@@ -367,7 +371,8 @@ fn run(out: &Path) -> anyhow::Result<Report> {
         &search,
         lines(&train),
         &render,
-        &mut |_, _| {},
+        PARALLEL,
+        &mut |_| {},
     )?;
     println!(
         "mined {} prompts: {} mismatches, {} important ({:.0}%)",
@@ -432,7 +437,15 @@ fn run(out: &Path) -> anyhow::Result<Report> {
         methods,
         bootstrap: 1000,
     };
-    let report = evaluate(&mut dir, &models, &plan, lines(&test), &render, &mut |_| {})?;
+    let report = evaluate(
+        &mut dir,
+        &models,
+        &plan,
+        lines(&test),
+        &render,
+        PARALLEL,
+        &mut |_| {},
+    )?;
     report.write_tables(dir.root())?;
     Ok(report)
 }

@@ -89,3 +89,9 @@ pub fn peak_rss_mib() -> Option<f64> {
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }
+
+/// Resets the peak resident set size that [`peak_rss_mib`] reports to the current size
+/// (Linux: `/proc/self/clear_refs`), so each measurement reports its own peak.
+pub fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}

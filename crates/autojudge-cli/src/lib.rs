@@ -6,4 +6,5 @@ pub mod commands;
 pub mod device;
 pub mod draft_choice;
 pub mod list_arg;
+pub mod parallel_arg;
 pub mod task_choice;

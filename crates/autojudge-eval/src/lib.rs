@@ -31,7 +31,7 @@
 //! let render = |t: &autojudge_search::Task| {
 //!     tokenizer.encode(&t.user_prompt, true).map_err(|e| e.to_string())
 //! };
-//! let report = evaluate(&mut dir, &models, &plan, tasks, &render, &mut |_| {})?;
+//! let report = evaluate(&mut dir, &models, &plan, tasks, &render, 1, &mut |_| {})?;
 //! report.write_tables(dir.root())?;
 //! println!("{}", report.markdown());
 //! # Ok(()) }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use autojudge_core::{FeatureSet, TargetModel};
 use autojudge_search::{
-    run_mining, Manifest, MinedDir, PromptRecord, Render, SearchModels, TaskLine, Totals,
+    run_mining, Manifest, MinedDir, MiningProgress, Render, SearchModels, TaskLine, Totals,
 };
 
 use crate::{
@@ -51,6 +51,9 @@ pub struct PipelineSpec {
     pub judge_quantiles: Vec<f64>,
     /// Bootstrap resamples of the report's intervals.
     pub bootstrap: usize,
+    /// Prompts mined and evaluated at once (forwards batched across them); results do not
+    /// depend on it.
+    pub parallel: usize,
 }
 
 /// What the pipeline reports while it works.
@@ -63,8 +66,8 @@ pub enum PipelineProgress<'a> {
         /// Already committed.
         done: usize,
     },
-    /// One prompt was mined and committed, with the directory's running totals.
-    Mined(&'a PromptRecord, &'a Totals),
+    /// Mining progress: a committed prompt with the directory's running totals, or a tick.
+    Mining(MiningProgress<'a>),
     /// Mining finished (totals over the whole directory).
     MiningDone(&'a Totals),
     /// A judge is about to be trained on this many rows.
@@ -109,7 +112,8 @@ pub fn run_pipeline<T: TargetModel, D: TargetModel>(
             &search,
             step.tasks,
             render,
-            &mut |r, t| progress(PipelineProgress::Mined(r, t)),
+            spec.parallel,
+            &mut |p| progress(PipelineProgress::Mining(p)),
         )?;
         progress(PipelineProgress::MiningDone(&totals));
     }
@@ -147,7 +151,13 @@ pub fn run_pipeline<T: TargetModel, D: TargetModel>(
         methods,
         bootstrap: spec.bootstrap,
     };
-    evaluate(&mut dir, models, &plan, spec.eval_tasks, render, &mut |p| {
-        progress(PipelineProgress::Eval(p))
-    })
+    evaluate(
+        &mut dir,
+        models,
+        &plan,
+        spec.eval_tasks,
+        render,
+        spec.parallel,
+        &mut |p| progress(PipelineProgress::Eval(p)),
+    )
 }

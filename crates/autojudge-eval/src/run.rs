@@ -5,9 +5,12 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use autojudge_core::TargetModel;
+use autojudge_core::TokenId;
 use autojudge_decode::DecodeConfig;
 use autojudge_search::run_dir::{read_lines, JsonlLog, TornTail};
-use autojudge_search::{Answer, Render, SearchModels, TaskLine};
+use autojudge_search::{
+    run_ordered, Answer, BatchedModels, Event, Flight, Job, Render, SearchModels, Task, TaskLine,
+};
 
 use crate::method::TARGET_ONLY;
 use crate::summary::Report;
@@ -36,15 +39,11 @@ pub enum Progress<'a> {
         /// Already committed.
         done: usize,
     },
-    /// A generation starts.
-    Started {
-        /// Method name.
-        method: &'a str,
-        /// Task id.
-        task_id: &'a str,
-    },
-    /// A result line was committed.
-    Committed(&'a ResultLine),
+    /// A result line was committed (lines are committed in dataset order, methods in plan
+    /// order, whatever the number of workers).
+    Committed(&'a ResultLine, Flight),
+    /// Nothing was committed for a while: prompts in flight and batched throughput.
+    Tick(Flight),
     /// A dataset line or prompt could not be used (it is left out, the run goes on).
     Skipped {
         /// Task id, or the dataset line.
@@ -109,17 +108,28 @@ impl EvalDir {
     }
 }
 
-/// Runs every method of `plan` on every task not yet committed in `dir` (dataset order, methods
-/// in plan order), committing one line per generation, and returns the summary over all
-/// committed lines. `models` are the ones mining uses (target, draft, tokenizer, oracle; any
-/// engine implementing the core contract). Decoding uses the directory's window and budget;
-/// greedy throughout.
+/// One prompt's share of an evaluation: the methods it still needs, in plan order.
+struct PromptJob {
+    task: Task,
+    prompt: Vec<TokenId>,
+    todo: Vec<usize>,
+    /// Target-only answer committed by an earlier run (for the agreement column).
+    reference: Option<Option<String>>,
+}
+
+/// Runs every method of `plan` on every task not yet committed in `dir`, `parallel` prompts at
+/// once (their forwards batched; `1` runs one generation at a time), committing one line per
+/// generation in dataset order and plan order whatever `parallel` is, and returns the summary
+/// over all committed lines. `models` are the ones mining uses (target, draft, tokenizer,
+/// oracle; any engine implementing the core contract). Decoding uses the directory's window
+/// and budget; greedy throughout, so the generated tokens do not depend on `parallel`.
 pub fn evaluate<T: TargetModel, D: TargetModel>(
     dir: &mut EvalDir,
     models: &SearchModels<'_, T, D>,
     plan: &EvalPlan,
     tasks: impl IntoIterator<Item = (usize, TaskLine)>,
     render: &Render<'_>,
+    parallel: usize,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> EvalResult<Report> {
     let tasks: Vec<_> = tasks
@@ -136,12 +146,12 @@ pub fn evaluate<T: TargetModel, D: TargetModel>(
         })
         .collect();
     let names: Vec<String> = plan.methods.iter().map(Method::name).collect();
-    let mut done: HashSet<(String, usize)> = dir
+    let done: HashSet<(String, usize)> = dir
         .lines
         .iter()
         .map(|r| (r.method.clone(), r.index))
         .collect();
-    let mut reference: BTreeMap<usize, Option<String>> = dir
+    let reference: BTreeMap<usize, Option<String>> = dir
         .lines
         .iter()
         .filter(|r| r.method == TARGET_ONLY)
@@ -158,49 +168,85 @@ pub fn evaluate<T: TargetModel, D: TargetModel>(
         done: already,
     });
     let cfg = DecodeConfig::greedy(dir.settings.k, dir.settings.max_new_tokens);
-    for task in &tasks {
-        let prompt = match render(task) {
-            Ok(p) => p,
+    // Rendering failures are reported as they come; `jobs` runs lazily on this thread.
+    let skipped = std::cell::RefCell::new(Vec::new());
+    let jobs = tasks.into_iter().filter_map(|task| {
+        let todo: Vec<usize> = (0..names.len())
+            .filter(|&m| !done.contains(&(names[m].clone(), task.index)))
+            .collect();
+        if todo.is_empty() {
+            return None;
+        }
+        match render(&task) {
+            Ok(prompt) => Some(Job::Run(PromptJob {
+                reference: reference.get(&task.index).cloned(),
+                task,
+                prompt,
+                todo,
+            })),
             Err(reason) => {
-                progress(Progress::Skipped {
-                    task_id: task.id.clone(),
-                    reason,
-                });
-                continue;
+                skipped.borrow_mut().push((task.id.clone(), reason));
+                None
             }
-        };
-        for (method, name) in plan.methods.iter().zip(&names) {
-            if done.contains(&(name.clone(), task.index)) {
-                continue;
-            }
-            progress(Progress::Started {
-                method: name,
-                task_id: &task.id,
-            });
-            let g = method.generate(models.target, models.draft, &prompt, &cfg)?;
-            let text = models.tokenizer.decode(&g.tokens)?;
-            let answer = models.oracle.answer(task, &text).map_or(None, |a| a.0);
+        }
+    });
+    let work = |m: &BatchedModels<'_, '_, T, D>, job: PromptJob| -> EvalResult<Vec<ResultLine>> {
+        let PromptJob {
+            task,
+            prompt,
+            todo,
+            mut reference,
+        } = job;
+        let mut lines = Vec::with_capacity(todo.len());
+        for i in todo {
+            let method = &plan.methods[i];
+            let g = method.generate(m.target, m.draft, &prompt, &cfg)?;
+            let text = m.tokenizer.decode(&g.tokens)?;
+            let answer = m.oracle.answer(&task, &text).map_or(None, |a| a.0);
             if matches!(method, Method::TargetOnly) {
-                reference.insert(task.index, answer.clone());
+                reference = Some(answer.clone());
             }
-            let line = ResultLine {
-                method: name.clone(),
+            lines.push(ResultLine {
+                method: names[i].clone(),
                 family: method.family(),
                 index: task.index,
                 task_id: task.id.clone(),
-                correct: models.oracle.is_correct(task, &Answer(answer.clone())),
-                agrees: reference.get(&task.index).map(|r| *r == answer),
+                correct: m.oracle.is_correct(&task, &Answer(answer.clone())),
+                agrees: reference.as_ref().map(|r| *r == answer),
                 answer,
                 gold: task.gold.clone(),
                 tokens: g.tokens.len(),
                 stats: g.stats,
-            };
-            dir.commit(line)?;
-            progress(Progress::Committed(
-                dir.lines.last().expect("just committed"),
-            ));
-            done.insert((name.clone(), task.index));
+            });
         }
+        Ok(lines)
+    };
+    run_ordered(
+        models,
+        parallel,
+        jobs,
+        &work,
+        &mut |event| -> EvalResult<()> {
+            for (task_id, reason) in skipped.borrow_mut().drain(..) {
+                progress(Progress::Skipped { task_id, reason });
+            }
+            match event {
+                Event::Done(lines, flight) => {
+                    for line in lines? {
+                        dir.commit(line)?;
+                        progress(Progress::Committed(
+                            dir.lines.last().expect("just committed"),
+                            flight,
+                        ));
+                    }
+                }
+                Event::Tick(flight) => progress(Progress::Tick(flight)),
+            }
+            Ok(())
+        },
+    )?;
+    for (task_id, reason) in skipped.into_inner() {
+        progress(Progress::Skipped { task_id, reason });
     }
     Ok(Report::new(
         &dir.settings,

@@ -7,6 +7,7 @@
 //! not (unimportant: the swap is kept). Hidden states at every tested mismatch are the judge's
 //! features. [`run_mining`] drives a dataset into a resumable [`MinedDir`].
 
+mod concurrent;
 mod continuation;
 mod error;
 mod meter;
@@ -19,6 +20,7 @@ mod shard;
 mod store;
 mod task;
 
+pub use concurrent::{check_parallel, run_ordered, BatchedModels, Event, Flight, Job};
 pub use error::{SearchError, SearchResult};
 pub use oracle::code::{extract_code, CodeOracle};
 pub use oracle::gsm8k::{normalize_number, AnswerFallback, Gsm8kOracle};
@@ -26,7 +28,7 @@ pub use oracle::{Answer, Oracle, OracleError};
 pub use record::{
     MinedPrompt, Mismatch, MismatchFeatures, PromptOutcome, PromptRecord, WorkCounters,
 };
-pub use run::{run_mining, Render, Totals};
+pub use run::{run_mining, MiningProgress, Render, Totals};
 pub use semi_greedy::{
     mine_prompt, Algorithm, EosSwap, SearchConfig, SearchModels, REFERENCE_MAX_NEW_TOKENS,
 };

@@ -1,10 +1,12 @@
-//! The mining driver: every task of the run, in dataset order, mined and committed one by
-//! one; finished prompts are skipped on resume and every failure becomes a record.
+//! The mining driver: every task of the run mined (several at once when asked) and committed
+//! in dataset order; finished prompts are skipped on resume and every failure becomes a
+//! record.
 
 use std::time::Instant;
 
 use autojudge_core::{TargetModel, TokenId};
 
+use crate::concurrent::{run_ordered, BatchedModels, Event, Flight, Job};
 use crate::record::{PromptOutcome, PromptRecord, WorkCounters};
 use crate::semi_greedy::{mine_prompt, SearchConfig, SearchModels};
 use crate::store::MinedDir;
@@ -71,66 +73,109 @@ impl Totals {
 /// crate stays engine-agnostic).
 pub type Render<'a> = dyn Fn(&Task) -> Result<Vec<TokenId>, String> + 'a;
 
-/// Mines `tasks` (dataset line, parsed task) into `dir`, skipping committed lines; calls
-/// `progress` after each commit with the record and the running totals of the directory.
+/// What mining reports while it works.
+#[derive(Debug)]
+pub enum MiningProgress<'a> {
+    /// A prompt's record was committed (in dataset order).
+    Committed {
+        /// The record.
+        record: &'a PromptRecord,
+        /// Running totals of the directory.
+        totals: &'a Totals,
+        /// Prompts in flight and batched throughput.
+        flight: Flight,
+    },
+    /// Nothing was committed for a while: prompts in flight and batched throughput.
+    Tick(Flight),
+}
+
+/// Mines `tasks` (dataset line, parsed task) into `dir`, skipping committed lines, with
+/// `parallel` prompts at once (their forwards batched; `1` mines one prompt at a time).
+/// Records are committed in dataset order whatever `parallel` is, and every record's
+/// labels, responses and features are those a sequential run gives.
 pub fn run_mining<T: TargetModel, D: TargetModel>(
     dir: &mut MinedDir,
     models: &SearchModels<'_, T, D>,
     cfg: &SearchConfig,
     tasks: impl IntoIterator<Item = (usize, TaskLine)>,
     render: &Render<'_>,
-    progress: &mut dyn FnMut(&PromptRecord, &Totals),
+    parallel: usize,
+    progress: &mut dyn FnMut(MiningProgress<'_>),
 ) -> SearchResult<Totals> {
     let mut totals = Totals::of(dir.records.values());
     let done = dir.done();
-    for (index, task) in tasks {
-        if done.contains(&index) {
-            continue;
-        }
+    let record = |index, task_id, gold, prompt_tokens, outcome, start: Instant| PromptRecord {
+        index,
+        task_id,
+        gold,
+        prompt_tokens,
+        outcome,
+        wall_ms: start.elapsed().as_millis() as u64,
+    };
+    let jobs = tasks
+        .into_iter()
+        .filter(|(index, _)| !done.contains(index))
+        .map(|(index, task)| {
+            let start = Instant::now();
+            match task {
+                Err(e) => Job::Ready((
+                    record(
+                        index,
+                        format!("line {}", index + 1),
+                        None,
+                        0,
+                        failed(e.to_string()),
+                        start,
+                    ),
+                    Vec::new(),
+                )),
+                Ok(task) => match render(&task) {
+                    Err(e) => Job::Ready((
+                        record(
+                            index,
+                            task.id.clone(),
+                            task.gold.clone(),
+                            0,
+                            failed(e),
+                            start,
+                        ),
+                        Vec::new(),
+                    )),
+                    Ok(prompt) => Job::Run((index, task, prompt)),
+                },
+            }
+        });
+    let work = |m: &BatchedModels<'_, '_, T, D>,
+                (index, task, prompt): (usize, Task, Vec<TokenId>)| {
         let start = Instant::now();
-        let (task_id, gold, prompt_tokens, outcome) = match task {
-            Err(e) => (
-                format!("line {}", index + 1),
-                None,
-                0,
-                failed(e.to_string()),
-            ),
-            Ok(task) => match render(&task) {
-                Err(e) => (task.id.clone(), task.gold.clone(), 0, failed(e)),
-                Ok(prompt) => {
-                    let outcome = match mine_prompt(models, &task, &prompt, cfg) {
-                        Ok((mined, features)) => {
-                            let record = PromptRecord {
-                                index,
-                                task_id: task.id.clone(),
-                                gold: task.gold.clone(),
-                                prompt_tokens: prompt.len(),
-                                outcome: PromptOutcome::Mined(mined),
-                                wall_ms: start.elapsed().as_millis() as u64,
-                            };
-                            totals.add(&record);
-                            dir.commit(record.clone(), &features)?;
-                            progress(&record, &totals);
-                            continue;
-                        }
-                        Err(e) => failed(e.to_string()),
-                    };
-                    (task.id.clone(), task.gold.clone(), prompt.len(), outcome)
+        let (outcome, features) = match mine_prompt(m, &task, &prompt, cfg) {
+            Ok((mined, features)) => (PromptOutcome::Mined(mined), features),
+            Err(e) => (failed(e.to_string()), Vec::new()),
+        };
+        let r = record(index, task.id, task.gold, prompt.len(), outcome, start);
+        (r, features)
+    };
+    run_ordered(
+        models,
+        parallel,
+        jobs,
+        &work,
+        &mut |event| -> SearchResult<()> {
+            match event {
+                Event::Done((record, features), flight) => {
+                    totals.add(&record);
+                    dir.commit(record.clone(), &features)?;
+                    progress(MiningProgress::Committed {
+                        record: &record,
+                        totals: &totals,
+                        flight,
+                    });
                 }
-            },
-        };
-        let record = PromptRecord {
-            index,
-            task_id,
-            gold,
-            prompt_tokens,
-            outcome,
-            wall_ms: start.elapsed().as_millis() as u64,
-        };
-        totals.add(&record);
-        dir.commit(record.clone(), &[])?;
-        progress(&record, &totals);
-    }
+                Event::Tick(flight) => progress(MiningProgress::Tick(flight)),
+            }
+            Ok(())
+        },
+    )?;
     Ok(totals)
 }
 

@@ -268,6 +268,10 @@ fn render(t: &Task) -> Result<Vec<TokenId>, String> {
 }
 
 fn mine_into(dir: &Path, shard: Shard, only: Option<usize>) -> MinedDir {
+    mine_parallel(dir, shard, only, 1)
+}
+
+fn mine_parallel(dir: &Path, shard: Shard, only: Option<usize>, parallel: usize) -> MinedDir {
     let (target, draft) = models(8);
     let tok = IdText(target.info().tokenizer.clone());
     let m = SearchModels {
@@ -282,7 +286,7 @@ fn mine_into(dir: &Path, shard: Shard, only: Option<usize>) -> MinedDir {
         all.truncate(n);
     }
     let search = d.manifest.search.clone();
-    run_mining(&mut d, &m, &search, all, &render, &mut |_, _| {}).unwrap();
+    run_mining(&mut d, &m, &search, all, &render, parallel, &mut |_| {}).unwrap();
     d
 }
 
@@ -299,6 +303,63 @@ fn content(d: &MinedDir) -> Vec<(PromptRecord, Vec<MismatchFeatures>)> {
             )
         })
         .collect()
+}
+
+/// Committed lines of `records.jsonl`, in file order, without their wall times.
+fn record_lines(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("records.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["wall_ms"] = 0.into();
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn parallel_mining_commits_the_same_records_in_the_same_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let one = tmp.path().join("one");
+    let four = tmp.path().join("four");
+    let a = mine_parallel(&one, Shard::ALL, None, 1);
+    let b = mine_parallel(&four, Shard::ALL, None, 4);
+    assert_eq!(content(&a), content(&b));
+    assert_eq!(record_lines(&one), record_lines(&four));
+    // Interrupted after 3 prompts mined 3 at once, resumed 5 at once: still the same.
+    let resumed = tmp.path().join("resumed");
+    drop(mine_parallel(&resumed, Shard::ALL, Some(3), 3));
+    let c = mine_parallel(&resumed, Shard::ALL, None, 5);
+    assert_eq!(content(&a), content(&c));
+    assert_eq!(record_lines(&one), record_lines(&resumed));
+}
+
+#[test]
+fn zero_workers_are_refused_by_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (target, draft) = models(8);
+    let tok = IdText(target.info().tokenizer.clone());
+    let m = SearchModels {
+        target: &target,
+        draft: &draft,
+        tokenizer: &tok,
+        oracle: &CountOracle,
+    };
+    let mut d =
+        MinedDir::create_or_resume(tmp.path(), manifest(&target, &draft, Shard::ALL)).unwrap();
+    let search = d.manifest.search.clone();
+    let err = run_mining(
+        &mut d,
+        &m,
+        &search,
+        tasks(Shard::ALL),
+        &render,
+        0,
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("parallel"), "{err}");
 }
 
 #[test]

@@ -3,13 +3,13 @@
 
 use std::time::Instant;
 
-use autojudge_core::{ModelSession, Outputs, TargetModel, TokenId};
+use autojudge_core::{BatchItem, ModelSession, Outputs, TargetModel, TokenId};
 use autojudge_models::load_model;
 use autojudge_models::tiny::TinyModel;
 use burn::tensor::backend::Backend;
 use clap::Args;
 
-use crate::device::{peak_rss_mib, ModelArgs};
+use crate::device::{peak_rss_mib, reset_peak_rss, ModelArgs};
 use crate::with_backend;
 
 /// Arguments of `bench-model`.
@@ -29,6 +29,14 @@ pub struct BenchModelArgs {
     /// Repetitions per k.
     #[arg(long, default_value_t = 8)]
     pub reps: usize,
+    /// Batch sizes B: for each, B sequences of --prefill tokens decode together (one batched
+    /// forward per step) and then each verify --batch-k tokens together; prints aggregate
+    /// tokens/s against the first size and the peak RSS of each size.
+    #[arg(long, value_delimiter = ',')]
+    pub batch: Vec<usize>,
+    /// Tokens each sequence verifies in the batched extend-k measurement.
+    #[arg(long, default_value_t = 8)]
+    pub batch_k: usize,
     /// Instead of loading --model, build a random model with this shape: `llama-3.2-1b` or
     /// `smollm2-135m` (the file given by --model is then ignored).
     #[arg(long)]
@@ -132,6 +140,114 @@ fn bench<B: Backend>(a: &BenchModelArgs, device: &B::Device) -> anyhow::Result<(
     }
     if let Some(rss) = peak_rss_mib() {
         println!("peak RSS: {rss:.0} MiB");
+    }
+    if !a.batch.is_empty() {
+        drop(s);
+        bench_batches(&model, &tokens, a)?;
+    }
+    Ok(())
+}
+
+/// Aggregate throughput of B sequences stepping together, for every B of `--batch`.
+fn bench_batches<M: TargetModel>(
+    model: &M,
+    tokens: &[TokenId],
+    a: &BenchModelArgs,
+) -> anyhow::Result<()> {
+    if let Some(&bad) = a.batch.iter().find(|&&b| b == 0) {
+        anyhow::bail!("--batch {bad}: batch sizes must be at least 1");
+    }
+    let k = a.batch_k.max(1);
+    let positions = a.prefill + a.decode.max(1) + k;
+    if positions > model.info().max_context {
+        anyhow::bail!(
+            "--prefill {} + --decode {} + --batch-k {k} = {positions} positions exceed the \
+             model's context of {}",
+            a.prefill,
+            a.decode,
+            model.info().max_context
+        );
+    }
+    println!(
+        "{:>5} {:>14} {:>12} {:>10} {:>16} {:>12} {:>10} {:>14}",
+        "batch",
+        "ms/step",
+        "tok/s",
+        format!("x B={}", a.batch[0]),
+        format!("ms/verify-{k}"),
+        "tok/s",
+        format!("x B={}", a.batch[0]),
+        "peak RSS MiB"
+    );
+    let mut base: Option<(f64, f64)> = None;
+    for &b in &a.batch {
+        reset_peak_rss();
+        // B sequences with distinct prompts (a rotation of the benchmark prompt).
+        let mut sessions = Vec::with_capacity(b);
+        let mut next = Vec::with_capacity(b);
+        for i in 0..b {
+            let mut s = model.new_session()?;
+            let prompt: Vec<TokenId> = tokens
+                .iter()
+                .cycle()
+                .skip(i * 7)
+                .take(tokens.len())
+                .copied()
+                .collect();
+            next.push(s.extend(&prompt, Outputs::LAST_LOGITS)?.argmax_row(0));
+            sessions.push(s);
+        }
+        let step = |sessions: &mut [M::Session], toks: &[Vec<TokenId>], outputs: Outputs| {
+            let mut items: Vec<BatchItem<'_, M::Session>> = sessions
+                .iter_mut()
+                .zip(toks)
+                .map(|(session, t)| BatchItem {
+                    session,
+                    tokens: t,
+                    outputs,
+                })
+                .collect();
+            model
+                .extend_batch(&mut items)
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let mut steps = Vec::with_capacity(a.decode);
+        for _ in 0..a.decode.max(1) {
+            let toks: Vec<Vec<TokenId>> = next.iter().map(|&t| vec![t]).collect();
+            let t = Instant::now();
+            let outs = step(&mut sessions, &toks, Outputs::LAST_LOGITS)?;
+            steps.push(t.elapsed().as_secs_f64());
+            next = outs.iter().map(|o| o.argmax_row(0)).collect();
+        }
+        let per_step = median(&mut steps);
+        let lens: Vec<usize> = sessions.iter().map(|s| s.len()).collect();
+        let window: Vec<Vec<TokenId>> = (0..b)
+            .map(|i| tokens.iter().cycle().skip(i + k).take(k).copied().collect())
+            .collect();
+        let mut reps = Vec::with_capacity(a.reps);
+        for _ in 0..a.reps.max(1) {
+            let t = Instant::now();
+            step(&mut sessions, &window, Outputs::ALL_LOGITS)?;
+            reps.push(t.elapsed().as_secs_f64());
+            for (s, &n) in sessions.iter_mut().zip(&lens) {
+                s.truncate(n)?;
+            }
+        }
+        let per_verify = median(&mut reps);
+        let (decode_tps, verify_tps) = (b as f64 / per_step, (b * k) as f64 / per_verify);
+        let (d1, v1) = *base.get_or_insert((decode_tps, verify_tps));
+        println!(
+            "{:>5} {:>14.2} {:>12.1} {:>10.2} {:>16.2} {:>12.1} {:>10.2} {:>14}",
+            b,
+            per_step * 1e3,
+            decode_tps,
+            decode_tps / d1,
+            per_verify * 1e3,
+            verify_tps,
+            verify_tps / v1,
+            peak_rss_mib().map_or("?".into(), |r| format!("{r:.0}"))
+        );
     }
     Ok(())
 }

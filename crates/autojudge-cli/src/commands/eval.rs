@@ -11,10 +11,12 @@ use burn::tensor::backend::Backend;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::commands::mine::{flight_line, PROMPT_ALLOWANCE};
 use crate::commands::report::write_reports;
 use crate::device::ModelArgs;
 use crate::draft_choice::ModelPair;
 use crate::list_arg::ListArg;
+use crate::parallel_arg::{ParallelArgs, SessionsPerWorker};
 use crate::task_choice::{render_prompt, TaskArgs};
 use crate::with_backend;
 use autojudge_search::Oracle;
@@ -59,6 +61,8 @@ pub struct EvalArgs {
     /// Bootstrap resamples for the confidence intervals.
     #[arg(long, default_value_t = 2000)]
     pub bootstrap: usize,
+    #[command(flatten)]
+    pub parallel: ParallelArgs,
 }
 
 /// Runs `eval`.
@@ -103,7 +107,8 @@ pub fn eval_settings<B: Backend>(
     }
 }
 
-/// The evaluation progress bar: generations done, the running one, skipped lines.
+/// The evaluation progress bar: generations done, the last committed one, prompts in flight
+/// and batched throughput, skipped lines.
 pub struct EvalBar(ProgressBar);
 
 impl EvalBar {
@@ -123,10 +128,21 @@ impl EvalBar {
                 self.0.set_length(total as u64);
                 self.0.set_position(done as u64);
             }
-            Progress::Started { method, task_id } => {
-                self.0.set_message(format!("{method} on {task_id}"))
+            Progress::Committed(line, flight) => {
+                self.0.inc(1);
+                self.0.set_message(format!(
+                    "{} on {} | {}",
+                    line.method,
+                    line.task_id,
+                    flight_line(&flight)
+                ));
             }
-            Progress::Committed(_) => self.0.inc(1),
+            Progress::Tick(flight) => {
+                let last = self.0.message();
+                let head = last.split(" | ").next().unwrap_or_default().to_string();
+                self.0
+                    .set_message(format!("{head} | {}", flight_line(&flight)));
+            }
             Progress::Skipped { task_id, reason } => {
                 self.0.println(format!("skipped {task_id}: {reason}"))
             }
@@ -154,6 +170,12 @@ fn eval<B: Backend>(a: &EvalArgs, device: &B::Device) -> anyhow::Result<()> {
         a.k,
         a.task.max_new_tokens(a.max_new_tokens),
     );
+    a.parallel.check_memory(
+        &pair.target,
+        &pair.draft,
+        settings.max_new_tokens + PROMPT_ALLOWANCE,
+        SessionsPerWorker::DECODING,
+    )?;
     let mut dir = EvalDir::create_or_resume(&a.out, settings)?;
     let render =
         |t: &autojudge_search::Task| render_prompt(pair.template.as_ref(), &pair.tokenizer, t);
@@ -164,6 +186,7 @@ fn eval<B: Backend>(a: &EvalArgs, device: &B::Device) -> anyhow::Result<()> {
         &plan,
         a.task.tasks()?,
         &render,
+        a.parallel.workers(),
         &mut |p| bar.show(p),
     )?;
     bar.finish();

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use autojudge_core::TargetModel;
 use autojudge_search::{
-    run_mining, Algorithm, EosSwap, FeatureDType, Manifest, MinedDir, Oracle, PromptOutcome,
-    PromptRecord, SearchConfig, Shard, Task, TaskLine, Totals,
+    run_mining, Algorithm, EosSwap, FeatureDType, Flight, Manifest, MinedDir, MiningProgress,
+    Oracle, PromptOutcome, PromptRecord, SearchConfig, Shard, Task, TaskLine, Totals,
 };
 use burn::tensor::backend::Backend;
 use clap::Args;
@@ -14,6 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::device::ModelArgs;
 use crate::draft_choice::ModelPair;
+use crate::parallel_arg::{gib, ParallelArgs, SessionsPerWorker};
 use crate::task_choice::{render_prompt, TaskArgs};
 use crate::with_backend;
 
@@ -64,6 +65,8 @@ pub struct MineArgs {
     /// Feature storage precision.
     #[arg(long, default_value = "f16")]
     pub feature_dtype: FeatureDType,
+    #[command(flatten)]
+    pub parallel: ParallelArgs,
 }
 
 /// Runs `mine`.
@@ -115,6 +118,19 @@ pub fn manifest<B: Backend>(
     }
 }
 
+/// Tokens a session may hold beyond the response budget (the prompt), for memory estimates.
+pub const PROMPT_ALLOWANCE: usize = 1024;
+
+/// Prompts in flight, mean batch and the target's aggregate tokens/s of a concurrent run.
+pub fn flight_line(f: &Flight) -> String {
+    format!(
+        "{} in flight, batch {:.1}, target {:.0} tok/s",
+        f.in_flight,
+        f.target.mean_batch(),
+        f.target_tokens_per_s()
+    )
+}
+
 /// The mining progress bar: prompts done, failures, running label and call figures.
 pub struct MiningBar(ProgressBar);
 
@@ -129,8 +145,25 @@ impl MiningBar {
         Ok(MiningBar(bar))
     }
 
-    /// One prompt committed, with the directory's running totals.
-    pub fn mined(&self, r: &PromptRecord, t: &Totals) {
+    /// Shows one mining event: a committed prompt with the directory's running totals, or a
+    /// tick with the prompts in flight and the batched throughput.
+    pub fn show(&self, p: MiningProgress<'_>) {
+        match p {
+            MiningProgress::Committed {
+                record,
+                totals,
+                flight,
+            } => self.mined(record, totals, &flight),
+            MiningProgress::Tick(flight) => {
+                if let Some(msg) = self.0.message().split(" | ").next() {
+                    self.0
+                        .set_message(format!("{msg} | {}", flight_line(&flight)));
+                }
+            }
+        }
+    }
+
+    fn mined(&self, r: &PromptRecord, t: &Totals, flight: &Flight) {
         self.0.inc(1);
         if let PromptOutcome::Failed { reason } = &r.outcome {
             self.0.println(format!(
@@ -139,10 +172,11 @@ impl MiningBar {
             ));
         }
         self.0.set_message(format!(
-            "{} mismatches, {:.1}% important, {:.0} target calls/prompt",
+            "{} mismatches, {:.1}% important, {:.0} target calls/prompt | {}",
             t.mismatches,
             100.0 * t.important_fraction(),
-            t.work.target_calls as f64 / t.mined().max(1) as f64
+            t.work.target_calls as f64 / t.mined().max(1) as f64,
+            flight_line(flight)
         ));
     }
 
@@ -175,6 +209,12 @@ fn mine<B: Backend>(a: &MineArgs, device: &B::Device) -> anyhow::Result<()> {
         a.shard,
         &tasks,
     );
+    let kv = a.parallel.check_memory(
+        &pair.target,
+        &pair.draft,
+        search.max_new_tokens + PROMPT_ALLOWANCE,
+        SessionsPerWorker::MINING,
+    )?;
     let mut dir = MinedDir::create_or_resume(&a.out, manifest)?;
     let mine_tasks: Vec<_> = tasks
         .into_iter()
@@ -185,13 +225,18 @@ fn mine<B: Backend>(a: &MineArgs, device: &B::Device) -> anyhow::Result<()> {
         .filter(|(i, _)| dir.records.contains_key(i))
         .count();
     eprintln!(
-        "mining {} prompts (shard {}, {} already done) into {}: target {}, draft {}",
+        "mining {} prompts (shard {}, {} already done) into {}: target {}, draft {}, {} at once{}",
         mine_tasks.len(),
         a.shard,
         done,
         a.out.display(),
         pair.target.info().name,
-        pair.draft.info().name
+        pair.draft.info().name,
+        a.parallel.workers(),
+        kv.map_or(String::new(), |b| format!(
+            " (KV caches up to {:.2} GiB)",
+            gib(b)
+        ))
     );
     let bar = MiningBar::new(mine_tasks.len(), done)?;
     let render = |t: &Task| render_prompt(pair.template.as_ref(), &pair.tokenizer, t);
@@ -201,7 +246,8 @@ fn mine<B: Backend>(a: &MineArgs, device: &B::Device) -> anyhow::Result<()> {
         &search,
         mine_tasks,
         &render,
-        &mut |r, t| bar.mined(r, t),
+        a.parallel.workers(),
+        &mut |p| bar.show(p),
     )?;
     bar.finish(&totals);
     Ok(())

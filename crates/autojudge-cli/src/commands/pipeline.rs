@@ -20,6 +20,7 @@ use super::train::print_tables;
 use crate::device::ModelArgs;
 use crate::draft_choice::ModelPair;
 use crate::list_arg::ListArg;
+use crate::parallel_arg::{ParallelArgs, SessionsPerWorker};
 use crate::task_choice::{render_prompt, LabelArgs, PromptFormat, TaskArgs, TaskKind};
 use crate::with_backend;
 
@@ -103,6 +104,8 @@ pub struct PipelineArgs {
     /// Threshold-table quantiles swept per judge, plus its chosen threshold (`none`: only that).
     #[arg(long, default_value = "0.3,0.5,0.7,0.9")]
     pub judge_quantiles: ListArg<f64>,
+    #[command(flatten)]
+    pub parallel: ParallelArgs,
 }
 
 /// Refuses to evaluate on lines that were mined (the same file with overlapping ranges).
@@ -145,6 +148,15 @@ fn pipeline<B: Backend>(a: &PipelineArgs, device: &B::Device) -> anyhow::Result<
     let test = split(a, &a.test_data, a.test_skip, a.eval_prompts);
     let pair = ModelPair::<B>::load(&a.model, &a.draft, &test, device)?;
     let oracle = test.oracle()?;
+    let budget = train
+        .max_new_tokens(a.max_new_tokens)
+        .max(test.max_new_tokens(a.max_new_tokens));
+    a.parallel.check_memory(
+        &pair.target,
+        &pair.draft,
+        budget + super::mine::PROMPT_ALLOWANCE,
+        SessionsPerWorker::MINING,
+    )?;
     let mining = match a.mined {
         Some(_) => None,
         None => {
@@ -196,6 +208,7 @@ fn pipeline<B: Backend>(a: &PipelineArgs, device: &B::Device) -> anyhow::Result<
             .collect(),
         judge_quantiles: a.judge_quantiles.items().to_vec(),
         bootstrap: 2000,
+        parallel: a.parallel.workers(),
     };
     let render = |t: &Task| render_prompt(pair.template.as_ref(), &pair.tokenizer, t);
     let (mut mining_bar, mut eval_bar) = (None, None);
@@ -230,7 +243,11 @@ fn show(
             );
             *mining_bar = Some(MiningBar::new(total, done)?);
         }
-        PipelineProgress::Mined(r, t) => mining_bar.iter().for_each(|b| b.mined(r, t)),
+        PipelineProgress::Mining(p) => {
+            if let Some(b) = mining_bar {
+                b.show(p)
+            }
+        }
         PipelineProgress::MiningDone(t) => mining_bar.iter().for_each(|b| b.finish(t)),
         PipelineProgress::Training(set, rows) => eprintln!(
             "== 2/3 training the {set} judge on {} mismatches ({} important) from {} prompts",

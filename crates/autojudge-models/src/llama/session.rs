@@ -121,10 +121,7 @@ pub(crate) fn extend_batch<B: Backend>(
                 .map(Err)
         })
         .collect();
-    loop {
-        let Some(first) = results.iter().position(Option::is_none) else {
-            break;
-        };
+    while let Some(first) = results.iter().position(Option::is_none) {
         let mut group: Vec<(usize, &mut BatchItem<'_, LlamaSession<B>>)> = Vec::new();
         let lead = items[first].session.model.clone();
         for (i, it) in items.iter_mut().enumerate() {

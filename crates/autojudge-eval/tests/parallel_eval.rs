@@ -1,0 +1,126 @@
+//! An evaluation run with several prompts at once commits the same lines, in the same order,
+//! as one prompt at a time, and a resumed parallel run completes an interrupted one exactly.
+
+use std::path::Path;
+
+use autojudge_core::{CoreResult, TargetModel, TextTokenizer, TokenId, TokenizerId};
+use autojudge_decode::testing::MockLm;
+use autojudge_eval::{evaluate, EvalDir, EvalPlan, EvalSettings, Method};
+use autojudge_search::{Answer, Oracle, OracleError, SearchModels, Task, TaskLine};
+
+/// Ids as space-separated numbers.
+struct IdText(TokenizerId);
+
+impl TextTokenizer for IdText {
+    fn encode(&self, text: &str, _add_bos: bool) -> CoreResult<Vec<TokenId>> {
+        Ok(text
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect())
+    }
+    fn decode(&self, ids: &[TokenId]) -> CoreResult<String> {
+        Ok(ids.iter().map(|t| format!("{t} ")).collect())
+    }
+    fn id(&self) -> &TokenizerId {
+        &self.0
+    }
+}
+
+/// Answer: the sum of the response's token ids mod 5.
+struct SumOracle;
+
+impl Oracle for SumOracle {
+    fn name(&self) -> String {
+        "sum mod 5".into()
+    }
+    fn answer(&self, _task: &Task, response: &str) -> Result<Answer, OracleError> {
+        let sum: u64 = response
+            .split_whitespace()
+            .filter_map(|w| w.parse::<u64>().ok())
+            .sum();
+        Ok(Answer::found((sum % 5).to_string()))
+    }
+}
+
+fn tasks(n: usize) -> Vec<(usize, TaskLine)> {
+    (0..n)
+        .map(|i| {
+            let prompt: String = (0..4 + i % 3)
+                .map(|j| format!("{} ", 3 + (i * 7 + j) % 40))
+                .collect();
+            let task = Task {
+                index: i,
+                id: format!("t{i}"),
+                user_prompt: prompt,
+                gold: Some((i % 5).to_string()),
+                code: None,
+            };
+            (i, Ok(task))
+        })
+        .collect()
+}
+
+fn run(dir: &Path, prompts: usize, parallel: usize) -> Vec<serde_json::Value> {
+    let target = MockLm::new(1, 48, 4.0);
+    let draft = target.noisy_copy(2, 0.6);
+    let tok = IdText(target.info().tokenizer.clone());
+    let models = SearchModels {
+        target: &target,
+        draft: &draft,
+        tokenizer: &tok,
+        oracle: &SumOracle,
+    };
+    let settings = EvalSettings {
+        task: "mock".into(),
+        data: "mock.jsonl".into(),
+        oracle: SumOracle.name(),
+        chat: false,
+        wording: String::new(),
+        target: target.info().name.clone(),
+        draft: draft.info().name.clone(),
+        dtype: "f32".into(),
+        k: 4,
+        max_new_tokens: 24,
+    };
+    let mut eval = EvalDir::create_or_resume(dir, settings).unwrap();
+    let plan = EvalPlan {
+        methods: Method::baselines(&[2], &[0.3]),
+        bootstrap: 10,
+    };
+    let render = |t: &Task| tok.encode(&t.user_prompt, false).map_err(|e| e.to_string());
+    evaluate(
+        &mut eval,
+        &models,
+        &plan,
+        tasks(prompts),
+        &render,
+        parallel,
+        &mut |_| {},
+    )
+    .unwrap();
+    // Lines in file order, without their timings.
+    std::fs::read_to_string(dir.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let stats = v["stats"].as_object_mut().unwrap();
+            for timing in ["draft_time", "target_time", "policy_time", "wall_time"] {
+                stats.remove(timing);
+            }
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn parallel_evaluation_commits_the_same_lines_in_the_same_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let one = run(&tmp.path().join("one"), 9, 1);
+    assert_eq!(one.len(), 9 * 4);
+    assert_eq!(run(&tmp.path().join("four"), 9, 4), one);
+    // Interrupted after 4 prompts run 2 at once, resumed 3 at once.
+    let resumed = tmp.path().join("resumed");
+    run(&resumed, 4, 2);
+    assert_eq!(run(&resumed, 9, 3), one);
+}
