@@ -1,10 +1,12 @@
-//! Criterion benches of the engine: decode step, extend-k (k = 1, 4, 8, 16) and a 128-token
-//! prefill, on a random model of SmolLM2-135M's shape (always available), and on the real
-//! SmolLM2 GGUF when `AUTOJUDGE_SMOLLM` (or ../shared/models) points to it.
+//! Criterion benches of the engine: decode step, extend-k (k = 1, 4, 8, 16), a 128-token
+//! prefill and a batched decode step of B = 1, 2, 4, 8 sessions (`extend_batch`; compare the
+//! time per step across B: aggregate throughput is B / time), on a random model of
+//! SmolLM2-135M's shape (always available), and on the real SmolLM2 GGUF when
+//! `AUTOJUDGE_SMOLLM` (or ../shared/models) points to it.
 
 use std::path::PathBuf;
 
-use autojudge::core::{ModelSession, Outputs, TargetModel, TokenId};
+use autojudge::core::{BatchItem, ModelSession, Outputs, TargetModel, TokenId};
 use autojudge::models::{
     backend::CpuBackend as B, load_model, tiny::TinyModel, Llama, LoadOptions,
 };
@@ -55,6 +57,37 @@ fn bench_model(c: &mut Criterion, label: &str, model: &Llama<B>) {
                 let out = s.extend(&window, Outputs::ALL_LOGITS).unwrap();
                 s.truncate(base).unwrap();
                 out
+            })
+        });
+    }
+    for b in [1usize, 2, 4, 8] {
+        let mut sessions: Vec<_> = (0..b)
+            .map(|i| {
+                let mut s = model.new_session().unwrap();
+                let mut p = prompt.clone();
+                p.rotate_left(i * 7);
+                s.extend(&p, Outputs::NONE).unwrap();
+                s
+            })
+            .collect();
+        let base = prompt.len();
+        let next: Vec<[TokenId; 1]> = (0..b).map(|i| [prompt[i]]).collect();
+        g.bench_with_input(BenchmarkId::new("batched-decode", b), &b, |bench, _| {
+            bench.iter(|| {
+                let mut items: Vec<_> = sessions
+                    .iter_mut()
+                    .zip(&next)
+                    .map(|(session, t)| BatchItem {
+                        session,
+                        tokens: t,
+                        outputs: Outputs::LAST_LOGITS,
+                    })
+                    .collect();
+                let outs = model.extend_batch(&mut items);
+                for s in sessions.iter_mut() {
+                    s.truncate(base).unwrap();
+                }
+                outs
             })
         });
     }

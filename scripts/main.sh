@@ -8,7 +8,8 @@
 #   scripts/main.sh [OUT_DIR]            (default results/smollm2-gsm8k)
 # Methods: target-only, lossless SD, top-4, target-prob 0.3, and the DT, DD-DT and prev+own judges at
 # three thresholds each (the full sweep: examples/gsm8k_eval without the method flags).
-# Env: MINE_PROMPTS (default 30), EVAL_PROMPTS (default 10), AUTOJUDGE_MODELS (model cache),
+# Env: MINE_PROMPTS (default 30), EVAL_PROMPTS (default 10), PARALLEL (prompts at once, default
+#      1; results identical, docs/results/parallel.md), AUTOJUDGE_MODELS (model cache),
 #      AUTOJUDGE_GSM8K_TRAIN / AUTOJUDGE_GSM8K_TEST (GSM8K JSONL files).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,4 +29,4 @@ cargo run --release -q --example gsm8k_eval -- \
   --train-data "$TRAIN" --test-data "$TEST" \
   --mine-prompts "${MINE_PROMPTS:-30}" --eval-prompts "${EVAL_PROMPTS:-10}" \
   --topk 4 --prob 0.3 --judge-quantiles 0.5,0.9 --val-fraction 0.2 \
-  --max-new-tokens 64 --out "$OUT"
+  --max-new-tokens 64 --parallel "${PARALLEL:-1}" --out "$OUT"

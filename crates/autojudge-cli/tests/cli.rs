@@ -109,3 +109,81 @@ fn bench_decode_speculative_output_is_identical() {
         "speculative output differs from target-only: {row}"
     );
 }
+
+#[test]
+fn a_parallel_count_whose_kv_caches_cannot_fit_is_refused_before_any_work() {
+    let m = smollm();
+    let out_dir = std::env::temp_dir().join(format!("aj-parallel-oom-{}", std::process::id()));
+    let out = bin()
+        .args([
+            "mine",
+            "--parallel",
+            "256",
+            "--max-new-tokens",
+            "7000",
+            "--prompts",
+            "1",
+            "--model",
+        ])
+        .arg(&m)
+        .arg("--data")
+        .arg(root().join("data/gsm8k/train.jsonl"))
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--parallel 256") && err.contains("GiB of KV cache"),
+        "{err}"
+    );
+    assert!(!out_dir.exists(), "nothing written before the check");
+}
+
+#[test]
+fn bench_model_reports_batched_throughput_per_batch_size() {
+    let out = bin()
+        .args([
+            "bench-model",
+            "--random-shape",
+            "smollm2-135m",
+            "--model",
+            "unused",
+            "--prefill",
+            "16",
+            "--decode",
+            "2",
+            "--reps",
+            "1",
+            "--ks",
+            "4",
+            "--batch",
+            "1,3",
+            "--batch-k",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let header = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("batch"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        header.contains("ms/verify-2") && header.contains("x B=1"),
+        "{header}"
+    );
+    let sizes: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("batch"))
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(sizes, ["1", "3"], "{stdout}");
+}

@@ -1,6 +1,6 @@
 //! `mine` → `train` → `eval` end to end on a tiny random GGUF model, and the kill -9 test:
-//! a mining run killed at an arbitrary instant and rerun yields exactly the records and
-//! feature files of an uninterrupted run.
+//! a mining run with several prompts in flight, killed at an arbitrary instant and rerun,
+//! yields exactly the records and feature files of an uninterrupted one-at-a-time run.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -29,13 +29,14 @@ fn setup(dir: &Path, questions: usize) -> (PathBuf, PathBuf) {
     (model, data)
 }
 
-fn mine_cmd(model: &Path, data: &Path, out: &Path, prompts: usize) -> Command {
+fn mine_cmd(model: &Path, data: &Path, out: &Path, prompts: usize, parallel: usize) -> Command {
     let mut c = bin();
     // Lenient labels: mining goes on after an important EOS swap, so a random model yields
     // enough mismatches to train on.
     c.args(["mine", "--draft", "self:exit:2", "--prompt-format", "plain"])
         .args(["--labels", "lenient"])
         .args(["--max-new-tokens", "40", "--prompts", &prompts.to_string()])
+        .args(["--parallel", &parallel.to_string()])
         .arg("--model")
         .arg(model)
         .arg("--data")
@@ -84,7 +85,7 @@ fn mining_killed_with_sigkill_resumes_to_identical_output() {
     let tmp = tempfile::tempdir().unwrap();
     let (model, data) = setup(tmp.path(), 30);
     let whole = tmp.path().join("whole");
-    assert!(mine_cmd(&model, &data, &whole, 30)
+    assert!(mine_cmd(&model, &data, &whole, 30, 1)
         .status()
         .unwrap()
         .success());
@@ -93,7 +94,8 @@ fn mining_killed_with_sigkill_resumes_to_identical_output() {
     let killed = tmp.path().join("killed");
     let mut interrupted = 0;
     for round in 0..4 {
-        let mut child = mine_cmd(&model, &data, &killed, 30).spawn().unwrap();
+        // Killed runs mine 4 prompts at once: what is lost is the prompts in flight.
+        let mut child = mine_cmd(&model, &data, &killed, 30, 4).spawn().unwrap();
         let before = records(&killed);
         let start = Instant::now();
         // Kill once a record more has been committed (at a varying moment of the next prompt).
@@ -108,7 +110,7 @@ fn mining_killed_with_sigkill_resumes_to_identical_output() {
         }
     }
     assert!(interrupted > 0, "the run finished before any kill");
-    assert!(mine_cmd(&model, &data, &killed, 30)
+    assert!(mine_cmd(&model, &data, &killed, 30, 3)
         .status()
         .unwrap()
         .success());
@@ -141,7 +143,7 @@ fn pipeline_trains_both_judges_and_evaluates_them_resumably() {
     let tmp = tempfile::tempdir().unwrap();
     let (model, data) = setup(tmp.path(), 24);
     let mined = tmp.path().join("mined");
-    assert!(mine_cmd(&model, &data, &mined, 16)
+    assert!(mine_cmd(&model, &data, &mined, 16, 1)
         .status()
         .unwrap()
         .success());
@@ -227,7 +229,7 @@ fn mine_train_eval_pipeline_on_a_tiny_model() {
     let (model, data) = setup(tmp.path(), 24);
     let mined = tmp.path().join("mined");
     let t0 = Instant::now();
-    assert!(mine_cmd(&model, &data, &mined, 24)
+    assert!(mine_cmd(&model, &data, &mined, 24, 1)
         .status()
         .unwrap()
         .success());

@@ -3,10 +3,11 @@
 //! are gathered into [`TargetModel::extend_batch`] calls, so that a weight-streaming forward
 //! serves several sequences for about the price of one.
 //!
-//! Threads that take part register with a [`BatchGroup`] ([`BatchGroup::worker`]). A batch is
-//! flushed when every registered worker is waiting on an extend (of any model of the group),
-//! or when a request has waited [`BatchGroup::max_wait`]: a worker busy elsewhere (an oracle,
-//! a file write) delays the others by at most that bound. One batch runs at a time per
+//! Threads that take part register with a [`BatchGroup`] ([`BatchGroup::worker`]). A batch
+//! runs when every registered worker is waiting on an extend (of any model of the group): the
+//! model with the most waiting requests goes first. A request that has waited
+//! [`BatchGroup::max_wait`] runs its model's batch anyway, so a worker busy elsewhere (an
+//! oracle, a file write) delays the others by at most that bound. One batch runs at a time per
 //! group, so a target batch and a draft batch never compete for the cores. Search and decode
 //! code do not change: they see a [`BatchedModel`], which is a [`TargetModel`].
 
@@ -38,8 +39,21 @@ struct GroupState {
     workers: usize,
     /// Requests submitted and not yet served, over every model of the group.
     pending: usize,
+    /// The same per model (index: the model's queue id).
+    per_queue: Vec<usize>,
     /// Whether a batch is running.
     executing: bool,
+}
+
+impl GroupState {
+    /// The queue whose batch runs next: the most waiting requests, the oldest model on ties.
+    fn fullest(&self) -> Option<usize> {
+        let most = *self.per_queue.iter().max()?;
+        if most == 0 {
+            return None;
+        }
+        self.per_queue.iter().position(|&n| n == most)
+    }
 }
 
 impl BatchGroup {
@@ -74,6 +88,13 @@ impl BatchGroup {
     /// Registered workers now.
     pub fn workers(&self) -> usize {
         lock(&self.state).workers
+    }
+
+    /// A new model's queue id.
+    fn add_queue(&self) -> usize {
+        let mut st = lock(&self.state);
+        st.per_queue.push(0);
+        st.per_queue.len() - 1
     }
 }
 
@@ -134,6 +155,8 @@ impl<M: TargetModel> std::fmt::Debug for BatchedModel<M> {
 struct Queue<M: TargetModel> {
     model: M,
     group: Arc<BatchGroup>,
+    /// Index of this model in the group's per-queue counts.
+    id: usize,
     requests: Mutex<Vec<Arc<Slot<M::Session>>>>,
     calls: AtomicU64,
     items: AtomicU64,
@@ -158,6 +181,7 @@ impl<M: TargetModel> BatchedModel<M> {
         BatchedModel {
             queue: Arc::new(Queue {
                 model,
+                id: group.add_queue(),
                 group: Arc::clone(group),
                 requests: Mutex::new(Vec::new()),
                 calls: AtomicU64::new(0),
@@ -205,10 +229,12 @@ impl<M: TargetModel> TargetModel for BatchedModel<M> {
 impl<M: TargetModel> Queue<M> {
     /// Submits `slot` and returns when it has been served (by this thread or another).
     fn submit(&self, slot: Arc<Slot<M::Session>>) {
-        lock(&self.requests).push(Arc::clone(&slot));
         let g = &self.group;
         let mut st = lock(&g.state);
+        // Counted before it is queued, so a batch that takes it never serves an uncounted one.
         st.pending += 1;
+        st.per_queue[self.id] += 1;
+        lock(&self.requests).push(Arc::clone(&slot));
         if st.pending >= st.workers {
             g.wake.notify_all();
         }
@@ -218,13 +244,15 @@ impl<M: TargetModel> Queue<M> {
                 return;
             }
             let waited = since.elapsed();
-            let due = st.pending >= st.workers || waited >= g.max_wait;
+            let overdue = waited >= g.max_wait;
+            let due = overdue || (st.pending >= st.workers && st.fullest() == Some(self.id));
             if !st.executing && due {
                 st.executing = true;
                 drop(st);
                 let served = self.flush();
                 st = lock(&g.state);
                 st.pending -= served;
+                st.per_queue[self.id] -= served;
                 st.executing = false;
                 g.wake.notify_all();
                 continue;
@@ -542,6 +570,61 @@ mod tests {
         assert_eq!(batches.iter().sum::<usize>(), 5 + 15 + 25);
         assert_eq!(batches.len(), 25);
         assert_eq!(group.workers(), 0);
+    }
+
+    #[test]
+    fn workers_alternating_between_two_models_never_wait_for_the_bound() {
+        // Two models in one group; worker 0 calls target then draft, worker 1 draft then
+        // target. A 30 s bound would show as a hung test if a batch ever waited for it.
+        let group = BatchGroup::new(Duration::from_secs(30));
+        let target = BatchedModel::new(counting(), &group);
+        let draft = BatchedModel::new(counting(), &group);
+        let guards: Vec<Worker> = (0..2).map(|_| group.worker()).collect();
+        let started = Instant::now();
+        let seen: Vec<(Vec<Vec<f32>>, Vec<Vec<f32>>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = guards
+                .into_iter()
+                .enumerate()
+                .map(|(w, guard)| {
+                    let (target, draft) = (&target, &draft);
+                    scope.spawn(move || {
+                        let _guard = guard;
+                        let (mut t, mut d) =
+                            (target.new_session().unwrap(), draft.new_session().unwrap());
+                        let (mut ts, mut ds) = (Vec::new(), Vec::new());
+                        for step in 0..10u32 {
+                            let toks = [(step + w as u32) % 13];
+                            if w == 0 {
+                                ts.push(t.extend(&toks, Outputs::LAST_LOGITS).unwrap().logits);
+                                ds.push(d.extend(&toks, Outputs::LAST_LOGITS).unwrap().logits);
+                            } else {
+                                ds.push(d.extend(&toks, Outputs::LAST_LOGITS).unwrap().logits);
+                                ts.push(t.extend(&toks, Outputs::LAST_LOGITS).unwrap().logits);
+                            }
+                        }
+                        (ts, ds)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(started.elapsed() < Duration::from_secs(30));
+        for (w, (ts, ds)) in seen.iter().enumerate() {
+            let expect: Vec<Vec<f32>> = (1..=10u32)
+                .map(|n| {
+                    let ctx: Vec<TokenId> = (0..n).map(|s| (s + w as u32) % 13).collect();
+                    logits_after(&ctx)
+                })
+                .collect();
+            assert_eq!(ts, &expect, "worker {w} target");
+            assert_eq!(ds, &expect, "worker {w} draft");
+        }
+        let (t, d) = (target.stats(), draft.stats());
+        assert_eq!((t.items, d.items), (20, 20));
+        assert!(
+            t.calls + d.calls < 40,
+            "some calls were batched: {t:?} {d:?}"
+        );
     }
 
     #[test]
