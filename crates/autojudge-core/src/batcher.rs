@@ -581,7 +581,9 @@ mod tests {
         let draft = BatchedModel::new(counting(), &group);
         let guards: Vec<Worker> = (0..2).map(|_| group.worker()).collect();
         let started = Instant::now();
-        let seen: Vec<(Vec<Vec<f32>>, Vec<Vec<f32>>)> = std::thread::scope(|scope| {
+        /// Logits rows a worker saw from the target and from the draft.
+        type Seen = (Vec<Vec<f32>>, Vec<Vec<f32>>);
+        let seen: Vec<Seen> = std::thread::scope(|scope| {
             let handles: Vec<_> = guards
                 .into_iter()
                 .enumerate()
