@@ -37,15 +37,18 @@ pub struct BatchGroup {
 struct GroupState {
     /// Registered workers (live [`Worker`] guards).
     workers: usize,
-    /// Requests submitted and not yet served, over every model of the group.
-    pending: usize,
-    /// The same per model (index: the model's queue id).
+    /// Requests submitted and not yet served, per model (index: the model's queue id).
     per_queue: Vec<usize>,
     /// Whether a batch is running.
     executing: bool,
 }
 
 impl GroupState {
+    /// Requests submitted and not yet served, over every model of the group.
+    fn pending(&self) -> usize {
+        self.per_queue.iter().sum()
+    }
+
     /// The queue whose batch runs next: the most waiting requests, the oldest model on ties.
     fn fullest(&self) -> Option<usize> {
         let most = *self.per_queue.iter().max()?;
@@ -232,10 +235,9 @@ impl<M: TargetModel> Queue<M> {
         let g = &self.group;
         let mut st = lock(&g.state);
         // Counted before it is queued, so a batch that takes it never serves an uncounted one.
-        st.pending += 1;
         st.per_queue[self.id] += 1;
         lock(&self.requests).push(Arc::clone(&slot));
-        if st.pending >= st.workers {
+        if st.pending() >= st.workers {
             g.wake.notify_all();
         }
         let since = Instant::now();
@@ -245,13 +247,12 @@ impl<M: TargetModel> Queue<M> {
             }
             let waited = since.elapsed();
             let overdue = waited >= g.max_wait;
-            let due = overdue || (st.pending >= st.workers && st.fullest() == Some(self.id));
+            let due = overdue || (st.pending() >= st.workers && st.fullest() == Some(self.id));
             if !st.executing && due {
                 st.executing = true;
                 drop(st);
                 let served = self.flush();
                 st = lock(&g.state);
-                st.pending -= served;
                 st.per_queue[self.id] -= served;
                 st.executing = false;
                 g.wake.notify_all();

@@ -56,7 +56,7 @@ pub enum Event<R> {
 }
 
 /// Checks a worker count.
-pub fn check_parallel(parallel: usize) -> SearchResult<()> {
+fn check_parallel(parallel: usize) -> SearchResult<()> {
     if parallel == 0 {
         return Err(SearchError::InvalidOption {
             field: "parallel",

@@ -20,7 +20,7 @@ mod shard;
 mod store;
 mod task;
 
-pub use concurrent::{check_parallel, run_ordered, BatchedModels, Event, Flight, Job};
+pub use concurrent::{run_ordered, BatchedModels, Event, Flight, Job};
 pub use error::{SearchError, SearchResult};
 pub use oracle::code::{extract_code, CodeOracle};
 pub use oracle::gsm8k::{normalize_number, AnswerFallback, Gsm8kOracle};

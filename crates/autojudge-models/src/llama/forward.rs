@@ -9,6 +9,8 @@ use burn::tensor::{
 };
 
 use super::rope::RopeTables;
+use super::session::grown_capacity;
+use super::split_outputs::split_outputs;
 use super::weights::{LayerWeights, LlamaWeights};
 
 /// Per-layer key/value tensors `[kv_heads, capacity, head_dim]` (f32), preallocated and written
@@ -50,7 +52,7 @@ impl<B: Backend> KvCache<B> {
         if needed <= self.capacity {
             return;
         }
-        let new_cap = needed.max(self.capacity * 2).min(max.max(needed));
+        let new_cap = grown_capacity(self.capacity, needed, max);
         for slot in self.keys.iter_mut().chain(self.values.iter_mut()) {
             let old = slot.take().expect("cache slot present");
             let [h, _, d] = old.dims();
@@ -157,35 +159,17 @@ impl<B: Backend> Forward<'_, B> {
             counts.push((nl, nh));
             offset += k;
         }
-        let gather = |parts: Vec<Tensor<B, 2>>| -> Vec<f32> {
-            if parts.is_empty() {
-                Vec::new()
-            } else {
-                host_rows(Tensor::cat(parts, 0))
-            }
-        };
         let logits = if logit_parts.is_empty() {
             Vec::new()
         } else {
             host_rows(lm_head(w, Tensor::cat(logit_parts, 0)))
         };
-        let hidden = gather(hidden_parts);
-        let v = w.config.vocab_size;
-        let (mut at_l, mut at_h) = (0, 0);
-        counts
-            .into_iter()
-            .map(|(nl, nh)| {
-                let out = ExtendOutput {
-                    logits: logits[at_l..at_l + nl * v].to_vec(),
-                    vocab_size: v,
-                    hidden: hidden[at_h..at_h + nh * hs].to_vec(),
-                    hidden_size: hs,
-                };
-                at_l += nl * v;
-                at_h += nh * hs;
-                out
-            })
-            .collect()
+        let hidden = if hidden_parts.is_empty() {
+            Vec::new()
+        } else {
+            host_rows(Tensor::cat(hidden_parts, 0))
+        };
+        split_outputs(logits, hidden, w.config.vocab_size, hs, &counts)
     }
 }
 

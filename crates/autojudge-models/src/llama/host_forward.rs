@@ -7,6 +7,9 @@ use std::sync::Arc;
 
 use autojudge_core::{ExtendOutput, OutputRows, Outputs, TokenId};
 
+use super::session::grown_capacity;
+use super::split_outputs::split_outputs;
+
 use super::projection::Projection;
 use super::rope::RopeTables;
 use super::weights::{HostLayerVectors, HostVectors, LayerWeights, LlamaWeights};
@@ -45,7 +48,7 @@ impl HostKvCache {
         if needed <= self.capacity {
             return;
         }
-        let new_cap = needed.max(self.capacity * 2).min(max.max(needed));
+        let new_cap = grown_capacity(self.capacity, needed, max);
         let (h, d, old_cap) = (self.kv_heads, self.head_dim, self.capacity);
         for slot in self.keys.iter_mut().chain(self.values.iter_mut()) {
             let mut fresh = vec![0.0f32; h * new_cap * d];
@@ -165,23 +168,16 @@ impl<B: burn::tensor::backend::Backend> HostForward<'_, B> {
         } else {
             project(head, &logit_rows)
         };
-        let v = c.vocab_size;
-        let mut at = 0;
-        logit_ranges
+        let counts: Vec<(usize, usize)> = logit_ranges
             .iter()
             .zip(&hidden_ranges)
-            .map(|(lr, hr)| {
-                let n = lr.len() * v;
-                let out = ExtendOutput {
-                    logits: logits[at..at + n].to_vec(),
-                    vocab_size: v,
-                    hidden: x[hr.start * h..hr.end * h].to_vec(),
-                    hidden_size: h,
-                };
-                at += n;
-                out
-            })
-            .collect()
+            .map(|(lr, hr)| (lr.len(), hr.len()))
+            .collect();
+        let hidden: Vec<f32> = hidden_ranges
+            .iter()
+            .flat_map(|r| x[r.start * h..r.end * h].iter().copied())
+            .collect();
+        split_outputs(logits, hidden, c.vocab_size, h, &counts)
     }
 
     fn layer(

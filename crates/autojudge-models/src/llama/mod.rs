@@ -10,6 +10,7 @@ pub(crate) mod model;
 pub(crate) mod projection;
 pub(crate) mod rope;
 pub(crate) mod session;
+pub(crate) mod split_outputs;
 pub(crate) mod weights;
 
 pub use compute_dtype::ComputeDType;

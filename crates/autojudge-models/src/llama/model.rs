@@ -158,7 +158,7 @@ impl<B: Backend> TargetModel for Llama<B> {
         let c = self.config();
         let mut cap = self.initial_capacity.min(self.info.max_context);
         while cap < positions {
-            cap = (cap * 2).min(self.info.max_context.max(positions));
+            cap = super::session::grown_capacity(cap, cap + 1, self.info.max_context);
         }
         let per_position = 2 * self.layers.len() * c.num_kv_heads * c.head_dim * 4;
         Some((cap * per_position) as u64)

@@ -11,6 +11,12 @@ use super::forward::{DeviceItem, Forward, KvCache};
 use super::host_forward::{HostForward, HostItem, HostKvCache};
 use super::Llama;
 
+/// Positions a KV cache of `capacity` grows to when it must hold `needed` (doubling, capped at
+/// the model's `max` context).
+pub(crate) fn grown_capacity(capacity: usize, needed: usize, max: usize) -> usize {
+    needed.max(capacity * 2).min(max.max(needed))
+}
+
 /// The KV cache of a session: on the backend's device, or in host memory when the model's
 /// projections run on the host (then the whole forward does).
 #[derive(Clone, Debug)]
