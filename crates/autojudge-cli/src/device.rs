@@ -23,8 +23,9 @@ pub struct ModelArgs {
     /// A `.gguf` file or an HF model directory.
     #[arg(long, env = "AUTOJUDGE_MODEL")]
     pub model: PathBuf,
-    /// Projection dtype: f32 or f16.
-    #[arg(long, default_value = "f32")]
+    /// Projection dtype: auto (quant on the CPU's host kernel, f32 on a GPU), quant (integer
+    /// kernels on the stored GGUF blocks; float weights requantized to 8 bits), f16 or f32.
+    #[arg(long, default_value = "auto")]
     pub dtype: ComputeDType,
     /// Cap the context length (tokens).
     #[arg(long)]

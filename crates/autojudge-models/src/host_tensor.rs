@@ -32,25 +32,32 @@ impl HostTensor {
     fn remap_rope_rows(&self, n_heads: usize, to_gguf: bool) -> HostTensor {
         let rows = self.shape[0];
         let cols: usize = self.shape[1..].iter().product();
-        let d = rows / n_heads;
+        let order = unpermute_rope_order(rows, n_heads);
         let mut out = vec![0.0f32; self.data.len()];
-        for h in 0..n_heads {
-            for j in 0..d / 2 {
-                for t in 0..2 {
-                    let (mut src, mut dst) = (h * d + 2 * j + t, h * d + t * (d / 2) + j);
-                    if to_gguf {
-                        std::mem::swap(&mut src, &mut dst);
-                    }
-                    out[dst * cols..(dst + 1) * cols]
-                        .copy_from_slice(&self.data[src * cols..(src + 1) * cols]);
-                }
-            }
+        for (hf, &gguf) in order.iter().enumerate() {
+            let (src, dst) = if to_gguf { (hf, gguf) } else { (gguf, hf) };
+            out[dst * cols..(dst + 1) * cols].copy_from_slice(&self.data[src * cols..(src + 1) * cols]);
         }
         HostTensor {
             shape: self.shape.clone(),
             data: out,
         }
     }
+}
+
+/// For each row of HF's half-split RoPE layout, the GGUF `llama` row it comes from (rows are
+/// grouped by head: GGUF row `h·d + 2j + t` is HF row `h·d + t·d/2 + j`).
+pub(crate) fn unpermute_rope_order(rows: usize, n_heads: usize) -> Vec<usize> {
+    let d = rows / n_heads;
+    let mut order = vec![0; rows];
+    for h in 0..n_heads {
+        for j in 0..d / 2 {
+            for t in 0..2 {
+                order[h * d + t * (d / 2) + j] = h * d + 2 * j + t;
+            }
+        }
+    }
+    order
 }
 
 #[cfg(test)]

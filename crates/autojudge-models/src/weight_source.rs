@@ -165,6 +165,32 @@ impl WeightSource {
         }
     }
 
+    /// The stored block type and bytes of a GGUF weight that must exist with exactly `shape`;
+    /// `None` for other sources (their weights are floats).
+    pub fn stored_blocks(
+        &self,
+        name: WeightName,
+        shape: &[usize],
+    ) -> ModelResult<Option<(GgmlType, &[u8])>> {
+        let WeightSource::Gguf(g) = self else {
+            return Ok(None);
+        };
+        let tname = name.gguf();
+        let info = g.tensor(&tname).ok_or_else(|| ModelError::MissingTensor {
+            path: g.path().to_path_buf(),
+            tensor: tname.clone(),
+        })?;
+        if info.shape() != shape {
+            return Err(ModelError::ShapeMismatch {
+                path: g.path().to_path_buf(),
+                tensor: tname,
+                expected: shape.to_vec(),
+                found: info.shape(),
+            });
+        }
+        Ok(Some((info.dtype, g.tensor_bytes(info))))
+    }
+
     /// Loads a weight that must exist with exactly `shape`.
     pub fn require(&self, name: WeightName, shape: &[usize]) -> ModelResult<HostTensor> {
         let t = self.get(name)?.ok_or_else(|| ModelError::MissingTensor {

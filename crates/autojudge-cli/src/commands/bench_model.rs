@@ -61,6 +61,35 @@ fn random_model<B: Backend>(
     Ok(t.build::<B>(device)?)
 }
 
+/// Prints what the projections run as: per kind, how many and how many bytes they stream.
+fn print_projections<B: Backend>(model: &autojudge_models::Llama<B>) {
+    let mut kinds: Vec<(String, usize, usize)> = Vec::new();
+    let report = model.projection_report();
+    // The embedding is read one row per token; everything else streams whole per forward.
+    for (_, label, bytes) in report.iter().filter(|(n, ..)| n != "token_embd") {
+        match kinds.iter_mut().find(|k| &k.0 == label) {
+            Some(k) => {
+                k.1 += 1;
+                k.2 += bytes;
+            }
+            None => kinds.push((label.clone(), 1, *bytes)),
+        }
+    }
+    let total: usize = kinds.iter().map(|k| k.2).sum();
+    let parts: Vec<String> = kinds
+        .iter()
+        .map(|(l, n, b)| format!("{l} ×{n} ({:.1} MiB)", *b as f64 / (1 << 20) as f64))
+        .collect();
+    let embed = report.iter().find(|r| r.0 == "token_embd").map(|r| r.1.clone());
+    println!(
+        "projections ({}): {} = {:.1} MiB streamed per forward; token_embd rows {}",
+        model.dtype(),
+        parts.join(", "),
+        total as f64 / (1 << 20) as f64,
+        embed.unwrap_or_default()
+    );
+}
+
 /// Median of timings (robust to the scheduling noise of a shared machine).
 fn median(xs: &mut [f64]) -> f64 {
     xs.sort_by(f64::total_cmp);
@@ -83,6 +112,7 @@ fn bench<B: Backend>(a: &BenchModelArgs, device: &B::Device) -> anyhow::Result<(
         a.model.dtype,
         t0.elapsed().as_secs_f64()
     );
+    print_projections(&model);
     let vocab = info.vocab_size as u64;
     // Deterministic pseudo-random prompt tokens (avoid special ids at the low end).
     let tokens: Vec<TokenId> = (0..a.prefill as u64)

@@ -1,6 +1,9 @@
-//! [`HostMatrix`]: an immutable `[rows, cols]` weight matrix in host memory, f32 or f16.
+//! [`HostMatrix`]: an immutable `[rows, cols]` weight matrix in host memory: f32, f16 or the
+//! integer blocks of a quantized file.
 
 use half::f16;
+
+use super::quant_matrix::QuantMatrix;
 
 /// Element storage of a [`HostMatrix`].
 #[derive(Debug)]
@@ -9,6 +12,8 @@ pub enum HostElems {
     F32(Vec<f32>),
     /// 16-bit floats (half the bytes streamed per decode step).
     F16(Vec<f16>),
+    /// Integer codes and block scales (the stored GGUF blocks, or rows requantized to 8 bits).
+    Quant(QuantMatrix),
 }
 
 /// A row-major weight matrix `[rows, cols]` (PyTorch `[out, in]` layout).
@@ -34,12 +39,40 @@ impl HostMatrix {
         HostMatrix { rows, cols, elems }
     }
 
+    /// Wraps a quantized matrix.
+    pub fn quantized(m: QuantMatrix) -> Self {
+        HostMatrix {
+            rows: m.rows(),
+            cols: m.cols(),
+            elems: HostElems::Quant(m),
+        }
+    }
+
+    /// What the matrix runs as: `f32`, `f16`, or the block types of its rows (`Q4_K+Q6_K`).
+    pub fn label(&self) -> String {
+        match &self.elems {
+            HostElems::F32(_) => "F32".into(),
+            HostElems::F16(_) => "F16".into(),
+            HostElems::Quant(q) => q.label(),
+        }
+    }
+
+    /// Bytes the weights occupy (what one pass over the matrix streams).
+    pub fn bytes(&self) -> usize {
+        match &self.elems {
+            HostElems::F32(v) => 4 * v.len(),
+            HostElems::F16(v) => 2 * v.len(),
+            HostElems::Quant(q) => q.bytes(),
+        }
+    }
+
     /// Appends row `r` as f32 to `out` (embedding lookup).
     pub fn push_row_f32(&self, r: usize, out: &mut Vec<f32>) {
         let c = self.cols;
         match &self.elems {
             HostElems::F32(v) => out.extend_from_slice(&v[r * c..(r + 1) * c]),
             HostElems::F16(v) => out.extend(v[r * c..(r + 1) * c].iter().map(|h| h.to_f32())),
+            HostElems::Quant(q) => q.push_row_f32(r, out),
         }
     }
 }

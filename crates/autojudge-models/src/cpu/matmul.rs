@@ -9,6 +9,7 @@
 use rayon::prelude::*;
 
 use super::host_matrix::{HostElems, HostMatrix};
+use super::quant_matmul::quant_matmul_xwt;
 
 /// Weight rows per block.
 const NR: usize = 4;
@@ -43,6 +44,9 @@ pub fn matmul_xwt(x: &[f32], k: usize, w: &HostMatrix, y: &mut [f32]) {
     let (rows, cols) = (w.rows, w.cols);
     assert_eq!(x.len(), k * cols, "x shape");
     assert_eq!(y.len(), k * rows, "y shape");
+    if let HostElems::Quant(q) = &w.elems {
+        return quant_matmul_xwt(x, k, q, y);
+    }
     // Transposed result [rows, k] so that each task writes one contiguous block.
     let mut yt = vec![0.0f32; rows * k];
     yt.par_chunks_mut(TASK_ROWS * k)
@@ -127,6 +131,7 @@ fn dot_block(
                     }
                     s
                 }
+                HostElems::Quant(_) => unreachable!("quantized rows run in quant_matmul"),
             };
         }
     }
@@ -250,6 +255,7 @@ mod simd {
         match &w.elems {
             HostElems::F32(v) => go!(f32, v.as_ptr().add(r * cols)),
             HostElems::F16(v) => go!(f16, v.as_ptr().add(r * cols) as *const u16),
+            HostElems::Quant(_) => unreachable!("quantized rows run in quant_matmul"),
         }
     }
 

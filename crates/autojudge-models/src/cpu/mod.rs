@@ -5,6 +5,12 @@
 pub(crate) mod host_matrix;
 pub(crate) mod layer_ops;
 pub(crate) mod matmul;
+pub(crate) mod quant_activations;
+pub(crate) mod quant_format;
+pub(crate) mod quant_matmul;
+pub(crate) mod quant_matrix;
 
 pub use host_matrix::HostMatrix;
 pub use matmul::matmul_xwt;
+pub use quant_format::QuantFormat;
+pub use quant_matrix::{QuantMatrix, QuantPart};

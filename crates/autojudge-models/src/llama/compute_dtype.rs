@@ -2,24 +2,42 @@
 
 use burn::tensor::DType;
 
+use super::ProjectionKernel;
+
 /// Storage/matmul dtype of the linear layers. Norms, RoPE, attention and softmax always run
-/// in f32; with `F16` activations are cast around each projection (half the weight bytes per
-/// decode step, which is what bounds CPU decoding).
+/// in f32.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum ComputeDType {
     /// 32-bit floats.
     #[default]
     F32,
-    /// 16-bit IEEE floats.
+    /// 16-bit IEEE floats: activations are cast around each projection (half the weight bytes
+    /// of f32 per decode step, which is what bounds CPU decoding).
     F16,
+    /// Integer kernels on the host (CPU only): each projection keeps the blocks stored in its
+    /// GGUF file (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K) and multiplies their codes
+    /// with per-row int8 activations; rows stored as floats are requantized to 8 bits (Q8_0's
+    /// values). A row's result never depends on k or the batch, like every host kernel.
+    Quant,
+    /// `Quant` on the host kernel, `F32` on a GPU: the fastest dtype that keeps rows exact.
+    Auto,
 }
 
 impl ComputeDType {
-    /// The burn dtype.
+    /// `Auto` made concrete for projections run by `kernel` (already resolved).
+    pub fn resolve(self, kernel: ProjectionKernel) -> ComputeDType {
+        match (self, kernel) {
+            (ComputeDType::Auto, ProjectionKernel::Host) => ComputeDType::Quant,
+            (ComputeDType::Auto, _) => ComputeDType::F32,
+            (other, _) => other,
+        }
+    }
+
+    /// The burn dtype device projections are stored in (`Quant` has none: it is host-only).
     pub fn dtype(self) -> DType {
         match self {
-            ComputeDType::F32 => DType::F32,
             ComputeDType::F16 => DType::F16,
+            ComputeDType::F32 | ComputeDType::Quant | ComputeDType::Auto => DType::F32,
         }
     }
 }
@@ -30,7 +48,22 @@ impl std::str::FromStr for ComputeDType {
         match s {
             "f32" => Ok(ComputeDType::F32),
             "f16" => Ok(ComputeDType::F16),
-            other => Err(format!("unknown dtype `{other}` (expected f32 or f16)")),
+            "quant" | "q" => Ok(ComputeDType::Quant),
+            "auto" => Ok(ComputeDType::Auto),
+            other => Err(format!(
+                "unknown dtype `{other}` (expected auto, quant, f16 or f32)"
+            )),
         }
+    }
+}
+
+impl std::fmt::Display for ComputeDType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ComputeDType::F32 => "f32",
+            ComputeDType::F16 => "f16",
+            ComputeDType::Quant => "quant",
+            ComputeDType::Auto => "auto",
+        })
     }
 }

@@ -74,6 +74,17 @@ impl<B: Backend> Llama<B> {
         }
     }
 
+    /// What each projection runs as and the bytes it streams per forward, in forward order
+    /// (see [`LlamaWeights::projection_report`]).
+    pub fn projection_report(&self) -> Vec<(String, String, usize)> {
+        self.shared.weights.projection_report()
+    }
+
+    /// The projection dtype the weights were loaded in (`Auto` resolved).
+    pub fn dtype(&self) -> super::ComputeDType {
+        self.shared.weights.dtype
+    }
+
     /// A self-speculative draft view running `plan`'s layers over the same weights (no copy).
     pub fn draft_view(&self, plan: LayerPlan) -> ModelResult<Self> {
         let layers = plan.layers(self.config().num_layers)?;

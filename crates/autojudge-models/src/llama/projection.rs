@@ -88,12 +88,14 @@ impl<B: Backend> Projection<B> {
     pub fn apply(&self, x: Tensor<B, 2>, dtype: ComputeDType) -> Tensor<B, 2> {
         match self {
             Projection::Device(w) => match dtype {
-                ComputeDType::F32 => w.clone().matmul(x.transpose()).transpose(),
                 ComputeDType::F16 => w
                     .clone()
                     .matmul(x.cast(DType::F16).transpose())
                     .transpose()
                     .cast(DType::F32),
+                ComputeDType::F32 | ComputeDType::Quant | ComputeDType::Auto => {
+                    w.clone().matmul(x.transpose()).transpose()
+                }
             },
             Projection::Host(m) => {
                 let device = x.device();

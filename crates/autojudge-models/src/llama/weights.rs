@@ -5,8 +5,12 @@ use burn::tensor::{backend::Backend, DType, Tensor, TensorData};
 use super::projection::{Projection, ProjectionKernel};
 use super::ComputeDType;
 use crate::config::LlamaConfig;
-use crate::error::ModelResult;
-use crate::host_tensor::HostTensor;
+use std::sync::Arc;
+
+use crate::cpu::{HostMatrix, QuantFormat, QuantMatrix, QuantPart};
+use crate::error::{ModelError, ModelResult};
+use crate::gguf::GgmlType;
+use crate::host_tensor::{unpermute_rope_order, HostTensor};
 use crate::weight_name::{LayerWeight, WeightName};
 use crate::weight_source::WeightSource;
 
@@ -90,9 +94,61 @@ fn concat_rows(parts: Vec<HostTensor>) -> HostTensor {
     HostTensor::new(shape, data)
 }
 
+/// One weight of a (possibly fused) projection: its name, `[rows, cols]`, and for GGUF
+/// `llama` Q/K rows the head count whose RoPE row order is undone.
+#[derive(Clone, Copy)]
+struct RowSource {
+    name: WeightName,
+    shape: [usize; 2],
+    rope_heads: Option<usize>,
+}
+
+/// The rows of `parts`, stacked, as a quantized host matrix: the stored blocks where the
+/// kernel has a layout for them, 8-bit requantized rows otherwise. `None` when a width is not
+/// a multiple of 32 (the caller keeps that projection in f32).
+fn quant_matrix(src: &WeightSource, parts: &[RowSource]) -> ModelResult<Option<QuantMatrix>> {
+    let mut out = Vec::with_capacity(parts.len());
+    for p in parts {
+        let [rows, cols] = p.shape;
+        let part = match src.stored_blocks(p.name, &p.shape)? {
+            Some((t, bytes)) => match QuantFormat::for_stored(t) {
+                Some(f) if QuantPart::fits(f, cols) => QuantPart::from_blocks(f, rows, cols, bytes),
+                _ => match requantized(src, p, t)? {
+                    Some(q) => q,
+                    None => return Ok(None),
+                },
+            },
+            None => match requantized(src, p, GgmlType::F32)? {
+                Some(q) => q,
+                None => return Ok(None),
+            },
+        };
+        out.push(match p.rope_heads {
+            Some(h) => part.permute_rows(&unpermute_rope_order(rows, h)),
+            None => part,
+        });
+    }
+    Ok(Some(QuantMatrix::new(out)))
+}
+
+/// `p`'s rows read as f32 and requantized to 8 bits, or `None` if the width does not fit.
+fn requantized(
+    src: &WeightSource,
+    p: &RowSource,
+    stored: GgmlType,
+) -> ModelResult<Option<QuantPart>> {
+    let [rows, cols] = p.shape;
+    if !QuantPart::fits(QuantFormat::q8(stored), cols) {
+        return Ok(None);
+    }
+    let t = src.require(p.name, &p.shape)?;
+    Ok(Some(QuantPart::from_f32(stored, rows, cols, &t.data)))
+}
+
 impl<B: Backend> LlamaWeights<B> {
     /// Loads every weight from `src`, checking shapes against `config` (which the loader has
-    /// completed with the tensor-dependent flags).
+    /// completed with the tensor-dependent flags). `dtype` is resolved for the kernel first;
+    /// `Quant` needs the host kernel.
     pub fn load(
         src: &WeightSource,
         config: &LlamaConfig,
@@ -102,15 +158,39 @@ impl<B: Backend> LlamaWeights<B> {
     ) -> ModelResult<Self> {
         let c = config;
         let kernel = kernel.resolve::<B>();
-        let proj = |t: HostTensor| Projection::<B>::new(t, kernel, dtype, device);
+        let dtype = dtype.resolve(kernel);
+        if dtype == ComputeDType::Quant && kernel != ProjectionKernel::Host {
+            return Err(ModelError::InvalidOption {
+                option: "dtype".into(),
+                reason: "quant runs on the host kernel only (the CPU backend's default kernel)"
+                    .into(),
+            });
+        }
+        let proj = |parts: &[RowSource]| -> ModelResult<Projection<B>> {
+            if dtype == ComputeDType::Quant {
+                if let Some(m) = quant_matrix(src, parts)? {
+                    return Ok(Projection::Host(Arc::new(HostMatrix::quantized(m))));
+                }
+            }
+            let mut ts = Vec::with_capacity(parts.len());
+            for p in parts {
+                let t = src.require(p.name, &p.shape)?;
+                ts.push(match p.rope_heads {
+                    Some(h) => t.unpermute_rope_rows(h),
+                    None => t,
+                });
+            }
+            Ok(Projection::<B>::new(concat_rows(ts), kernel, dtype, device))
+        };
+        let one = |name, shape| [RowSource { name, shape, rope_heads: None }];
         let (h, q, kv, inter) = (c.hidden_size, c.q_dim(), c.kv_dim(), c.intermediate_size);
         let unpermute = matches!(src, WeightSource::Gguf(_))
             && c.architecture == crate::config::Architecture::Llama;
-        let embed = src.require(WeightName::Embed, &[c.vocab_size, h])?;
+        let embed = proj(&one(WeightName::Embed, [c.vocab_size, h]))?;
         let lm_head = if c.tie_embeddings {
             None
         } else {
-            Some(proj(src.require(WeightName::LmHead, &[c.vocab_size, h])?))
+            Some(proj(&one(WeightName::LmHead, [c.vocab_size, h]))?)
         };
         let on_host = kernel == ProjectionKernel::Host;
         let final_norm_t = src.require(WeightName::FinalNorm, &[h])?;
@@ -120,9 +200,12 @@ impl<B: Backend> LlamaWeights<B> {
         let mut layers = Vec::with_capacity(c.num_layers);
         for i in 0..c.num_layers {
             let w = |lw| WeightName::Layer(i, lw);
-            let mut wq = src.require(w(LayerWeight::Q), &[q, h])?;
-            let mut wk = src.require(w(LayerWeight::K), &[kv, h])?;
-            let wv = src.require(w(LayerWeight::V), &[kv, h])?;
+            let rope = |heads: usize| unpermute.then_some(heads);
+            let qkv = [
+                RowSource { name: w(LayerWeight::Q), shape: [q, h], rope_heads: rope(c.num_heads) },
+                RowSource { name: w(LayerWeight::K), shape: [kv, h], rope_heads: rope(c.num_kv_heads) },
+                RowSource { name: w(LayerWeight::V), shape: [kv, h], rope_heads: None },
+            ];
             let mut biases = if c.attention_bias {
                 Some([
                     src.require(w(LayerWeight::QBias), &[q])?,
@@ -133,16 +216,15 @@ impl<B: Backend> LlamaWeights<B> {
                 None
             };
             if unpermute {
-                wq = wq.unpermute_rope_rows(c.num_heads);
-                wk = wk.unpermute_rope_rows(c.num_kv_heads);
                 if let Some(b) = biases.as_mut() {
                     b[0] = b[0].unpermute_rope_rows(c.num_heads);
                     b[1] = b[1].unpermute_rope_rows(c.num_kv_heads);
                 }
             }
-            let w_qkv = concat_rows(vec![wq, wk, wv]);
-            let gate = src.require(w(LayerWeight::Gate), &[inter, h])?;
-            let up = src.require(w(LayerWeight::Up), &[inter, h])?;
+            let gate_up = [
+                RowSource { name: w(LayerWeight::Gate), shape: [inter, h], rope_heads: None },
+                RowSource { name: w(LayerWeight::Up), shape: [inter, h], rope_heads: None },
+            ];
             let attn_norm = src.require(w(LayerWeight::AttnNorm), &[h])?;
             let ffn_norm = src.require(w(LayerWeight::FfnNorm), &[h])?;
             let b_qkv = biases.map(|b| concat_rows(b.into()));
@@ -155,18 +237,18 @@ impl<B: Backend> LlamaWeights<B> {
             }
             layers.push(LayerWeights {
                 attn_norm: upload(attn_norm, DType::F32, device),
-                w_qkv: proj(w_qkv),
+                w_qkv: proj(&qkv)?,
                 b_qkv: b_qkv.map(|b| upload(b, DType::F32, device)),
-                w_o: proj(src.require(w(LayerWeight::O), &[h, q])?),
+                w_o: proj(&one(w(LayerWeight::O), [h, q]))?,
                 ffn_norm: upload(ffn_norm, DType::F32, device),
-                w_gate_up: proj(concat_rows(vec![gate, up])),
-                w_down: proj(src.require(w(LayerWeight::Down), &[h, inter])?),
+                w_gate_up: proj(&gate_up)?,
+                w_down: proj(&one(w(LayerWeight::Down), [h, inter]))?,
             });
         }
         Ok(LlamaWeights {
             config: c.clone(),
             dtype,
-            embed: proj(embed),
+            embed,
             lm_head,
             final_norm,
             layers,
@@ -175,5 +257,35 @@ impl<B: Backend> LlamaWeights<B> {
                 final_norm,
             }),
         })
+    }
+
+    /// What each projection runs as and the bytes it streams, in forward order:
+    /// `(name, label, bytes)`, e.g. `("blk.0.qkv", "Q4_K+Q6_K", 4_718_592)`.
+    pub fn projection_report(&self) -> Vec<(String, String, usize)> {
+        let describe = |p: &Projection<B>| match p {
+            Projection::Host(m) => (m.label(), m.bytes()),
+            Projection::Device(t) => {
+                let dims = t.dims();
+                let bytes = dims[0] * dims[1] * if self.dtype == ComputeDType::F16 { 2 } else { 4 };
+                (format!("{}", self.dtype).to_uppercase(), bytes)
+            }
+        };
+        let mut out = Vec::new();
+        let mut push = |name: String, p: &Projection<B>| {
+            let (label, bytes) = describe(p);
+            out.push((name, label, bytes));
+        };
+        push("token_embd".into(), &self.embed);
+        for (i, l) in self.layers.iter().enumerate() {
+            push(format!("blk.{i}.attn_qkv"), &l.w_qkv);
+            push(format!("blk.{i}.attn_output"), &l.w_o);
+            push(format!("blk.{i}.ffn_gate_up"), &l.w_gate_up);
+            push(format!("blk.{i}.ffn_down"), &l.w_down);
+        }
+        match &self.lm_head {
+            Some(p) => push("output".into(), p),
+            None => push("output (tied to token_embd)".into(), &self.embed),
+        }
+        out
     }
 }

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Side by side with llama.cpp on the same GGUF files: one-token decode step, extend-8 (all 8
+# rows' logits: the work of verifying 8 draft tokens) and a 128-token prefill, for our
+# `bench-model` (default dtype: the quantized host kernels) and llama-cpp-python, in
+# alternating runs so both see the same machine load. Prints a markdown table of medians over
+# the rounds with ratios (llama.cpp time / ours: above 1 means we are faster).
+# Every performance claim against llama.cpp in docs/ comes from this script.
+#
+#   scripts/bench-vs-llamacpp.sh [ROUNDS]        (default 3)
+# Env: AUTOJUDGE_MODELS (model cache), AUTOJUDGE_BIN (a built `autojudge`), THREADS (2),
+#      LLAMACPP_VENV (a venv with llama-cpp-python; created when missing),
+#      LLAMACPP_VERSION (0.3.36), DTYPE (our --dtype, default auto), MODELS (file names).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-3}
+M=${AUTOJUDGE_MODELS:-$HOME/.cache/autojudge/models}
+THREADS=${THREADS:-2}
+DTYPE=${DTYPE:-auto}
+VENV=${LLAMACPP_VENV:-$HOME/.cache/autojudge/llamacpp-venv}
+VERSION=${LLAMACPP_VERSION:-0.3.36}
+MODELS=${MODELS:-SmolLM2-135M-Instruct.Q4_1.gguf qwen2.5-coder-0.5b-instruct-q4_k_m.gguf qwen2.5-coder-1.5b-instruct-q4_k_m.gguf}
+if ! "$VENV/bin/python" -c "import llama_cpp" 2>/dev/null; then
+  echo "installing llama-cpp-python $VERSION into $VENV (builds llama.cpp from source: minutes)" >&2
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q "llama-cpp-python==$VERSION"
+fi
+if [[ -z ${AUTOJUDGE_BIN:-} ]]; then
+  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/autojudge-target}
+  cargo build --release -q -p autojudge-cli
+  AUTOJUDGE_BIN=$CARGO_TARGET_DIR/release/autojudge
+fi
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+LCPP_VER=$("$VENV/bin/python" -c "import llama_cpp; print(llama_cpp.__version__)")
+echo "llama-cpp-python $LCPP_VER, $THREADS threads; autojudge $(git rev-parse --short HEAD) --dtype $DTYPE; $(nproc) cores: $(lscpu | sed -n 's/^Model name: *//p')"
+for model in $MODELS; do
+  f=$M/$model
+  [[ -f $f ]] || { echo "missing $f (scripts/fetch-models.sh)" >&2; exit 1; }
+  for r in $(seq "$ROUNDS"); do
+    RAYON_NUM_THREADS=$THREADS "$AUTOJUDGE_BIN" bench-model --model "$f" --dtype "$DTYPE" \
+      --max-context 1024 --prefill 128 --decode 32 --ks 1,8 --reps 7 >"$OUT/$model.ours.$r" 2>&1
+    "$VENV/bin/python" scripts/llamacpp_bench.py --model "$f" --threads "$THREADS" \
+      --prefill 128 --decode 32 --ks 1,8 --reps 7 >"$OUT/$model.llamacpp.$r" 2>&1
+    echo "  $model round $r/$ROUNDS done" >&2
+  done
+done
+"$VENV/bin/python" - "$OUT" $MODELS <<'PY'
+import re, statistics, sys, glob
+out, models = sys.argv[1], sys.argv[2:]
+def parse(path):
+    t = open(path).read()
+    prefill = float(re.search(r"prefill \d+ tokens: ([\d.]+)s", t).group(1)) * 1e3
+    decode = float(re.search(r"decode: ([\d.]+) ms/token", t).group(1))
+    ext8 = float(re.search(r"^\s+8\s+([\d.]+)", t, re.M).group(1))
+    return prefill, decode, ext8
+print()
+print("| model | metric | llama.cpp ms | ours ms | llama.cpp / ours |")
+print("| --- | --- | --- | --- | --- |")
+for m in models:
+    runs = {e: [parse(p) for p in sorted(glob.glob(f"{out}/{m}.{e}.*"))] for e in ("llamacpp", "ours")}
+    for i, name in enumerate(("decode step", "extend-8", "prefill 128")):
+        l = statistics.median(r[i] for r in runs["llamacpp"])
+        o = statistics.median(r[i] for r in runs["ours"])
+        print(f"| {m} | {name} | {l:.1f} | {o:.1f} | {l / o:.2f}× |")
+print(f"\nmedians of {len(runs['ours'])} alternating rounds per model")
+PY
