@@ -10,7 +10,7 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 
 use crate::config::{Architecture, LlamaConfig};
 use crate::error::ModelResult;
-use crate::gguf::{GgufWriter, MetadataValue};
+use crate::gguf::{GgmlType, GgufWriter, MetadataValue};
 use crate::host_tensor::HostTensor;
 use crate::llama::{ComputeDType, Llama, LlamaWeights, ProjectionKernel};
 use crate::weight_name::{LayerWeight, WeightName};
@@ -56,6 +56,16 @@ impl TinyModel {
             dtype: ComputeDType::F32,
             kernel: ProjectionKernel::Auto,
         }
+    }
+
+    /// A 2-layer model 256 wide (intermediate 512, 4 heads of 64, 2 KV heads): the smallest
+    /// shape whose projections fit k-quant blocks of 256.
+    pub fn wide(seed: u64) -> Self {
+        let mut t = TinyModel::new(seed);
+        let c = &mut t.config;
+        (c.hidden_size, c.intermediate_size, c.head_dim) = (256, 512, 64);
+        t.weight_scale = 0.1;
+        t
     }
 
     /// A random model with the shape of a real one, for benchmarks: `smollm2-135m` or
@@ -168,6 +178,26 @@ impl TinyModel {
     /// Exports the model as a GGUF file (f32 tensors, llama.cpp naming and Q/K permutation
     /// for the `llama` architecture) with a byte-level BPE vocabulary whose token 0 is the EOS.
     pub fn to_gguf(&self) -> Vec<u8> {
+        self.gguf_bytes(|_| GgmlType::F32)
+    }
+
+    /// Exports the model as a GGUF file whose projections and embedding are stored as
+    /// round-to-nearest `bulk` blocks, with `attn_v` and `ffn_down` in `wide` (the mix of
+    /// llama.cpp's `*_K_M` files); a weight whose width is not whole blocks stays f32.
+    pub fn to_gguf_quantized(&self, bulk: GgmlType, wide: GgmlType) -> Vec<u8> {
+        self.gguf_bytes(|name| match name {
+            WeightName::Layer(_, LayerWeight::V | LayerWeight::Down) => wide,
+            WeightName::Embed
+            | WeightName::LmHead
+            | WeightName::Layer(
+                _,
+                LayerWeight::Q | LayerWeight::K | LayerWeight::O | LayerWeight::Gate | LayerWeight::Up,
+            ) => bulk,
+            _ => GgmlType::F32,
+        })
+    }
+
+    fn gguf_bytes(&self, stored: impl Fn(WeightName) -> GgmlType) -> Vec<u8> {
         let c = &self.config;
         let arch = match c.architecture {
             Architecture::Llama => "llama",
@@ -251,7 +281,12 @@ impl TinyModel {
                 ) => t.permute_rope_rows(c.num_kv_heads),
                 _ => t.clone(),
             };
-            w.tensor_f32(&name.gguf(), &t.shape, &t.data);
+            match crate::gguf::quantize(stored(name), &t.data).filter(|_| {
+                t.shape.len() == 2 && t.shape[1] % stored(name).block_len() == 0
+            }) {
+                Some(bytes) => w.tensor_typed(&name.gguf(), &t.shape, stored(name), bytes),
+                None => w.tensor_f32(&name.gguf(), &t.shape, &t.data),
+            };
         }
         w.to_bytes()
     }

@@ -121,6 +121,18 @@ proptest! {
     }
 
     #[test]
+    fn quantized_batches_are_bit_identical_to_single_extends(
+        members in prop::collection::vec(member_strategy(), 1..6),
+    ) {
+        for (label, m) in quantized_models() {
+            for (i, (a, b, na, nb)) in alone_and_batched(&m, &members).into_iter().enumerate() {
+                prop_assert_eq!(&a, &b, "{}: member {} of {:?}", label, i, members);
+                prop_assert_eq!(&na, &nb, "{}: next step after the batch, member {}", label, i);
+            }
+        }
+    }
+
+    #[test]
     fn burn_forward_batches_match_single_extends_within_rounding(
         members in prop::collection::vec(member_strategy(), 1..5),
     ) {

@@ -1,0 +1,92 @@
+//! The quantized host kernels inside whole models: a k-token extend reproduces k one-token
+//! steps bit for bit (what makes greedy speculative decoding lossless), and the logits stay
+//! close to the f32 forward of the same stored weights.
+
+mod common;
+
+use autojudge_core::{ModelSession, Outputs, TargetModel, TokenId};
+use autojudge_models::gguf::{GgmlType, GgufFile};
+use autojudge_models::tiny::TinyModel;
+use autojudge_models::{load_gguf_file, ComputeDType, Llama, LoadOptions};
+use common::*;
+use proptest::prelude::*;
+
+fn logits_in_chunks(m: &Llama<B>, tokens: &[TokenId], chunks: &[usize]) -> Vec<f32> {
+    let mut s = m.new_session().unwrap();
+    let mut out = Vec::new();
+    let (mut i, mut c) = (0, chunks.iter().cycle());
+    while i < tokens.len() {
+        let n = (*c.next().unwrap()).clamp(1, tokens.len() - i);
+        out.extend(s.extend(&tokens[i..i + n], Outputs::ALL_LOGITS).unwrap().logits);
+        i += n;
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    #[test]
+    fn quantized_forward_is_bit_identical_across_chunkings(
+        tokens in prop::collection::vec(0u32..64, 1..40),
+        chunks in prop::collection::vec(1usize..9, 1..5),
+    ) {
+        for (label, m) in quantized_models() {
+            let one = logits_in_chunks(&m, &tokens, &[1]);
+            prop_assert!(one.iter().all(|v| v.is_finite()), "{}: finite logits", label);
+            prop_assert_eq!(&logits_in_chunks(&m, &tokens, &[tokens.len()]), &one, "{}: full vs one", label);
+            prop_assert_eq!(&logits_in_chunks(&m, &tokens, &chunks), &one, "{}: chunks {:?}", label, chunks);
+        }
+    }
+}
+
+#[test]
+fn quantized_logits_stay_close_to_the_f32_forward_of_the_same_blocks() {
+    // The f32 forward dequantizes the same stored blocks, so the only difference is the int8
+    // activations (per 32 values for flat blocks, per 256 for k-quants).
+    let toks: Vec<TokenId> = (1..24).collect();
+    for (label, bytes, tol) in [
+        ("Q4_1+Q8_0", TinyModel::new(6).to_gguf_quantized(GgmlType::Q4_1, GgmlType::Q8_0), 0.03),
+        ("Q4_K+Q6_K", TinyModel::wide(7).to_gguf_quantized(GgmlType::Q4_K, GgmlType::Q6_K), 0.05),
+    ] {
+        let load = |dtype| {
+            let g = GgufFile::from_bytes(label, bytes.clone()).unwrap();
+            let opts = LoadOptions { dtype, ..LoadOptions::default() };
+            load_gguf_file::<B>(g, &opts, &Default::default()).unwrap().model
+        };
+        let a = logits_in_chunks(&load(ComputeDType::F32), &toks, &[toks.len()]);
+        let b = logits_in_chunks(&load(ComputeDType::Quant), &toks, &[toks.len()]);
+        let scale = a.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        let diff = max_abs_diff(&a, &b);
+        assert!(diff < tol * scale, "{label}: drift {diff} (scale {scale})");
+    }
+}
+
+#[test]
+fn quant_on_a_device_kernel_is_a_typed_error() {
+    let g = GgufFile::from_bytes("t.gguf", TinyModel::new(6).to_gguf()).unwrap();
+    let opts = LoadOptions {
+        dtype: ComputeDType::Quant,
+        kernel: autojudge_models::ProjectionKernel::Burn,
+        ..LoadOptions::default()
+    };
+    let err = load_gguf_file::<B>(g, &opts, &Default::default()).unwrap_err();
+    assert!(err.to_string().contains("host kernel"), "{err}");
+}
+
+#[test]
+fn auto_picks_quant_on_the_cpu_and_widths_that_do_not_fit_stay_f32() {
+    let mut t = TinyModel::new(3);
+    t.dtype = ComputeDType::Auto;
+    let m = t.build::<B>(&Default::default()).unwrap();
+    assert_eq!(m.dtype(), ComputeDType::Quant);
+    assert!(m.projection_report().iter().all(|r| r.1 == "Q8_0←F32"));
+    // 48 wide: not whole blocks of 32, so every projection keeps f32.
+    let mut odd = TinyModel::new(3);
+    odd.config.hidden_size = 48;
+    odd.config.head_dim = 12;
+    odd.dtype = ComputeDType::Quant;
+    let m = odd.build::<B>(&Default::default()).unwrap();
+    let labels: Vec<String> = m.projection_report().into_iter().map(|r| r.1).collect();
+    assert!(labels.iter().any(|l| l == "F32"), "{labels:?}");
+}
