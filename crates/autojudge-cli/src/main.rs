@@ -20,6 +20,8 @@ enum Command {
     BenchModel(commands::bench_model::BenchModelArgs),
     /// Compare target-only and speculative decoding on GSM8K prompts.
     BenchDecode(commands::bench_decode::BenchDecodeArgs),
+    /// Greedy outputs under two projection dtypes on GSM8K prompts: which change, from where.
+    DtypeAgreement(commands::dtype_agreement::DtypeAgreementArgs),
     /// Measure self-speculative draft views: agreement with the target and cost.
     DraftSweep(commands::draft_sweep::DraftSweepArgs),
     /// Mine important tokens (semi-greedy search) into a resumable directory.
@@ -51,6 +53,7 @@ fn main() -> anyhow::Result<()> {
         Command::Inspect(a) => commands::inspect::run(a),
         Command::BenchDecode(a) => commands::bench_decode::run(a),
         Command::DraftSweep(a) => commands::draft_sweep::run(a),
+        Command::DtypeAgreement(a) => commands::dtype_agreement::run(a),
         Command::Mine(a) => commands::mine::run(a),
         Command::Train(a) => commands::train::run(a),
         Command::LearningCurve(a) => commands::learning_curve::run(a),

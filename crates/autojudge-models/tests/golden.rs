@@ -56,14 +56,24 @@ fn read_golden(path: &std::path::Path) -> Golden {
     }
 }
 
-/// Checks logits rows and the greedy continuation; returns the largest logit error.
+/// Checks logits rows and that the greedy continuation is identical; returns the largest
+/// logit error.
 fn check(model_path: &std::path::Path, golden: &Golden) -> f32 {
     let loaded = load_model::<B>(model_path, &LoadOptions::default(), &Default::default()).unwrap();
-    check_loaded(&loaded, model_path, golden)
+    let (worst, agreed) = check_loaded(&loaded, model_path, golden, REL_TOL);
+    assert_eq!(agreed, golden.greedy.len(), "{}: greedy continuation differs", model_path.display());
+    worst
 }
 
-/// [`check`] on an already loaded model.
-fn check_loaded(loaded: &LoadedModel<B>, model_path: &std::path::Path, golden: &Golden) -> f32 {
+/// Checks an already loaded model's logits with tolerance `rel_tol` (relative to the largest
+/// reference logit of the row); returns the largest logit error and how many greedy tokens
+/// agree with the reference's before the first difference.
+fn check_loaded(
+    loaded: &LoadedModel<B>,
+    model_path: &std::path::Path,
+    golden: &Golden,
+    rel_tol: f32,
+) -> (f32, usize) {
     let mut s = loaded.model.new_session().unwrap();
     let out = s.extend(&golden.prompt, Outputs::ALL_LOGITS).unwrap();
     let mut worst = 0.0f32;
@@ -74,7 +84,7 @@ fn check_loaded(loaded: &LoadedModel<B>, model_path: &std::path::Path, golden: &
             let err = (row[*id] - want).abs();
             worst = worst.max(err / scale);
             assert!(
-                err <= REL_TOL * scale,
+                err <= rel_tol * scale,
                 "{}: position {pos} token {id}: ours {} vs reference {want}",
                 model_path.display(),
                 row[*id]
@@ -90,13 +100,12 @@ fn check_loaded(loaded: &LoadedModel<B>, model_path: &std::path::Path, golden: &
             .unwrap()
             .argmax_row(0);
     }
-    assert_eq!(
-        got,
-        golden.greedy,
-        "{}: greedy continuation differs",
-        model_path.display()
-    );
-    worst
+    let agreed = got
+        .iter()
+        .zip(&golden.greedy)
+        .take_while(|(a, b)| a == b)
+        .count();
+    (worst, agreed)
 }
 
 #[test]
@@ -129,7 +138,12 @@ fn tiny_hf_tokenizer_and_template_load() {
 
 /// A real GGUF against its fixture: our tokenizer's prompt ids equal HF's, then [`check`].
 /// The model is loaded once for both.
-fn check_real_gguf(path: &std::path::Path, fixture_name: &str, opts: LoadOptions) -> f32 {
+fn check_real_gguf(
+    path: &std::path::Path,
+    fixture_name: &str,
+    opts: LoadOptions,
+    rel_tol: f32,
+) -> (f32, usize) {
     let golden = read_golden(&fixture(fixture_name));
     let v: Value =
         serde_json::from_str(&std::fs::read_to_string(fixture(fixture_name)).unwrap()).unwrap();
@@ -142,14 +156,43 @@ fn check_real_gguf(path: &std::path::Path, fixture_name: &str, opts: LoadOptions
         ids, golden.prompt,
         "GGUF tokenizer disagrees with the HF tokenizer"
     );
-    check_loaded(&loaded, path, &golden)
+    check_loaded(&loaded, path, &golden, rel_tol)
 }
 
 #[test]
 fn smollm2_matches_transformers_gguf_reference() {
     let path = smollm_path();
-    let worst = check_real_gguf(&path, "smollm2_golden.json", LoadOptions::default());
+    let (worst, agreed) = check_real_gguf(
+        &path,
+        "smollm2_golden.json",
+        LoadOptions::default(),
+        REL_TOL,
+    );
+    assert_eq!(agreed, 32, "greedy continuation differs");
     eprintln!("SmolLM2: worst relative logit error {worst:.2e}");
+}
+
+/// Logit tolerance of the quantized path (int8 activations) against llama.cpp's own quantized
+/// kernels on the same file and against HF's f32 forward of the dequantized weights. Measured
+/// worst (this file and prompt): 0.064 vs llama.cpp, 0.050 vs HF; llama.cpp itself is 0.038
+/// from HF (its f16 KV cache and activation rounding differ from ours).
+const QUANT_REL_TOL: f32 = 0.08;
+
+#[test]
+fn smollm2_quantized_path_matches_llama_cpp_and_transformers_within_int8_noise() {
+    let path = smollm_path();
+    let opts = LoadOptions {
+        dtype: autojudge_models::ComputeDType::Quant,
+        ..LoadOptions::default()
+    };
+    let (worst, agreed) =
+        check_real_gguf(&path, "smollm2_llamacpp_golden.json", opts.clone(), QUANT_REL_TOL);
+    eprintln!("SmolLM2 quantized vs llama.cpp: worst relative logit error {worst:.2e}, greedy agrees for {agreed}/32 tokens");
+    // Two engines that round differently part at a near-tie; the first 27 tokens agree.
+    assert!(agreed >= 24, "greedy agrees with llama.cpp for only {agreed} tokens");
+    let (worst, agreed) = check_real_gguf(&path, "smollm2_golden.json", opts, QUANT_REL_TOL);
+    eprintln!("SmolLM2 quantized vs HF f32: worst relative logit error {worst:.2e}, greedy agrees for {agreed}/32 tokens");
+    assert!(agreed >= 24, "greedy agrees with HF for only {agreed} tokens");
 }
 
 /// Opt-in (large model): `AUTOJUDGE_QWEN_TARGET=/path/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
@@ -167,7 +210,8 @@ fn qwen_coder_1_5b_matches_transformers_gguf_reference() {
         max_context: Some(512),
         ..Default::default()
     };
-    let worst = check_real_gguf(&path, "qwen_golden.json", opts);
+    let (worst, agreed) = check_real_gguf(&path, "qwen_golden.json", opts, REL_TOL);
+    assert_eq!(agreed, 32, "greedy continuation differs");
     eprintln!("Qwen2.5-Coder-1.5B: worst relative logit error {worst:.2e}");
 }
 

@@ -4,6 +4,7 @@ pub mod bench_decode;
 pub mod bench_model;
 pub mod combine;
 pub mod draft_sweep;
+pub mod dtype_agreement;
 pub mod eval;
 pub mod generate;
 pub mod inspect;
