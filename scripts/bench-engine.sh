@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Engine benchmark behind docs/engine.md: `bench-model` (prefill, decode, extend-k cost) on
-# SmolLM2-135M (f32 three times, f16 twice) and the Qwen2.5-Coder pair, with this checkout's
-# release build; with BEFORE_BIN, that build's SmolLM2 f32 and Qwen f16 rows interleaved, so
-# both see the same machine load. Run it on an otherwise idle machine.
+# SmolLM2-135M (quant three times, f32 and f16 twice) and the Qwen2.5-Coder pair (quant, f16),
+# with this checkout's release build; with BEFORE_BIN, that build's SmolLM2 and Qwen rows
+# (same dtypes) interleaved, so both see the same machine load. Run it on an otherwise idle
+# machine. Comparisons with llama.cpp: scripts/bench-vs-llamacpp.sh.
 #
 #   scripts/bench-engine.sh [BEFORE_BIN]
 # Env: AUTOJUDGE_MODELS (model cache), AUTOJUDGE_BIN (a built `autojudge`).
@@ -21,14 +22,17 @@ Q=$M/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
 D=$M/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
 run() { echo "== $*"; "$@" 2>&1 | grep -E "prefill|decode|^ +[0-9]|RSS"; }
 for _ in 1 2 3; do
-  run "$NEW" bench-model --model "$S" --reps 15 --decode 64
-  [[ -z $OLD ]] || run "$OLD" bench-model --model "$S" --reps 15 --decode 64
+  run "$NEW" bench-model --model "$S" --dtype quant --reps 15 --decode 64
+  [[ -z $OLD ]] || run "$OLD" bench-model --model "$S" --dtype quant --reps 15 --decode 64
 done
-for _ in 1 2; do run "$NEW" bench-model --model "$S" --dtype f16 --reps 15 --decode 64; done
+for d in f32 f16; do
+  for _ in 1 2; do run "$NEW" bench-model --model "$S" --dtype $d --reps 15 --decode 64; done
+done
 if [[ -f $Q && -f $D ]]; then
   QW=(--max-context 4096 --reps 5 --decode 16)
-  run "$NEW" bench-model --model "$Q" --dtype f16 "${QW[@]}"
-  [[ -z $OLD ]] || run "$OLD" bench-model --model "$Q" --dtype f16 "${QW[@]}"
-  run "$NEW" bench-model --model "$Q" --dtype f32 "${QW[@]}"
-  run "$NEW" bench-model --model "$D" --dtype f16 "${QW[@]}"
+  for d in quant f16; do
+    run "$NEW" bench-model --model "$Q" --dtype $d "${QW[@]}"
+    [[ -z $OLD ]] || run "$OLD" bench-model --model "$Q" --dtype $d "${QW[@]}"
+    run "$NEW" bench-model --model "$D" --dtype $d "${QW[@]}"
+  done
 fi

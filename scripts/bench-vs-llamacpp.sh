@@ -9,7 +9,8 @@
 #   scripts/bench-vs-llamacpp.sh [ROUNDS]        (default 3)
 # Env: AUTOJUDGE_MODELS (model cache), AUTOJUDGE_BIN (a built `autojudge`), THREADS (2),
 #      LLAMACPP_VENV (a venv with llama-cpp-python; created when missing),
-#      LLAMACPP_VERSION (0.3.36), DTYPE (our --dtype, default auto), MODELS (file names).
+#      LLAMACPP_VERSION (0.3.36), DTYPE (our --dtype, default auto), MODELS (file names),
+#      RAW_DIR (keep every run's raw output there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
@@ -29,8 +30,13 @@ if [[ -z ${AUTOJUDGE_BIN:-} ]]; then
   cargo build --release -q -p autojudge-cli
   AUTOJUDGE_BIN=$CARGO_TARGET_DIR/release/autojudge
 fi
-OUT=$(mktemp -d)
-trap 'rm -rf "$OUT"' EXIT
+if [[ -n ${RAW_DIR:-} ]]; then
+  OUT=$RAW_DIR
+  mkdir -p "$OUT"
+else
+  OUT=$(mktemp -d)
+  trap 'rm -rf "$OUT"' EXIT
+fi
 LCPP_VER=$("$VENV/bin/python" -c "import llama_cpp; print(llama_cpp.__version__)")
 echo "llama-cpp-python $LCPP_VER, $THREADS threads; autojudge $(git rev-parse --short HEAD) --dtype $DTYPE; $(nproc) cores: $(lscpu | sed -n 's/^Model name: *//p')"
 for model in $MODELS; do
@@ -58,7 +64,7 @@ print("| model | metric | llama.cpp ms | ours ms | llama.cpp / ours |")
 print("| --- | --- | --- | --- | --- |")
 for m in models:
     runs = {e: [parse(p) for p in sorted(glob.glob(f"{out}/{m}.{e}.*"))] for e in ("llamacpp", "ours")}
-    for i, name in enumerate(("decode step", "extend-8", "prefill 128")):
+    for i, name in enumerate(("prefill 128", "decode step", "extend-8")):
         l = statistics.median(r[i] for r in runs["llamacpp"])
         o = statistics.median(r[i] for r in runs["ours"])
         print(f"| {m} | {name} | {l:.1f} | {o:.1f} | {l / o:.2f}× |")

@@ -3,7 +3,9 @@
 
 use autojudge_core::{TargetModel, TokenId};
 use autojudge_decode::policies::ExactMatch;
-use autojudge_decode::{generate_speculative, generate_target_only, DecodeConfig, Hooks, ModelDrafter};
+use autojudge_decode::{
+    generate_speculative, generate_target_only, DecodeConfig, Hooks, ModelDrafter,
+};
 use autojudge_models::backend::CpuBackend as B;
 use autojudge_models::gguf::{GgmlType, GgufFile};
 use autojudge_models::tiny::TinyModel;
@@ -16,7 +18,9 @@ fn quantized(bytes: Vec<u8>) -> Llama<B> {
         dtype: ComputeDType::Quant,
         ..LoadOptions::default()
     };
-    load_gguf_file::<B>(g, &opts, &Default::default()).unwrap().model
+    load_gguf_file::<B>(g, &opts, &Default::default())
+        .unwrap()
+        .model
 }
 
 proptest! {

@@ -36,7 +36,8 @@ impl HostTensor {
         let mut out = vec![0.0f32; self.data.len()];
         for (hf, &gguf) in order.iter().enumerate() {
             let (src, dst) = if to_gguf { (hf, gguf) } else { (gguf, hf) };
-            out[dst * cols..(dst + 1) * cols].copy_from_slice(&self.data[src * cols..(src + 1) * cols]);
+            out[dst * cols..(dst + 1) * cols]
+                .copy_from_slice(&self.data[src * cols..(src + 1) * cols]);
         }
         HostTensor {
             shape: self.shape.clone(),

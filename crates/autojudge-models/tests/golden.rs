@@ -61,7 +61,12 @@ fn read_golden(path: &std::path::Path) -> Golden {
 fn check(model_path: &std::path::Path, golden: &Golden) -> f32 {
     let loaded = load_model::<B>(model_path, &LoadOptions::default(), &Default::default()).unwrap();
     let (worst, agreed) = check_loaded(&loaded, model_path, golden, REL_TOL);
-    assert_eq!(agreed, golden.greedy.len(), "{}: greedy continuation differs", model_path.display());
+    assert_eq!(
+        agreed,
+        golden.greedy.len(),
+        "{}: greedy continuation differs",
+        model_path.display()
+    );
     worst
 }
 
@@ -185,14 +190,24 @@ fn smollm2_quantized_path_matches_llama_cpp_and_transformers_within_int8_noise()
         dtype: autojudge_models::ComputeDType::Quant,
         ..LoadOptions::default()
     };
-    let (worst, agreed) =
-        check_real_gguf(&path, "smollm2_llamacpp_golden.json", opts.clone(), QUANT_REL_TOL);
+    let (worst, agreed) = check_real_gguf(
+        &path,
+        "smollm2_llamacpp_golden.json",
+        opts.clone(),
+        QUANT_REL_TOL,
+    );
     eprintln!("SmolLM2 quantized vs llama.cpp: worst relative logit error {worst:.2e}, greedy agrees for {agreed}/32 tokens");
     // Two engines that round differently part at a near-tie; the first 27 tokens agree.
-    assert!(agreed >= 24, "greedy agrees with llama.cpp for only {agreed} tokens");
+    assert!(
+        agreed >= 24,
+        "greedy agrees with llama.cpp for only {agreed} tokens"
+    );
     let (worst, agreed) = check_real_gguf(&path, "smollm2_golden.json", opts, QUANT_REL_TOL);
     eprintln!("SmolLM2 quantized vs HF f32: worst relative logit error {worst:.2e}, greedy agrees for {agreed}/32 tokens");
-    assert!(agreed >= 24, "greedy agrees with HF for only {agreed} tokens");
+    assert!(
+        agreed >= 24,
+        "greedy agrees with HF for only {agreed} tokens"
+    );
 }
 
 /// Opt-in (large model): `AUTOJUDGE_QWEN_TARGET=/path/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf

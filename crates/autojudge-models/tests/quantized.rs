@@ -17,7 +17,11 @@ fn logits_in_chunks(m: &Llama<B>, tokens: &[TokenId], chunks: &[usize]) -> Vec<f
     let (mut i, mut c) = (0, chunks.iter().cycle());
     while i < tokens.len() {
         let n = (*c.next().unwrap()).clamp(1, tokens.len() - i);
-        out.extend(s.extend(&tokens[i..i + n], Outputs::ALL_LOGITS).unwrap().logits);
+        out.extend(
+            s.extend(&tokens[i..i + n], Outputs::ALL_LOGITS)
+                .unwrap()
+                .logits,
+        );
         i += n;
     }
     out
@@ -46,13 +50,26 @@ fn quantized_logits_stay_close_to_the_f32_forward_of_the_same_blocks() {
     // activations (per 32 values for flat blocks, per 256 for k-quants).
     let toks: Vec<TokenId> = (1..24).collect();
     for (label, bytes, tol) in [
-        ("Q4_1+Q8_0", TinyModel::new(6).to_gguf_quantized(GgmlType::Q4_1, GgmlType::Q8_0), 0.03),
-        ("Q4_K+Q6_K", TinyModel::wide(7).to_gguf_quantized(GgmlType::Q4_K, GgmlType::Q6_K), 0.05),
+        (
+            "Q4_1+Q8_0",
+            TinyModel::new(6).to_gguf_quantized(GgmlType::Q4_1, GgmlType::Q8_0),
+            0.03,
+        ),
+        (
+            "Q4_K+Q6_K",
+            TinyModel::wide(7).to_gguf_quantized(GgmlType::Q4_K, GgmlType::Q6_K),
+            0.05,
+        ),
     ] {
         let load = |dtype| {
             let g = GgufFile::from_bytes(label, bytes.clone()).unwrap();
-            let opts = LoadOptions { dtype, ..LoadOptions::default() };
-            load_gguf_file::<B>(g, &opts, &Default::default()).unwrap().model
+            let opts = LoadOptions {
+                dtype,
+                ..LoadOptions::default()
+            };
+            load_gguf_file::<B>(g, &opts, &Default::default())
+                .unwrap()
+                .model
         };
         let a = logits_in_chunks(&load(ComputeDType::F32), &toks, &[toks.len()]);
         let b = logits_in_chunks(&load(ComputeDType::Quant), &toks, &[toks.len()]);

@@ -80,7 +80,10 @@ fn print_projections<B: Backend>(model: &autojudge_models::Llama<B>) {
         .iter()
         .map(|(l, n, b)| format!("{l} ×{n} ({:.1} MiB)", *b as f64 / (1 << 20) as f64))
         .collect();
-    let embed = report.iter().find(|r| r.0 == "token_embd").map(|r| r.1.clone());
+    let embed = report
+        .iter()
+        .find(|r| r.0 == "token_embd")
+        .map(|r| r.1.clone());
     println!(
         "projections ({}): {} = {:.1} MiB streamed per forward; token_embd rows {}",
         model.dtype(),

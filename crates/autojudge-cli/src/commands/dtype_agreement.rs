@@ -93,16 +93,29 @@ fn compare<B: Backend>(a: &DtypeAgreementArgs, device: &B::Device) -> anyhow::Re
     let mut rows = Vec::with_capacity(prompts.len());
     for (i, prompt) in prompts.iter().enumerate() {
         let t = Instant::now();
-        let want =
-            generate_target_only(&mut reference.new_session()?, prompt, &cfg, Hooks::default())?;
+        let want = generate_target_only(
+            &mut reference.new_session()?,
+            prompt,
+            &cfg,
+            Hooks::default(),
+        )?;
         reference_secs += t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let got =
-            generate_target_only(&mut loaded.model.new_session()?, prompt, &cfg, Hooks::default())?;
+        let got = generate_target_only(
+            &mut loaded.model.new_session()?,
+            prompt,
+            &cfg,
+            Hooks::default(),
+        )?;
         secs += t.elapsed().as_secs_f64();
         tokens += got.tokens.len();
         reference_tokens += want.tokens.len();
-        bar.set_message(format!("{} identical", rows.iter().filter(|r: &&PromptAgreement| r.first_difference.is_none()).count()));
+        bar.set_message(format!(
+            "{} identical",
+            rows.iter()
+                .filter(|r: &&PromptAgreement| r.first_difference.is_none())
+                .count()
+        ));
         let first_difference = (got.tokens != want.tokens).then(|| {
             got.tokens
                 .iter()
@@ -132,8 +145,13 @@ fn compare<B: Backend>(a: &DtypeAgreementArgs, device: &B::Device) -> anyhow::Re
     println!("| prompt | {theirs} tokens | {ours} tokens | first difference |");
     println!("| --- | --- | --- | --- |");
     for r in &rows {
-        let diff = r.first_difference.map_or("identical".into(), |p| format!("token {p}"));
-        println!("| {} | {} | {} | {diff} |", r.prompt, r.reference_tokens, r.tokens);
+        let diff = r
+            .first_difference
+            .map_or("identical".into(), |p| format!("token {p}"));
+        println!(
+            "| {} | {} | {} | {diff} |",
+            r.prompt, r.reference_tokens, r.tokens
+        );
     }
     let mut changed: Vec<usize> = rows.iter().filter_map(|r| r.first_difference).collect();
     changed.sort_unstable();

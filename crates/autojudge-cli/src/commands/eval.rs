@@ -87,7 +87,6 @@ fn methods(
 /// The settings an evaluation directory records for this task, pair and window.
 pub fn eval_settings<B: Backend>(
     task: &TaskArgs,
-    model: &ModelArgs,
     pair: &ModelPair<B>,
     oracle: &dyn Oracle,
     k: usize,
@@ -101,7 +100,8 @@ pub fn eval_settings<B: Backend>(
         wording: task.wording_tag(),
         target: pair.target.info().name.clone(),
         draft: pair.draft.info().name.clone(),
-        dtype: format!("{:?}", model.dtype),
+        // The dtype the projections actually run in (`auto` resolved).
+        dtype: format!("{:?}", pair.target.dtype()),
         k,
         max_new_tokens,
     }
@@ -164,7 +164,6 @@ fn eval<B: Backend>(a: &EvalArgs, device: &B::Device) -> anyhow::Result<()> {
     };
     let settings = eval_settings(
         &a.task,
-        &a.model,
         &pair,
         oracle.as_ref(),
         a.k,

@@ -10,7 +10,7 @@ use clap::Args;
 pub struct InspectArgs {
     /// The `.gguf` file.
     pub path: PathBuf,
-    /// Also list every tensor.
+    /// Also list every tensor, with what it runs as under `--dtype quant` (the CPU default).
     #[arg(long)]
     pub tensors: bool,
 }
@@ -46,7 +46,13 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
         e.0 += 1;
         e.1 += t.nbytes;
         if a.tensors {
-            println!("  {} {:?} {}", t.name, t.shape(), t.dtype);
+            let runs_as = autojudge_models::quantized_kernel_label(t.dtype, &t.shape());
+            println!(
+                "  {} {:?} {} → quant: {runs_as}",
+                t.name,
+                t.shape(),
+                t.dtype
+            );
         }
     }
     for (ty, (n, bytes)) in by_type {

@@ -195,7 +195,6 @@ fn pipeline<B: Backend>(a: &PipelineArgs, device: &B::Device) -> anyhow::Result<
         eval_dir: eval_dir.clone(),
         eval_settings: eval::eval_settings(
             &test,
-            &a.model,
             &pair,
             oracle.as_ref(),
             a.k,

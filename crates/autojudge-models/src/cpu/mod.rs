@@ -12,5 +12,5 @@ pub(crate) mod quant_matrix;
 
 pub use host_matrix::HostMatrix;
 pub use matmul::matmul_xwt;
-pub use quant_format::QuantFormat;
+pub use quant_format::{quantized_kernel_label, QuantFormat};
 pub use quant_matrix::{QuantMatrix, QuantPart};

@@ -98,7 +98,10 @@ impl SuperActivations {
     /// Quantizes `rows` rows of `cols` values: `d = max|x| / 127` per 256 values, codes
     /// `round(x / d)`.
     pub fn new(x: &[f32], rows: usize, cols: usize) -> Self {
-        assert!(x.len() == rows * cols && cols % SUPER == 0, "activation shape");
+        assert!(
+            x.len() == rows * cols && cols.is_multiple_of(SUPER),
+            "activation shape"
+        );
         let mut a = SuperActivations {
             rows,
             cols,

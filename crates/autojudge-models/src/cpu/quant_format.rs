@@ -133,3 +133,18 @@ impl QuantFormat {
         }
     }
 }
+
+/// What a stored `[rows, cols]` weight of type `t` runs as under `--dtype quant`: its own blocks
+/// (`Q4_K`), 8-bit requantized rows (`Q8_0←F16`), or `F32` when its width is not whole blocks.
+/// (A 1-D tensor, a norm or bias, always stays f32.)
+pub fn quantized_kernel_label(t: GgmlType, shape: &[usize]) -> String {
+    let [_, cols] = shape else {
+        return "F32".into();
+    };
+    let f = QuantFormat::for_stored(t).unwrap_or(QuantFormat::q8(t));
+    if cols.is_multiple_of(f.scheme.block_len()) {
+        f.label()
+    } else {
+        "F32".into()
+    }
+}

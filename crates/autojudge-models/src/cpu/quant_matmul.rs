@@ -27,6 +27,9 @@
 //! ([`reference_dot`] and [`reference_dot_super`] are the specifications the tests hold them
 //! to), and a row's result never depends on k or on the batch.
 
+// Lane and register-block loops index several arrays in step; iterators would hide that.
+#![allow(clippy::needless_range_loop)]
+
 use rayon::prelude::*;
 
 use super::quant_activations::{QuantActivations, SuperActivations};
@@ -248,7 +251,11 @@ pub fn reference_dot_super(part: &QuantPart, r: usize, a: &SuperActivations, c: 
         if scheme == ScaleScheme::SuperOffset {
             let sums = &a.block_sum[(c * cols) / 32 + s * 8..][..8];
             for l in 0..16 {
-                let (xb, mn) = if l < 8 { (sums[l], scales[8 + l]) } else { (0.0, 0) };
+                let (xb, mn) = if l < 8 {
+                    (sums[l], scales[8 + l])
+                } else {
+                    (0.0, 0)
+                };
                 acc[l] = xb.mul_add(mn as f32 * -dmin, acc[l]);
             }
         }
@@ -341,7 +348,12 @@ mod simd {
         let mut q = _mm512_and_si512(both, _mm512_set1_epi8(0x0F));
         for p in 0..P {
             let bits = (rec.add(32 + 8 * p) as *const u64).read_unaligned();
-            q = _mm512_mask_add_epi8(q, _cvtu64_mask64(bits), q, _mm512_set1_epi8((16u8 << p) as i8));
+            q = _mm512_mask_add_epi8(
+                q,
+                _cvtu64_mask64(bits),
+                q,
+                _mm512_set1_epi8((16u8 << p) as i8),
+            );
         }
         q
     }
@@ -354,7 +366,10 @@ mod simd {
             FLAT_OFFSET => {
                 let v = _mm512_castps128_ps512(_mm_cvtph_ps(_mm_loadl_epi64(s as *const __m128i)));
                 let m_idx = _mm512_add_epi32(by8, _mm512_set1_epi32(2));
-                (_mm512_permutexvar_ps(by8, v), _mm512_permutexvar_ps(m_idx, v))
+                (
+                    _mm512_permutexvar_ps(by8, v),
+                    _mm512_permutexvar_ps(m_idx, v),
+                )
             }
             _ => {
                 let v = _mm_cvtph_ps(_mm_cvtsi32_si128((s as *const i32).read_unaligned()));
@@ -517,7 +532,8 @@ mod simd {
                 if Z {
                     let v = _mm_loadu_si128(h.add(8) as *const __m128i);
                     scv[i] = _mm512_cvtepi8_epi16(_mm256_zextsi128_si256(v));
-                    neg32[i] = _mm512_sub_epi16(_mm512_setzero_si512(), _mm512_slli_epi16::<5>(scv[i]));
+                    neg32[i] =
+                        _mm512_sub_epi16(_mm512_setzero_si512(), _mm512_slli_epi16::<5>(scv[i]));
                 } else {
                     let v = _mm_loadl_epi64(h.add(8) as *const __m128i);
                     scv[i] = _mm512_cvtepu8_epi16(_mm256_zextsi128_si256(v));
@@ -539,7 +555,10 @@ mod simd {
                 }
                 for cc in 0..C {
                     let x = _mm512_loadu_si512(
-                        a.codes.as_ptr().add((c + cc) * cols + s * SUPER + j * CHUNK) as *const __m512i,
+                        a.codes
+                            .as_ptr()
+                            .add((c + cc) * cols + s * SUPER + j * CHUNK)
+                            as *const __m512i,
                     );
                     for i in 0..R {
                         let p = _mm512_maddubs_epi16(q[i], x);
@@ -620,7 +639,11 @@ mod tests {
                         } else {
                             reference_dot(part, r, &flat, c)
                         };
-                        assert_eq!(y[c * rows + r].to_bits(), want.to_bits(), "{t} k={k} r={r} c={c}");
+                        assert_eq!(
+                            y[c * rows + r].to_bits(),
+                            want.to_bits(),
+                            "{t} k={k} r={r} c={c}"
+                        );
                     }
                 }
             }
@@ -629,7 +652,12 @@ mod tests {
 
     #[test]
     fn each_row_is_independent_of_k() {
-        for t in [GgmlType::Q4_1, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0] {
+        for t in [
+            GgmlType::Q4_1,
+            GgmlType::Q4_K,
+            GgmlType::Q6_K,
+            GgmlType::Q8_0,
+        ] {
             let (rows, cols) = (36, 256);
             let m = matrix(t, rows, cols);
             let x = acts(9, cols, 3);
@@ -666,9 +694,13 @@ mod tests {
                 for r in 0..rows {
                     let wr = &wf[r * cols..(r + 1) * cols];
                     let exact: f64 = wr.iter().zip(xr).map(|(a, b)| *a as f64 * *b as f64).sum();
-                    let bound: f64 = wr.iter().map(|a| a.abs() as f64).sum::<f64>() * amax as f64 / 254.0;
+                    let bound: f64 =
+                        wr.iter().map(|a| a.abs() as f64).sum::<f64>() * amax as f64 / 254.0;
                     let got = y[c * rows + r] as f64;
-                    assert!((got - exact).abs() <= bound * 1.01 + 1e-4, "{t} r={r}: {got} vs {exact} (bound {bound})");
+                    assert!(
+                        (got - exact).abs() <= bound * 1.01 + 1e-4,
+                        "{t} r={r}: {got} vs {exact} (bound {bound})"
+                    );
                 }
             }
         }

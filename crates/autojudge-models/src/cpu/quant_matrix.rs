@@ -61,7 +61,7 @@ impl QuantPart {
 
     /// Whether `cols` weights per row can be packed in `format`.
     pub fn fits(format: QuantFormat, cols: usize) -> bool {
-        cols > 0 && cols % format.scheme.block_len() == 0
+        cols > 0 && cols.is_multiple_of(format.scheme.block_len())
     }
 
     /// Repacks `rows × cols` weights stored as GGUF blocks of `format.source` (`bytes` holds
@@ -75,7 +75,10 @@ impl QuantPart {
         let block_len = t.block_len();
         let block_bytes = t.block_bytes().expect("validated type");
         let row_src = cols / block_len * block_bytes;
-        assert!(Self::fits(format, cols) && bytes.len() == rows * row_src, "block sizes");
+        assert!(
+            Self::fits(format, cols) && bytes.len() == rows * row_src,
+            "block sizes"
+        );
         Self::pack(format, rows, cols, |r| {
             let mut rc = RowCodes::new(format, cols);
             for (b, blk) in bytes[r * row_src..(r + 1) * row_src]
@@ -92,13 +95,20 @@ impl QuantPart {
     /// rounding: `d = max|x| / 127`, codes `round(x / d)`), for weights stored as floats.
     pub fn from_f32(source: GgmlType, rows: usize, cols: usize, data: &[f32]) -> Self {
         let format = QuantFormat::q8(source);
-        assert!(Self::fits(format, cols) && data.len() == rows * cols, "f32 sizes");
+        assert!(
+            Self::fits(format, cols) && data.len() == rows * cols,
+            "f32 sizes"
+        );
         Self::pack(format, rows, cols, |r| {
             let mut rc = RowCodes::new(format, cols);
             for (b, x) in data[r * cols..(r + 1) * cols].chunks_exact(32).enumerate() {
                 let amax = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
                 let d = f16::from_f32(amax / 127.0);
-                let inv = if d.to_f32() > 0.0 { 1.0 / d.to_f32() } else { 0.0 };
+                let inv = if d.to_f32() > 0.0 {
+                    1.0 / d.to_f32()
+                } else {
+                    0.0
+                };
                 for (i, v) in x.iter().enumerate() {
                     let q = (v * inv).round().clamp(-127.0, 127.0) as i32;
                     rc.codes[b * 32 + i] = (q + 128) as u8;
@@ -311,11 +321,21 @@ fn decode_block(t: GgmlType, b: &[u8], at: usize, rc: &mut RowCodes) {
             let (scales, qh, qs) = match t {
                 GgmlType::Q4_0 => (2, None, &b[2..18]),
                 GgmlType::Q4_1 => (4, None, &b[4..20]),
-                GgmlType::Q5_0 => (2, Some(u32::from_le_bytes(b[2..6].try_into().unwrap())), &b[6..22]),
-                _ => (4, Some(u32::from_le_bytes(b[4..8].try_into().unwrap())), &b[8..24]),
+                GgmlType::Q5_0 => (
+                    2,
+                    Some(u32::from_le_bytes(b[2..6].try_into().unwrap())),
+                    &b[6..22],
+                ),
+                _ => (
+                    4,
+                    Some(u32::from_le_bytes(b[4..8].try_into().unwrap())),
+                    &b[8..24],
+                ),
             };
             for j in 0..16 {
-                let (h0, h1) = qh.map_or((0, 0), |h| (((h >> j) & 1) as u8, ((h >> (j + 16)) & 1) as u8));
+                let (h0, h1) = qh.map_or((0, 0), |h| {
+                    (((h >> j) & 1) as u8, ((h >> (j + 16)) & 1) as u8)
+                });
                 codes[j] = (qs[j] & 0x0F) | (h0 << 4);
                 codes[j + 16] = (qs[j] >> 4) | (h1 << 4);
             }
@@ -401,10 +421,7 @@ impl QuantMatrix {
 
     /// Bytes streamed per full pass over the matrix.
     pub fn bytes(&self) -> usize {
-        self.parts
-            .iter()
-            .map(|p| p.data.len())
-            .sum()
+        self.parts.iter().map(|p| p.data.len()).sum()
     }
 
     /// Appends row `r` as f32 to `out` (embedding lookup).
@@ -438,10 +455,14 @@ pub(crate) mod tests {
 
     /// Deterministic pseudo-random bytes.
     pub(crate) fn bytes(n: usize, seed: u64) -> Vec<u8> {
-        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (0..n)
             .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 (s >> 33) as u8
             })
             .collect()
@@ -509,7 +530,10 @@ pub(crate) mod tests {
         for (b, (g, w)) in got.chunks(32).zip(x.chunks(32)).enumerate() {
             let step = w.iter().fold(0.0f32, |m, v| m.max(v.abs())) / 127.0;
             for (a, e) in g.iter().zip(w) {
-                assert!((a - e).abs() <= 0.51 * step + 1e-3 * step.max(1.0), "block {b}");
+                assert!(
+                    (a - e).abs() <= 0.51 * step + 1e-3 * step.max(1.0),
+                    "block {b}"
+                );
             }
         }
     }

@@ -11,7 +11,7 @@ use super::GgmlType;
 /// type this quantizer does not write or a length that is not whole blocks.
 pub fn quantize(ty: GgmlType, data: &[f32]) -> Option<Vec<u8>> {
     let n = ty.block_len();
-    if data.is_empty() || data.len() % n != 0 {
+    if data.is_empty() || !data.len().is_multiple_of(n) {
         return None;
     }
     let block: fn(&[f32], &mut Vec<u8>) = match ty {
@@ -54,7 +54,10 @@ fn push_nibbles(out: &mut Vec<u8>, q: &[u8; 32]) {
 
 fn q4_0(x: &[f32], out: &mut Vec<u8>) {
     // The value of largest magnitude maps to code 0 (−8), as in ggml.
-    let m = x.iter().copied().fold(0.0f32, |a, v| if v.abs() > a.abs() { v } else { a });
+    let m = x
+        .iter()
+        .copied()
+        .fold(0.0f32, |a, v| if v.abs() > a.abs() { v } else { a });
     let d = push_f16(out, m / -8.0);
     let id = inv(d.abs()) * d.signum();
     let q: [u8; 32] = std::array::from_fn(|i| ((x[i] * id + 8.5) as i32).clamp(0, 15) as u8);
@@ -66,8 +69,7 @@ fn q4_1(x: &[f32], out: &mut Vec<u8>) {
     let hi = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let d = push_f16(out, (hi - lo) / 15.0);
     let m = push_f16(out, lo);
-    let q: [u8; 32] =
-        std::array::from_fn(|i| ((x[i] - m) * inv(d)).round().clamp(0.0, 15.0) as u8);
+    let q: [u8; 32] = std::array::from_fn(|i| ((x[i] - m) * inv(d)).round().clamp(0.0, 15.0) as u8);
     push_nibbles(out, &q);
 }
 
@@ -103,7 +105,9 @@ fn q4_k(x: &[f32], out: &mut Vec<u8>) {
     let code = |i: usize| {
         let j = i / 32;
         let step = d * sc[j] as f32;
-        ((x[i] + dmin * mn[j] as f32) * inv(step)).round().clamp(0.0, 15.0) as u8
+        ((x[i] + dmin * mn[j] as f32) * inv(step))
+            .round()
+            .clamp(0.0, 15.0) as u8
     };
     for c in 0..4 {
         out.extend((0..32).map(|l| code(64 * c + l) | (code(64 * c + 32 + l) << 4)));
@@ -153,9 +157,16 @@ mod tests {
             (GgmlType::Q6_K, 0.05),
         ] {
             let b = quantize(ty, &x).unwrap();
-            assert_eq!(b.len(), 512 / ty.block_len() * ty.block_bytes().unwrap(), "{ty}");
+            assert_eq!(
+                b.len(),
+                512 / ty.block_len() * ty.block_bytes().unwrap(),
+                "{ty}"
+            );
             let y = dequantize(ty, &b);
-            let err = x.iter().zip(&y).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+            let err = x
+                .iter()
+                .zip(&y)
+                .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
             assert!(err < tol, "{ty}: max error {err}");
         }
     }

@@ -182,7 +182,13 @@ impl<B: Backend> LlamaWeights<B> {
             }
             Ok(Projection::<B>::new(concat_rows(ts), kernel, dtype, device))
         };
-        let one = |name, shape| [RowSource { name, shape, rope_heads: None }];
+        let one = |name, shape| {
+            [RowSource {
+                name,
+                shape,
+                rope_heads: None,
+            }]
+        };
         let (h, q, kv, inter) = (c.hidden_size, c.q_dim(), c.kv_dim(), c.intermediate_size);
         let unpermute = matches!(src, WeightSource::Gguf(_))
             && c.architecture == crate::config::Architecture::Llama;
@@ -202,9 +208,21 @@ impl<B: Backend> LlamaWeights<B> {
             let w = |lw| WeightName::Layer(i, lw);
             let rope = |heads: usize| unpermute.then_some(heads);
             let qkv = [
-                RowSource { name: w(LayerWeight::Q), shape: [q, h], rope_heads: rope(c.num_heads) },
-                RowSource { name: w(LayerWeight::K), shape: [kv, h], rope_heads: rope(c.num_kv_heads) },
-                RowSource { name: w(LayerWeight::V), shape: [kv, h], rope_heads: None },
+                RowSource {
+                    name: w(LayerWeight::Q),
+                    shape: [q, h],
+                    rope_heads: rope(c.num_heads),
+                },
+                RowSource {
+                    name: w(LayerWeight::K),
+                    shape: [kv, h],
+                    rope_heads: rope(c.num_kv_heads),
+                },
+                RowSource {
+                    name: w(LayerWeight::V),
+                    shape: [kv, h],
+                    rope_heads: None,
+                },
             ];
             let mut biases = if c.attention_bias {
                 Some([
@@ -222,8 +240,16 @@ impl<B: Backend> LlamaWeights<B> {
                 }
             }
             let gate_up = [
-                RowSource { name: w(LayerWeight::Gate), shape: [inter, h], rope_heads: None },
-                RowSource { name: w(LayerWeight::Up), shape: [inter, h], rope_heads: None },
+                RowSource {
+                    name: w(LayerWeight::Gate),
+                    shape: [inter, h],
+                    rope_heads: None,
+                },
+                RowSource {
+                    name: w(LayerWeight::Up),
+                    shape: [inter, h],
+                    rope_heads: None,
+                },
             ];
             let attn_norm = src.require(w(LayerWeight::AttnNorm), &[h])?;
             let ffn_norm = src.require(w(LayerWeight::FfnNorm), &[h])?;
@@ -266,7 +292,13 @@ impl<B: Backend> LlamaWeights<B> {
             Projection::Host(m) => (m.label(), m.bytes()),
             Projection::Device(t) => {
                 let dims = t.dims();
-                let bytes = dims[0] * dims[1] * if self.dtype == ComputeDType::F16 { 2 } else { 4 };
+                let bytes = dims[0]
+                    * dims[1]
+                    * if self.dtype == ComputeDType::F16 {
+                        2
+                    } else {
+                        4
+                    };
                 (format!("{}", self.dtype).to_uppercase(), bytes)
             }
         };
