@@ -285,9 +285,9 @@ impl TinyModel {
                 ) => t.permute_rope_rows(c.num_kv_heads),
                 _ => t.clone(),
             };
-            match crate::gguf::quantize(stored(name), &t.data)
-                .filter(|_| t.shape.len() == 2 && t.shape[1].is_multiple_of(stored(name).block_len()))
-            {
+            match crate::gguf::quantize(stored(name), &t.data).filter(|_| {
+                t.shape.len() == 2 && t.shape[1].is_multiple_of(stored(name).block_len())
+            }) {
                 Some(bytes) => w.tensor_typed(&name.gguf(), &t.shape, stored(name), bytes),
                 None => w.tensor_f32(&name.gguf(), &t.shape, &t.data),
             };

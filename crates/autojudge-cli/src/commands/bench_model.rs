@@ -93,6 +93,9 @@ fn print_projections<B: Backend>(model: &autojudge_models::Llama<B>) {
     );
 }
 
+/// Prefills timed (their median is reported).
+const PREFILL_REPS: usize = 3;
+
 /// Median of timings (robust to the scheduling noise of a shared machine).
 fn median(xs: &mut [f64]) -> f64 {
     xs.sort_by(f64::total_cmp);
@@ -123,12 +126,19 @@ fn bench<B: Backend>(a: &BenchModelArgs, device: &B::Device) -> anyhow::Result<(
         .collect();
     let mut s = model.new_session()?;
     s.extend(&tokens[..8.min(tokens.len())], Outputs::LAST_LOGITS)?; // warm-up
-    s.truncate(0)?;
-    let t = Instant::now();
-    let out = s.extend(&tokens, Outputs::LAST_LOGITS)?;
-    let prefill_s = t.elapsed().as_secs_f64();
+                                                                     // The median of three prefills: a single one varies by 20% between runs here.
+    let mut prefills = Vec::with_capacity(PREFILL_REPS);
+    let mut out = None;
+    for _ in 0..PREFILL_REPS {
+        s.truncate(0)?;
+        let t = Instant::now();
+        out = Some(s.extend(&tokens, Outputs::LAST_LOGITS)?);
+        prefills.push(t.elapsed().as_secs_f64());
+    }
+    let out = out.expect("at least one prefill");
+    let prefill_s = median(&mut prefills);
     println!(
-        "prefill {} tokens: {:.3}s = {:.1} tok/s",
+        "prefill {} tokens: {:.3}s = {:.1} tok/s (median of {PREFILL_REPS})",
         a.prefill,
         prefill_s,
         a.prefill as f64 / prefill_s

@@ -7,6 +7,13 @@
 
 use super::quant_format::{CHUNK, SUPER};
 
+/// `v` (|v| ≤ 127 up to rounding) to the nearest integer, halves away from zero, as an int8
+/// code: an add and a truncating conversion (`f32::round` is a libm call without SSE4.1).
+#[inline]
+fn round_code(v: f32) -> i8 {
+    ((v + 0.5f32.copysign(v)) as i32).clamp(-127, 127) as i8
+}
+
 /// Per row: int8 codes with one f32 scale per 32 values, and per group of 4 values (a lane of
 /// the kernel's 16-lane accumulators) the scale of its block and the exact sum of its values.
 #[derive(Debug, Default)]
@@ -46,7 +53,7 @@ impl QuantActivations {
                 let d = amax / 127.0;
                 let inv = if amax > 0.0 { 127.0 / amax } else { 0.0 };
                 for (i, v) in xb.iter().enumerate() {
-                    codes[b * 32 + i] = (v * inv).round().clamp(-127.0, 127.0) as i8;
+                    codes[b * 32 + i] = round_code(v * inv);
                 }
                 for l in 0..8 {
                     scale[b * 8 + l] = d;
@@ -116,7 +123,7 @@ impl SuperActivations {
             a.scale[i] = amax / 127.0;
             let codes = &mut a.codes[i * SUPER..(i + 1) * SUPER];
             for (c, v) in codes.iter_mut().zip(xb) {
-                *c = (v * inv).round().clamp(-127.0, 127.0) as i8;
+                *c = round_code(v * inv);
             }
             for (j, c16) in codes.chunks_exact(16).enumerate() {
                 a.code_sum16[i * 16 + j] = c16.iter().map(|&c| c as i16).sum();

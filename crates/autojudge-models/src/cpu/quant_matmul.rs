@@ -41,9 +41,9 @@ const TASK_ROWS: usize = 64;
 /// Most activation rows per kernel pass.
 const NC: usize = 8;
 
-/// Most activation rows per k-quant kernel pass (it holds an integer and a float accumulator
-/// per pair).
-const NC_SUPER: usize = 4;
+/// Most activation rows per k-quant kernel pass (one weight row at a time: its codes are
+/// unpacked once for all 8, and an integer and a float accumulator per pair fit the registers).
+const NC_SUPER: usize = 8;
 
 /// The activations one part's kernel reads.
 #[derive(Clone, Copy)]
@@ -68,7 +68,10 @@ pub fn quant_matmul_xwt(x: &[f32], k: usize, w: &QuantMatrix, y: &mut [f32]) {
         .iter()
         .any(is_super)
         .then(|| SuperActivations::new(x, k, cols));
-    let mut yt = vec![0.0f32; rows * k];
+    let out = OutRows {
+        y: y.as_mut_ptr(),
+        rows,
+    };
     let mut at = 0;
     for part in &w.parts {
         let acts = match (&flat, &sup) {
@@ -76,38 +79,59 @@ pub fn quant_matmul_xwt(x: &[f32], k: usize, w: &QuantMatrix, y: &mut [f32]) {
             (Some(f), _) => PartActs::Flat(f),
             _ => unreachable!("activations built for every part kind"),
         };
-        let out = &mut yt[at * k..(at + part.rows) * k];
-        out.par_chunks_mut(TASK_ROWS * k)
-            .enumerate()
-            .for_each(|(task, o)| {
-                let r0 = task * TASK_ROWS;
-                rows_block(part, acts, k, r0, (r0 + TASK_ROWS).min(part.rows), o);
-            });
+        let tasks = part.rows.div_ceil(TASK_ROWS);
+        (0..tasks).into_par_iter().for_each(|task| {
+            let r0 = task * TASK_ROWS;
+            rows_block(part, acts, k, r0, (r0 + TASK_ROWS).min(part.rows), at, out);
+        });
         at += part.rows;
-    }
-    if k == 1 {
-        y.copy_from_slice(&yt);
-        return;
-    }
-    for (c, yc) in y.chunks_exact_mut(rows).enumerate() {
-        for (r, v) in yc.iter_mut().enumerate() {
-            *v = yt[r * k + c];
-        }
     }
 }
 
-/// Rows `r0..r1` of `part` against every activation row, into `out[(r − r0)·k + c]`.
-fn rows_block(part: &QuantPart, acts: PartActs, k: usize, r0: usize, r1: usize, out: &mut [f32]) {
+/// The output `y[k, rows]`, written in place by parallel tasks that own disjoint row ranges
+/// (each writes `y[c·rows + r]` only for its own rows `r`).
+#[derive(Clone, Copy)]
+struct OutRows {
+    y: *mut f32,
+    rows: usize,
+}
+
+// SAFETY: tasks write disjoint elements (their own rows) and the buffer outlives them
+// (`quant_matmul_xwt` joins every task before returning).
+unsafe impl Send for OutRows {}
+unsafe impl Sync for OutRows {}
+
+impl OutRows {
+    /// Writes `y[c, r]`.
+    ///
+    /// # Safety
+    /// `c < k`, `r < rows`, and no other task writes row `r`.
+    #[inline]
+    unsafe fn set(self, c: usize, r: usize, v: f32) {
+        *self.y.add(c * self.rows + r) = v;
+    }
+}
+
+/// Rows `r0..r1` of `part` (output rows `at + r`) against every activation row.
+fn rows_block(
+    part: &QuantPart,
+    acts: PartActs,
+    k: usize,
+    r0: usize,
+    r1: usize,
+    at: usize,
+    out: OutRows,
+) {
     let mut r = r0;
     #[cfg(target_arch = "x86_64")]
     {
         if simd::available() {
             // Activation rows outer, weight rows inner: the task's weight rows and one block
             // of activation rows both stay in L2.
-            let br = if k <= 2 { 4 } else { 2 };
-            let nc_max = match acts {
-                PartActs::Flat(_) => NC,
-                PartActs::Super(_) => NC_SUPER,
+            let (br, nc_max) = match acts {
+                _ if k <= 2 => (4, k),
+                PartActs::Flat(_) => (2, NC),
+                PartActs::Super(_) => (1, NC_SUPER),
             };
             let r_end = r0 + (r1 - r0) / br * br;
             let mut c = 0;
@@ -127,7 +151,8 @@ fn rows_block(part: &QuantPart, acts: PartActs, k: usize, r0: usize, r1: usize, 
                     };
                     for i in 0..br {
                         for j in 0..nc {
-                            out[(rr - r0 + i) * k + c + j] = acc[i][j];
+                            // SAFETY: this task owns rows r0..r1; c + j < k.
+                            unsafe { out.set(c + j, at + rr + i, acc[i][j]) };
                         }
                     }
                     rr += br;
@@ -139,10 +164,12 @@ fn rows_block(part: &QuantPart, acts: PartActs, k: usize, r0: usize, r1: usize, 
     }
     for rr in r..r1 {
         for c in 0..k {
-            out[(rr - r0) * k + c] = match acts {
+            let v = match acts {
                 PartActs::Flat(a) => reference_dot(part, rr, a, c),
                 PartActs::Super(a) => reference_dot_super(part, rr, a, c),
             };
+            // SAFETY: as above.
+            unsafe { out.set(c, at + rr, v) };
         }
     }
 }
@@ -449,21 +476,25 @@ mod simd {
         nc: usize,
         acc: &mut [[f32; NC]; 4],
     ) {
-        assert!(r + nr <= part.rows && c + nc <= acts.rows && nc <= 4 && nr <= 4);
+        assert!(r + nr <= part.rows && c + nc <= acts.rows && nc <= NC);
         assert_eq!(acts.cols, part.cols);
+        assert!((nr == 4 && nc <= 2) || nr == 1, "block shape {nr}×{nc}");
         macro_rules! cols {
             ($z:expr, $p:expr) => {
                 match (nr, nc) {
                     (4, 1) => super_kernel::<$z, $p, 4, 1>(part, acts, r, c, acc),
                     (4, _) => super_kernel::<$z, $p, 4, 2>(part, acts, r, c, acc),
-                    (_, 1) => super_kernel::<$z, $p, 2, 1>(part, acts, r, c, acc),
-                    (_, 2) => super_kernel::<$z, $p, 2, 2>(part, acts, r, c, acc),
-                    (_, 3) => super_kernel::<$z, $p, 2, 3>(part, acts, r, c, acc),
-                    _ => super_kernel::<$z, $p, 2, 4>(part, acts, r, c, acc),
+                    (_, 1) => super_kernel::<$z, $p, 1, 1>(part, acts, r, c, acc),
+                    (_, 2) => super_kernel::<$z, $p, 1, 2>(part, acts, r, c, acc),
+                    (_, 3) => super_kernel::<$z, $p, 1, 3>(part, acts, r, c, acc),
+                    (_, 4) => super_kernel::<$z, $p, 1, 4>(part, acts, r, c, acc),
+                    (_, 5) => super_kernel::<$z, $p, 1, 5>(part, acts, r, c, acc),
+                    (_, 6) => super_kernel::<$z, $p, 1, 6>(part, acts, r, c, acc),
+                    (_, 7) => super_kernel::<$z, $p, 1, 7>(part, acts, r, c, acc),
+                    _ => super_kernel::<$z, $p, 1, 8>(part, acts, r, c, acc),
                 }
             };
         }
-        assert!(nr == 2 || (nr == 4 && nc <= 2));
         match (part.format.scheme, part.format.planes) {
             (ScaleScheme::SuperOffset, 0) => cols!(false, 0),
             (ScaleScheme::SuperOffset, 1) => cols!(false, 1),
