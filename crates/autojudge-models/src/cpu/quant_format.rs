@@ -6,7 +6,7 @@
 //! ```text
 //! codes  = [32 bytes of nibbles][planes × 8-byte bit masks]
 //! flat   row = per chunk: [codes][scale bytes]
-//! k-quant row = per 256 weights: [d: f32][dmin: f32 or 0][16 scale bytes][4 × codes]
+//! k-quant row = per 256 weights: [d: f16][dmin: f16 or 0][16 scale bytes][4 × codes]
 //! ```
 //!
 //! Byte `i` of the nibbles holds the low 4 bits of the codes of weights `i` (low nibble) and
@@ -19,6 +19,8 @@ use crate::gguf::GgmlType;
 pub const CHUNK: usize = 64;
 /// Weights per super-block of the k-quant schemes.
 pub const SUPER: usize = 256;
+/// Bytes of a 256-weight record's `d` and `dmin` (f16 each, as stored in the file).
+pub const SUPER_HEADER_SCALES: usize = 4;
 
 /// How a chunk's scales are stored and how a code `q` becomes a weight.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,10 +32,10 @@ pub enum ScaleScheme {
     /// (Q4_0 `z = 8`, Q5_0 `z = 16`, Q8_0 and requantized rows `z = 128`). Scale bytes:
     /// `[d₀, d₁]` as f16.
     FlatZero(u16),
-    /// Per 256 weights f32 `d` and `dmin`, per 32 weights 6-bit `sc` and `mn`:
+    /// Per 256 weights f16 `d` and `dmin`, per 32 weights 6-bit `sc` and `mn`:
     /// `w = d·sc·q − dmin·mn` (Q4_K, Q5_K). Scale bytes: `[sc₀ … sc₇, mn₀ … mn₇]`.
     SuperOffset,
-    /// Per 256 weights an f32 `d`, per 16 weights a signed 8-bit `sc`: `w = d·sc·(q − 32)`
+    /// Per 256 weights an f16 `d`, per 16 weights a signed 8-bit `sc`: `w = d·sc·(q − 32)`
     /// (Q6_K). Scale bytes: `[sc₀ … sc₁₅]` as i8.
     SuperZero,
 }
@@ -49,7 +51,7 @@ impl ScaleScheme {
         }
     }
 
-    /// Whether a row carries per-256 f32 scales (`d`, `dmin`) beside its chunks.
+    /// Whether a row carries per-256 scales (`d`, `dmin`) beside its chunks.
     pub fn has_super_scales(self) -> bool {
         matches!(self, ScaleScheme::SuperOffset | ScaleScheme::SuperZero)
     }
@@ -119,9 +121,10 @@ impl QuantFormat {
         self.codes_bytes() + self.scheme.scale_bytes()
     }
 
-    /// Bytes of one 256-weight record (k-quant schemes: `d`, `dmin`, scales, 4 chunks' codes).
+    /// Bytes of one 256-weight record (k-quant schemes: `d`, `dmin`, scales, 4 chunks' codes):
+    /// Q4_K 148 (the file's 144), Q5_K 180 (176), Q6_K 212 (210).
     pub fn super_bytes(self) -> usize {
-        8 + self.scheme.scale_bytes() + 4 * self.codes_bytes()
+        SUPER_HEADER_SCALES + self.scheme.scale_bytes() + 4 * self.codes_bytes()
     }
 
     /// A short name for listings: `Q4_K`, or `Q8_0←F16` for requantized rows.

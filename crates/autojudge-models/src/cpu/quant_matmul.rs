@@ -294,6 +294,7 @@ pub fn reference_dot_super(part: &QuantPart, r: usize, a: &SuperActivations, c: 
 mod simd {
     use std::arch::x86_64::*;
 
+    use super::super::quant_format::SUPER_HEADER_SCALES;
     use super::{QuantActivations, QuantPart, ScaleScheme, SuperActivations, CHUNK, NC, SUPER};
 
     /// Whether the AVX-512 VNNI kernel runs on this CPU.
@@ -404,6 +405,13 @@ mod simd {
                 (w, _mm512_mul_ps(w, _mm512_set1_ps(neg_z)))
             }
         }
+    }
+
+    /// The f16 at `p` as f32 (F16C).
+    #[inline(always)]
+    unsafe fn half_at(p: *const u8) -> f32 {
+        let bits = (p as *const u16).read_unaligned();
+        _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32)))
     }
 
     /// `super::tree_sum` on a vector.
@@ -532,7 +540,10 @@ mod simd {
         t
     };
 
-    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni,fma")]
+    /// How many blocks of weight rows ahead the k-quant kernel prefetches.
+    const PF: usize = 2;
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni,fma,f16c")]
     unsafe fn super_kernel<const Z: bool, const P: usize, const R: usize, const C: usize>(
         part: &QuantPart,
         a: &SuperActivations,
@@ -542,6 +553,7 @@ mod simd {
     ) {
         let f = part.format;
         let (rb, sbytes, cbytes) = (part.row_bytes(), f.super_bytes(), f.codes_bytes());
+        let header = SUPER_HEADER_SCALES + f.scheme.scale_bytes();
         let base = part.data.as_ptr().add(r * rb);
         let cols = a.cols;
         let n_super = cols / SUPER;
@@ -556,20 +568,20 @@ mod simd {
             let mut mnv = [_mm512_setzero_ps(); R];
             for i in 0..R {
                 let h = base.add(i * rb + s * sbytes);
-                _mm_prefetch::<_MM_HINT_T0>(h.wrapping_add(2 * R * rb) as *const i8);
-                _mm_prefetch::<_MM_HINT_T0>(h.wrapping_add(2 * R * rb + 64) as *const i8);
-                _mm_prefetch::<_MM_HINT_T0>(h.wrapping_add(2 * R * rb + 128) as *const i8);
-                d[i] = (h as *const f32).read_unaligned();
+                _mm_prefetch::<_MM_HINT_T0>(h.wrapping_add(PF * R * rb) as *const i8);
+                _mm_prefetch::<_MM_HINT_T0>(h.wrapping_add(PF * R * rb + 64) as *const i8);
+                _mm_prefetch::<_MM_HINT_T0>(h.wrapping_add(PF * R * rb + 128) as *const i8);
+                d[i] = half_at(h);
                 if Z {
-                    let v = _mm_loadu_si128(h.add(8) as *const __m128i);
+                    let v = _mm_loadu_si128(h.add(4) as *const __m128i);
                     scv[i] = _mm512_cvtepi8_epi16(_mm256_zextsi128_si256(v));
                     neg32[i] =
                         _mm512_sub_epi16(_mm512_setzero_si512(), _mm512_slli_epi16::<5>(scv[i]));
                 } else {
-                    let v = _mm_loadl_epi64(h.add(8) as *const __m128i);
+                    let v = _mm_loadl_epi64(h.add(4) as *const __m128i);
                     scv[i] = _mm512_cvtepu8_epi16(_mm256_zextsi128_si256(v));
-                    let dmin = (h.add(4) as *const f32).read_unaligned();
-                    let mn = _mm_loadl_epi64(h.add(16) as *const __m128i);
+                    let dmin = half_at(h.add(2));
+                    let mn = _mm_loadl_epi64(h.add(12) as *const __m128i);
                     mnv[i] = _mm512_mul_ps(
                         _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(mn)),
                         _mm512_set1_ps(-dmin),
@@ -581,7 +593,7 @@ mod simd {
                 let mut q = [_mm512_setzero_si512(); R];
                 let mut sc = [_mm512_setzero_si512(); R];
                 for i in 0..R {
-                    q[i] = codes::<P>(base.add(i * rb + s * sbytes + 24 + j * cbytes));
+                    q[i] = codes::<P>(base.add(i * rb + s * sbytes + header + j * cbytes));
                     sc[i] = _mm512_permutexvar_epi16(*ix, scv[i]);
                 }
                 for cc in 0..C {

@@ -6,7 +6,7 @@
 use half::f16;
 use rayon::prelude::*;
 
-use super::quant_format::{QuantFormat, ScaleScheme, CHUNK, SUPER};
+use super::quant_format::{QuantFormat, ScaleScheme, CHUNK, SUPER, SUPER_HEADER_SCALES};
 use crate::gguf::GgmlType;
 
 /// Rows of one block type inside a [`QuantMatrix`].
@@ -53,7 +53,8 @@ impl QuantPart {
     pub fn codes_offset(&self, c: usize) -> usize {
         let f = self.format;
         if f.scheme.has_super_scales() {
-            (c / 4) * f.super_bytes() + 8 + f.scheme.scale_bytes() + (c % 4) * f.codes_bytes()
+            let header = SUPER_HEADER_SCALES + f.scheme.scale_bytes();
+            (c / 4) * f.super_bytes() + header + (c % 4) * f.codes_bytes()
         } else {
             c * f.chunk_bytes()
         }
@@ -168,11 +169,11 @@ impl QuantPart {
         &self.row(r)[at..at + self.format.scheme.scale_bytes()]
     }
 
-    /// `d`, `dmin` and the 16 scale bytes of 256-weight block `s` of row `r` (k-quant schemes).
+    /// `d`, `dmin` (f16 values) and the 16 scale bytes of 256-weight block `s` of row `r`
+    /// (k-quant schemes).
     pub fn super_header(&self, r: usize, s: usize) -> (f32, f32, &[u8]) {
         let h = &self.row(r)[s * self.format.super_bytes()..];
-        let f = |i: usize| f32::from_le_bytes(h[i..i + 4].try_into().expect("4 bytes"));
-        (f(0), f(4), &h[8..24])
+        (f16_at(h, 0), f16_at(h, 2), &h[4..20])
     }
 
     /// The 64 codes of chunk `c` of row `r`.
@@ -276,16 +277,17 @@ fn write_row(part: &QuantPart, rc: &RowCodes, out: &mut [u8]) {
     if f.scheme.has_super_scales() {
         for (sb, h) in out.chunks_exact_mut(f.super_bytes()).enumerate() {
             let [d, dmin] = rc.supers[sb];
-            h[0..4].copy_from_slice(&d.to_le_bytes());
-            h[4..8].copy_from_slice(&dmin.to_le_bytes());
+            // Exact: both were read from f16.
+            h[0..2].copy_from_slice(&f16::from_f32(d).to_le_bytes());
+            h[2..4].copy_from_slice(&f16::from_f32(dmin).to_le_bytes());
             for j in 0..4 {
                 let sub = rc.subs[4 * sb + j];
                 if f.scheme == ScaleScheme::SuperOffset {
                     // [sc_A, sc_B, mn_A, mn_B] of chunk j → sc[2j..], mn[2j..].
-                    h[8 + 2 * j..10 + 2 * j].copy_from_slice(&sub[0..2]);
-                    h[16 + 2 * j..18 + 2 * j].copy_from_slice(&sub[2..4]);
+                    h[4 + 2 * j..6 + 2 * j].copy_from_slice(&sub[0..2]);
+                    h[12 + 2 * j..14 + 2 * j].copy_from_slice(&sub[2..4]);
                 } else {
-                    h[8 + 4 * j..12 + 4 * j].copy_from_slice(&sub);
+                    h[4 + 4 * j..8 + 4 * j].copy_from_slice(&sub);
                 }
             }
         }
