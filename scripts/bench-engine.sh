@@ -20,7 +20,7 @@ OLD=${1:-}
 S=$M/SmolLM2-135M-Instruct.Q4_1.gguf
 Q=$M/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
 D=$M/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
-run() { echo "== $*"; "$@" 2>&1 | grep -E "prefill|decode|^ +[0-9]|RSS"; }
+run() { echo "== $*"; "$@" 2>&1 | grep -E "projections|prefill|decode|^ +[0-9]|RSS"; }
 for _ in 1 2 3; do
   run "$NEW" bench-model --model "$S" --dtype quant --reps 15 --decode 64
   [[ -z $OLD ]] || run "$OLD" bench-model --model "$S" --dtype quant --reps 15 --decode 64
