@@ -1,25 +1,25 @@
 //! Criterion benches of the engine: decode step, extend-k (k = 1, 4, 8, 16), a 128-token
 //! prefill and a batched decode step of B = 1, 2, 4, 8 sessions (`extend_batch`; compare the
 //! time per step across B: aggregate throughput is B / time), on a random model of
-//! SmolLM2-135M's shape (always available), and on the real SmolLM2 GGUF when
-//! `AUTOJUDGE_SMOLLM` (or ../shared/models) points to it.
+//! SmolLM2-135M's shape (always available; f32 and 8-bit requantized), and on the real SmolLM2
+//! GGUF when `AUTOJUDGE_SMOLLM` (or ../shared/models) points to it (f32 and its own Q4_1 blocks
+//! on the quantized kernels).
 
 use std::path::PathBuf;
 
 use autojudge::core::{BatchItem, ModelSession, Outputs, TargetModel, TokenId};
 use autojudge::models::{
-    backend::CpuBackend as B, load_model, tiny::TinyModel, Llama, LoadOptions,
+    backend::CpuBackend as B, load_model, tiny::TinyModel, ComputeDType, Llama, LoadOptions,
 };
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
-fn smollm_shape() -> Llama<B> {
-    TinyModel::with_shape_of(0, "smollm2-135m")
-        .expect("known shape")
-        .build::<B>(&Default::default())
-        .expect("random model")
+fn smollm_shape(dtype: ComputeDType) -> Llama<B> {
+    let mut t = TinyModel::with_shape_of(0, "smollm2-135m").expect("known shape");
+    t.dtype = dtype;
+    t.build::<B>(&Default::default()).expect("random model")
 }
 
-fn real_smollm() -> Option<Llama<B>> {
+fn real_smollm(dtype: ComputeDType) -> Option<Llama<B>> {
     let p = std::env::var_os("AUTOJUDGE_SMOLLM")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -28,6 +28,7 @@ fn real_smollm() -> Option<Llama<B>> {
         });
     let opts = LoadOptions {
         max_context: Some(2048),
+        dtype,
         ..Default::default()
     };
     p.exists().then(|| {
@@ -95,9 +96,17 @@ fn bench_model(c: &mut Criterion, label: &str, model: &Llama<B>) {
 }
 
 fn benches(c: &mut Criterion) {
-    bench_model(c, "smollm2-shape-random", &smollm_shape());
-    if let Some(m) = real_smollm() {
+    bench_model(c, "smollm2-shape-random", &smollm_shape(ComputeDType::F32));
+    bench_model(
+        c,
+        "smollm2-shape-random-q8",
+        &smollm_shape(ComputeDType::Quant),
+    );
+    if let Some(m) = real_smollm(ComputeDType::F32) {
         bench_model(c, "smollm2-135m-q4_1-gguf-f32", &m);
+    }
+    if let Some(m) = real_smollm(ComputeDType::Quant) {
+        bench_model(c, "smollm2-135m-q4_1-gguf-quant", &m);
     }
 }
 

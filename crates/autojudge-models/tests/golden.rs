@@ -179,9 +179,9 @@ fn smollm2_matches_transformers_gguf_reference() {
 
 /// Logit tolerance of the quantized path (int8 activations) against llama.cpp's own quantized
 /// kernels on the same file and against HF's f32 forward of the dequantized weights. Measured
-/// worst (this file and prompt): 0.064 vs llama.cpp, 0.050 vs HF; llama.cpp itself is 0.038
+/// worst (this file and prompt): 0.048 vs llama.cpp, 0.058 vs HF; llama.cpp itself is 0.038
 /// from HF (its f16 KV cache and activation rounding differ from ours).
-const QUANT_REL_TOL: f32 = 0.08;
+const QUANT_REL_TOL: f32 = 0.07;
 
 #[test]
 fn smollm2_quantized_path_matches_llama_cpp_and_transformers_within_int8_noise() {

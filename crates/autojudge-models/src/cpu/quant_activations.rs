@@ -26,13 +26,17 @@ pub struct QuantActivations {
     pub codes: Vec<i8>,
     /// `rows × padded / 4`: the scale of the 32-value block lane `l` lies in.
     pub lane_scale: Vec<f32>,
-    /// `rows × padded / 4`: `((x₀ + x₁) + x₂) + x₃` of lane `l` (the offset term's input).
+    /// `rows × padded / 4`: the lane's block scale times the sum of its 4 codes, i.e. the
+    /// sum of the 4 quantized values (the offset term's input). Quantized, not exact, sums:
+    /// then a row's result is exactly `Σ w · x̂` for the stored weights `w` and quantized
+    /// activations `x̂`, whose error `Σ w · (x̂ − x)` is weighted by the weights themselves
+    /// (exact sums would weight it by the unsigned codes: 2–4× the noise for zero-point types).
     pub lane_sum: Vec<f32>,
 }
 
 impl QuantActivations {
-    /// Quantizes `rows` rows of `cols` values: `d = max|x| / 127` per 32 values, codes
-    /// `round(x / d)`.
+    /// Quantizes `rows` rows of `cols` values: per 32 values `d = max|x| / 127` and codes
+    /// `x · (127 / max|x|)` rounded half away from zero.
     pub fn new(x: &[f32], rows: usize, cols: usize) -> Self {
         assert_eq!(x.len(), rows * cols, "activation shape");
         let padded = cols.div_ceil(CHUNK) * CHUNK;
@@ -60,8 +64,8 @@ impl QuantActivations {
                 }
             }
             for (l, s) in sum.iter_mut().enumerate() {
-                let v = |i: usize| row.get(4 * l + i).copied().unwrap_or(0.0);
-                *s = ((v(0) + v(1)) + v(2)) + v(3);
+                let q: i32 = codes[4 * l..4 * l + 4].iter().map(|&c| c as i32).sum();
+                *s = scale[l] * q as f32;
             }
         }
         a
@@ -95,15 +99,17 @@ pub struct SuperActivations {
     pub codes: Vec<i8>,
     /// `rows × cols / 256` scales.
     pub scale: Vec<f32>,
-    /// `rows × cols / 32`: `x₀ + x₁ + … + x₃₁` summed left to right (the offset term's input).
+    /// `rows × cols / 32`: the scale times the sum of each 32 codes, i.e. the sum of the 32
+    /// quantized values (the offset term's input; quantized for the reason given at
+    /// [`QuantActivations::lane_sum`]).
     pub block_sum: Vec<f32>,
     /// `rows × cols / 16`: the sum of each 16 codes (the zero-point term's input).
     pub code_sum16: Vec<i16>,
 }
 
 impl SuperActivations {
-    /// Quantizes `rows` rows of `cols` values: `d = max|x| / 127` per 256 values, codes
-    /// `round(x / d)`.
+    /// Quantizes `rows` rows of `cols` values: per 256 values `d = max|x| / 127` and codes
+    /// `x · (127 / max|x|)` rounded half away from zero.
     pub fn new(x: &[f32], rows: usize, cols: usize) -> Self {
         assert!(
             x.len() == rows * cols && cols.is_multiple_of(SUPER),
@@ -128,9 +134,10 @@ impl SuperActivations {
             for (j, c16) in codes.chunks_exact(16).enumerate() {
                 a.code_sum16[i * 16 + j] = c16.iter().map(|&c| c as i16).sum();
             }
-        }
-        for (s, xb) in a.block_sum.iter_mut().zip(x.chunks_exact(32)) {
-            *s = xb.iter().fold(0.0f32, |acc, v| acc + v);
+            for (j, c32) in codes.chunks_exact(32).enumerate() {
+                let q: i32 = c32.iter().map(|&c| c as i32).sum();
+                a.block_sum[i * 8 + j] = a.scale[i] * q as f32;
+            }
         }
         a
     }

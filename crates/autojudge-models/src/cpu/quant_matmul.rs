@@ -58,6 +58,11 @@ pub fn quant_matmul_xwt(x: &[f32], k: usize, w: &QuantMatrix, y: &mut [f32]) {
     assert_eq!(x.len(), k * cols, "x shape");
     assert_eq!(y.len(), k * rows, "y shape");
     let is_super = |p: &QuantPart| p.format.scheme.has_super_scales();
+    // The kernels read records and activation rows through raw pointers: hold the sizes.
+    for p in &w.parts {
+        assert_eq!(p.data.len(), p.rows * p.row_bytes(), "quantized part size");
+        assert_eq!(p.cols, cols, "quantized part width");
+    }
     let flat = w
         .parts
         .iter()
@@ -720,8 +725,8 @@ mod tests {
 
     #[test]
     fn products_are_close_to_the_dequantized_f32_products() {
-        // The only error beyond the stored weights is the int8 activations: ≤ half a step
-        // (max|x| / 254) per value.
+        // A row's result is Σ w · x̂ for the stored weights and the int8 activations, so its
+        // error is Σ w · (x̂ − x): at most half a step (max|x| / 254) per value times |w|.
         for t in TYPES {
             let (rows, cols) = (20, if t.block_len() == 256 { 256 } else { 160 });
             let b = random_blocks(t, rows, cols, 11);

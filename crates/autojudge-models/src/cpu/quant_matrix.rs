@@ -92,8 +92,9 @@ impl QuantPart {
         })
     }
 
-    /// Quantizes f32 rows to symmetric 8-bit codes with an f16 scale per 32 weights (Q8_0's
-    /// rounding: `d = max|x| / 127`, codes `round(x / d)`), for weights stored as floats.
+    /// Quantizes f32 rows to symmetric 8-bit codes with an f16 scale per 32 weights
+    /// (`d = max|x| / 127` rounded to f16, codes `round(x / d)` with that f16 `d`), for weights
+    /// stored as floats.
     pub fn from_f32(source: GgmlType, rows: usize, cols: usize, data: &[f32]) -> Self {
         let format = QuantFormat::q8(source);
         assert!(
