@@ -75,7 +75,7 @@ impl<B: Backend> Llama<B> {
     }
 
     /// What each projection runs as and the bytes it streams per forward, in forward order:
-    /// `(name, label, bytes)`, e.g. `("blk.0.attn_qkv", "Q4_K+Q6_K", 1_626_112)`; the tied
+    /// `(name, label, bytes)`, e.g. `("blk.0.attn_qkv", "Q4_K+Q6_K", 1_916_928)`; the tied
     /// LM head is listed last as `output (tied to token_embd)`.
     pub fn projection_report(&self) -> Vec<(String, String, usize)> {
         self.shared.weights.projection_report()

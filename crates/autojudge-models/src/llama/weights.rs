@@ -286,7 +286,7 @@ impl<B: Backend> LlamaWeights<B> {
     }
 
     /// What each projection runs as and the bytes it streams, in forward order:
-    /// `(name, label, bytes)`, e.g. `("blk.0.qkv", "Q4_K+Q6_K", 4_718_592)`.
+    /// `(name, label, bytes)`, e.g. `("blk.0.attn_qkv", "Q4_K+Q6_K", 1_916_928)`.
     pub fn projection_report(&self) -> Vec<(String, String, usize)> {
         let describe = |p: &Projection<B>| match p {
             Projection::Host(m) => (m.label(), m.bytes()),
