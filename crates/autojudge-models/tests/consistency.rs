@@ -22,23 +22,6 @@ fn full_logits(m: &Llama<B>, tokens: &[TokenId]) -> Vec<f32> {
     s.extend(tokens, Outputs::ALL_LOGITS).unwrap().logits
 }
 
-fn chunked_logits(m: &Llama<B>, tokens: &[TokenId], chunks: &[usize]) -> Vec<f32> {
-    let mut s = m.new_session().unwrap();
-    let mut out = Vec::new();
-    let mut i = 0;
-    let mut c = chunks.iter().cycle();
-    while i < tokens.len() {
-        let n = (*c.next().unwrap()).clamp(1, tokens.len() - i);
-        out.extend(
-            s.extend(&tokens[i..i + n], Outputs::ALL_LOGITS)
-                .unwrap()
-                .logits,
-        );
-        i += n;
-    }
-    out
-}
-
 fn tokens_strategy() -> impl Strategy<Value = Vec<TokenId>> {
     prop::collection::vec(0u32..64, 1..40)
 }

@@ -4,28 +4,12 @@
 
 mod common;
 
-use autojudge_core::{ModelSession, Outputs, TargetModel, TokenId};
+use autojudge_core::TokenId;
 use autojudge_models::gguf::{GgmlType, GgufFile};
 use autojudge_models::tiny::TinyModel;
-use autojudge_models::{load_gguf_file, ComputeDType, Llama, LoadOptions};
+use autojudge_models::{load_gguf_file, ComputeDType, LoadOptions};
 use common::*;
 use proptest::prelude::*;
-
-fn logits_in_chunks(m: &Llama<B>, tokens: &[TokenId], chunks: &[usize]) -> Vec<f32> {
-    let mut s = m.new_session().unwrap();
-    let mut out = Vec::new();
-    let (mut i, mut c) = (0, chunks.iter().cycle());
-    while i < tokens.len() {
-        let n = (*c.next().unwrap()).clamp(1, tokens.len() - i);
-        out.extend(
-            s.extend(&tokens[i..i + n], Outputs::ALL_LOGITS)
-                .unwrap()
-                .logits,
-        );
-        i += n;
-    }
-    out
-}
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
@@ -36,10 +20,10 @@ proptest! {
         chunks in prop::collection::vec(1usize..9, 1..5),
     ) {
         for (label, m) in quantized_models() {
-            let one = logits_in_chunks(&m, &tokens, &[1]);
+            let one = chunked_logits(&m, &tokens, &[1]);
             prop_assert!(one.iter().all(|v| v.is_finite()), "{}: finite logits", label);
-            prop_assert_eq!(&logits_in_chunks(&m, &tokens, &[tokens.len()]), &one, "{}: full vs one", label);
-            prop_assert_eq!(&logits_in_chunks(&m, &tokens, &chunks), &one, "{}: chunks {:?}", label, chunks);
+            prop_assert_eq!(&chunked_logits(&m, &tokens, &[tokens.len()]), &one, "{}: full vs one", label);
+            prop_assert_eq!(&chunked_logits(&m, &tokens, &chunks), &one, "{}: chunks {:?}", label, chunks);
         }
     }
 }
@@ -71,8 +55,8 @@ fn quantized_logits_stay_close_to_the_f32_forward_of_the_same_blocks() {
                 .unwrap()
                 .model
         };
-        let a = logits_in_chunks(&load(ComputeDType::F32), &toks, &[toks.len()]);
-        let b = logits_in_chunks(&load(ComputeDType::Quant), &toks, &[toks.len()]);
+        let a = chunked_logits(&load(ComputeDType::F32), &toks, &[toks.len()]);
+        let b = chunked_logits(&load(ComputeDType::Quant), &toks, &[toks.len()]);
         let scale = a.iter().fold(0.0f32, |m, x| m.max(x.abs()));
         let diff = max_abs_diff(&a, &b);
         assert!(diff < tol * scale, "{label}: drift {diff} (scale {scale})");

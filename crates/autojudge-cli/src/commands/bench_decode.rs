@@ -80,6 +80,25 @@ pub fn read_questions(
     Ok(out)
 }
 
+/// GSM8K questions `skip..skip+n` as prompt token ids: the zero-shot instruction appended,
+/// rendered with `template` as one user turn.
+pub fn gsm8k_prompt_ids(
+    path: &std::path::Path,
+    skip: usize,
+    n: usize,
+    template: &autojudge_models::ChatTemplate,
+    tokenizer: &autojudge_models::LlmTokenizer,
+) -> anyhow::Result<Vec<Vec<TokenId>>> {
+    read_questions(path, skip, n)?
+        .iter()
+        .map(|q| {
+            let text =
+                template.render(&[ChatMessage::user(format!("{q}\n{GSM8K_SUFFIX}"))], true)?;
+            Ok(tokenizer.encode(&text, true)?)
+        })
+        .collect()
+}
+
 #[derive(Default, serde::Serialize)]
 struct Row {
     draft: String,
@@ -107,15 +126,7 @@ fn bench<B: Backend>(a: &BenchDecodeArgs, device: &B::Device) -> anyhow::Result<
             ))
         })
         .collect::<anyhow::Result<_>>()?;
-    let questions = read_questions(&a.data, a.skip, a.prompts)?;
-    let prompts: Vec<Vec<TokenId>> = questions
-        .iter()
-        .map(|q| {
-            let text =
-                template.render(&[ChatMessage::user(format!("{q}\n{GSM8K_SUFFIX}"))], true)?;
-            Ok(tokenizer.encode(&text, true)?)
-        })
-        .collect::<anyhow::Result<_>>()?;
+    let prompts = gsm8k_prompt_ids(&a.data, a.skip, a.prompts, &template, &tokenizer)?;
     let mut base = Row {
         draft: "target-only".into(),
         ..Row::default()

@@ -4,13 +4,13 @@
 
 use std::time::Instant;
 
-use autojudge_core::{ModelSession, Outputs, TargetModel, TextTokenizer, TokenId};
+use autojudge_core::{ModelSession, Outputs, TargetModel, TokenId};
 use autojudge_decode::{generate_target_only, DecodeConfig, Hooks};
-use autojudge_models::{load_model, ChatMessage, LayerPlan, LoadedModel};
+use autojudge_models::{load_model, LayerPlan, LoadedModel};
 use burn::tensor::backend::Backend;
 use clap::Args;
 
-use super::bench_decode::{read_questions, GSM8K_SUFFIX};
+use super::bench_decode::gsm8k_prompt_ids;
 use crate::device::ModelArgs;
 use crate::with_backend;
 
@@ -52,9 +52,7 @@ fn sweep<B: Backend>(a: &DraftSweepArgs, device: &B::Device) -> anyhow::Result<(
         .ok_or_else(|| anyhow::anyhow!("{} has no chat template", a.model.model.display()))?;
     // Target greedy responses, then teacher-forced scoring of prompt + response.
     let mut seqs: Vec<(usize, Vec<TokenId>)> = Vec::new();
-    for q in read_questions(&a.data, 0, a.prompts)? {
-        let text = template.render(&[ChatMessage::user(format!("{q}\n{GSM8K_SUFFIX}"))], true)?;
-        let prompt = tokenizer.encode(&text, true)?;
+    for prompt in gsm8k_prompt_ids(&a.data, 0, a.prompts, &template, &tokenizer)? {
         let g = generate_target_only(
             &mut model.new_session()?,
             &prompt,

@@ -5,14 +5,14 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use autojudge_core::{TargetModel, TextTokenizer, TokenId};
+use autojudge_core::{TargetModel, TokenId};
 use autojudge_decode::{generate_target_only, DecodeConfig, Hooks};
-use autojudge_models::{load_model, ChatMessage, ComputeDType, LoadOptions};
+use autojudge_models::{load_model, ComputeDType, LoadOptions};
 use burn::tensor::backend::Backend;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::bench_decode::{read_questions, GSM8K_SUFFIX};
+use super::bench_decode::gsm8k_prompt_ids;
 use crate::device::ModelArgs;
 use crate::with_backend;
 
@@ -75,14 +75,7 @@ fn compare<B: Backend>(a: &DtypeAgreementArgs, device: &B::Device) -> anyhow::Re
         .chat_template
         .clone()
         .ok_or_else(|| anyhow::anyhow!("{} has no chat template", a.model.model.display()))?;
-    let prompts: Vec<Vec<TokenId>> = read_questions(&a.data, 0, a.prompts)?
-        .iter()
-        .map(|q| {
-            let text =
-                template.render(&[ChatMessage::user(format!("{q}\n{GSM8K_SUFFIX}"))], true)?;
-            Ok(loaded.tokenizer.encode(&text, true)?)
-        })
-        .collect::<anyhow::Result<_>>()?;
+    let prompts = gsm8k_prompt_ids(&a.data, 0, a.prompts, &template, &loaded.tokenizer)?;
     let (ours, theirs) = (loaded.model.dtype(), reference.dtype());
     let bar = ProgressBar::new(prompts.len() as u64);
     bar.set_style(ProgressStyle::with_template(

@@ -239,12 +239,31 @@ pub fn reference_dot(part: &QuantPart, r: usize, acts: &QuantActivations, c: usi
     tree_sum(acc)
 }
 
-/// The sub-scale of each of a chunk's 32 pair lanes (weights `2t`, `2t + 1`), from the 16
-/// scale bytes of its 256-weight block: Q4_K/Q5_K one per 32 weights, Q6_K one per 16.
+/// Which of a 256-weight block's 16 scale bytes covers pair lane `t` (weights `2t`, `2t + 1`)
+/// of chunk `j`: one scale per `weights_per_scale` (32 for Q4_K/Q5_K, 16 for Q6_K).
+const fn pair_scale_index(weights_per_scale: usize, j: usize, t: usize) -> usize {
+    (CHUNK / weights_per_scale) * j + 2 * t / weights_per_scale
+}
+
+/// Weights per sub-scale of a k-quant scheme.
+fn weights_per_scale(scheme: ScaleScheme) -> usize {
+    if scheme == ScaleScheme::SuperOffset {
+        32
+    } else {
+        16
+    }
+}
+
+/// The sub-scale of each of a chunk's 32 pair lanes, from the 16 scale bytes of its
+/// 256-weight block.
 fn pair_scales(scheme: ScaleScheme, scales: &[u8], j: usize) -> [i16; 32] {
-    std::array::from_fn(|t| match scheme {
-        ScaleScheme::SuperOffset => scales[2 * j + t / 16] as i16,
-        _ => (scales[4 * j + t / 8] as i8) as i16,
+    let n = weights_per_scale(scheme);
+    std::array::from_fn(|t| {
+        let b = scales[pair_scale_index(n, j, t)];
+        match scheme {
+            ScaleScheme::SuperOffset => b as i16,
+            _ => (b as i8) as i16,
+        }
     })
 }
 
@@ -305,7 +324,10 @@ mod simd {
     use std::arch::x86_64::*;
 
     use super::super::quant_format::SUPER_HEADER_SCALES;
-    use super::{QuantActivations, QuantPart, ScaleScheme, SuperActivations, CHUNK, NC, SUPER};
+    use super::{
+        pair_scale_index, QuantActivations, QuantPart, ScaleScheme, SuperActivations, CHUNK, NC,
+        SUPER,
+    };
 
     /// Whether the AVX-512 VNNI kernel runs on this CPU.
     pub fn available() -> bool {
@@ -520,34 +542,22 @@ mod simd {
         }
     }
 
-    /// Pair-lane index vectors picking chunk `j`'s sub-scales: 32 weights per scale (Q4_K,
-    /// Q5_K) or 16 (Q6_K).
-    static PAIR_IDX_32: [[i16; 32]; 4] = {
+    /// Pair-lane index vectors picking chunk `j`'s sub-scales (`super::pair_scale_index`).
+    const fn pair_index_table(weights_per_scale: usize) -> [[i16; 32]; 4] {
         let mut t = [[0i16; 32]; 4];
         let mut j = 0;
         while j < 4 {
             let mut l = 0;
             while l < 32 {
-                t[j][l] = (2 * j + l / 16) as i16;
+                t[j][l] = pair_scale_index(weights_per_scale, j, l) as i16;
                 l += 1;
             }
             j += 1;
         }
         t
-    };
-    static PAIR_IDX_16: [[i16; 32]; 4] = {
-        let mut t = [[0i16; 32]; 4];
-        let mut j = 0;
-        while j < 4 {
-            let mut l = 0;
-            while l < 32 {
-                t[j][l] = (4 * j + l / 8) as i16;
-                l += 1;
-            }
-            j += 1;
-        }
-        t
-    };
+    }
+    static PAIR_IDX_32: [[i16; 32]; 4] = pair_index_table(32);
+    static PAIR_IDX_16: [[i16; 32]; 4] = pair_index_table(16);
 
     /// How many blocks of weight rows ahead the k-quant kernel prefetches.
     const PF: usize = 4;

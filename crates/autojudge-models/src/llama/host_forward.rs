@@ -129,7 +129,7 @@ impl<B: burn::tensor::backend::Backend> HostForward<'_, B> {
     ///
     /// The forward runs on a worker of rayon's pool (the caller blocks once), so its many
     /// short parallel kernels fork and join among spinning workers instead of waking the pool
-    /// from outside for each one (measured: SmolLM2 decode 13.5 → see docs/engine.md).
+    /// from outside for each one.
     pub fn run_batch(&self, items: &mut [HostItem<'_>]) -> Vec<ExtendOutput> {
         if rayon::current_thread_index().is_none() {
             return rayon::scope(|_| self.run_batch(items));

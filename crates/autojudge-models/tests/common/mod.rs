@@ -36,6 +36,30 @@ pub fn smollm_path() -> PathBuf {
         })
 }
 
+/// Logits of every token of `tokens`, fed to a fresh session in chunks of the sizes in
+/// `chunks` (cycled; each clamped to what is left).
+pub fn chunked_logits(
+    m: &autojudge_models::Llama<B>,
+    tokens: &[autojudge_core::TokenId],
+    chunks: &[usize],
+) -> Vec<f32> {
+    use autojudge_core::{ModelSession, Outputs, TargetModel};
+    let mut s = m.new_session().unwrap();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut c = chunks.iter().cycle();
+    while i < tokens.len() {
+        let n = (*c.next().unwrap()).clamp(1, tokens.len() - i);
+        out.extend(
+            s.extend(&tokens[i..i + n], Outputs::ALL_LOGITS)
+                .unwrap()
+                .logits,
+        );
+        i += n;
+    }
+    out
+}
+
 /// A unique scratch file path.
 pub fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("autojudge-test-{}", std::process::id()));
