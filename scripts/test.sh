@@ -8,6 +8,17 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/autojudge-target}
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 echo "== scripts/fetch-models.sh smollm (the SmolLM2 checks need it; they fail without it)"
 scripts/fetch-models.sh smollm
+echo "== bubblewrap (the code sandbox's tests run programs in it; docs/sandbox.md)"
+if ! command -v bwrap >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q bubblewrap >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q bubblewrap >/dev/null; }
+  else
+    echo "bwrap not found and apt-get unavailable (or not root): the sandbox tests will fail;" \
+      "install bubblewrap" >&2
+  fi
+fi
+command -v bwrap >/dev/null && bwrap --version
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo test (flex CPU backend)"

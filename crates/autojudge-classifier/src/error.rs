@@ -44,6 +44,18 @@ pub enum ClassifierError {
         /// Value of this run.
         found: String,
     },
+    /// A judge file holds a field its judge cannot run with (NaN weights, a threshold that
+    /// is no probability, weights of another width than the recorded feature set reads...).
+    #[error("{path}: judge field `{field}`: {fault}")]
+    BadJudgeFile {
+        /// Judge file.
+        path: String,
+        /// Field at fault: a tensor (`coef`, `scaler.scale`...) or a metadata field
+        /// (`threshold`, `draft`...), with the entry's index where one entry is at fault.
+        field: String,
+        /// What is wrong with it.
+        fault: JudgeFileFault,
+    },
     /// An option out of range.
     #[error("invalid option {field}: {reason}")]
     InvalidOption {
@@ -51,6 +63,73 @@ pub enum ClassifierError {
         field: &'static str,
         /// What is wrong.
         reason: String,
+    },
+}
+
+/// What is wrong with one field of a judge file ([`ClassifierError::BadJudgeFile`]).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JudgeFileFault {
+    /// A weight or scaler entry that is NaN or infinite.
+    #[error("{value} is not a finite number")]
+    NonFinite {
+        /// The value.
+        value: f64,
+    },
+    /// A scaler standard deviation that is not positive (features would be divided by it).
+    #[error("{value} is not a positive standard deviation")]
+    NonPositiveScale {
+        /// The value.
+        value: f64,
+    },
+    /// A threshold outside `[0, 1]`, the range of the judge's P(important) (or NaN).
+    #[error("{value} is outside [0, 1], the range of P(important)")]
+    NotAProbability {
+        /// The value.
+        value: f64,
+    },
+    /// A metadata field that must be a number holds something else (JSON writes NaN and
+    /// infinities as `null`).
+    #[error("{found} is not a number")]
+    NotANumber {
+        /// The JSON found.
+        found: String,
+    },
+    /// A hidden size of 0.
+    #[error("hidden size 0")]
+    ZeroHiddenSize,
+    /// A feature set that reads the draft's hidden states, with no draft recorded.
+    #[error("feature set `{features}` reads the draft's hidden states, but no draft is recorded")]
+    MissingDraft {
+        /// The recorded feature set.
+        features: autojudge_core::FeatureSet,
+    },
+    /// Weights of another width than the recorded feature set reads for the recorded hidden
+    /// sizes (e.g. DD-DT weights relabelled as DT).
+    #[error(
+        "{got} weights, but feature set `{features}` of a {target}-wide target{} reads {expected}",
+        .draft.map_or(String::new(), |d| format!(" and a {d}-wide draft"))
+    )]
+    Width {
+        /// Entries in the tensor.
+        got: usize,
+        /// Entries the feature set reads.
+        expected: usize,
+        /// The recorded feature set.
+        features: autojudge_core::FeatureSet,
+        /// The recorded target hidden size.
+        target: usize,
+        /// The recorded draft hidden size.
+        draft: Option<usize>,
+    },
+    /// A tensor with another number of entries than the judge reads (the feature width for
+    /// the scaler, 1 for the intercept).
+    #[error("{got} entries, expected {expected}")]
+    Length {
+        /// Entries in the tensor.
+        got: usize,
+        /// Entries the judge reads.
+        expected: usize,
     },
 }
 
@@ -100,6 +179,14 @@ impl PartialEq for ClassifierError {
                     found: fo,
                 },
             ) => path == p && field == f && expected == e && found == fo,
+            (
+                E::BadJudgeFile { path, field, fault },
+                E::BadJudgeFile {
+                    path: p,
+                    field: f,
+                    fault: fa,
+                },
+            ) => path == p && field == f && fault == fa,
             (
                 E::InvalidOption { field, reason },
                 E::InvalidOption {

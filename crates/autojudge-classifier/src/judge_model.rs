@@ -24,6 +24,10 @@ impl Judge for JudgeModel {
         self.features
     }
 
+    fn feature_width(&self) -> Option<usize> {
+        Some(self.model.coef.len())
+    }
+
     fn p_important(&self, rows: &[Vec<f32>]) -> Vec<f32> {
         self.model
             .predict_proba(rows)

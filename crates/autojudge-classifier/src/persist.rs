@@ -1,5 +1,7 @@
 //! Saving and loading a judge: weights and scaler as safetensors (f64), everything else as JSON
-//! in the safetensors metadata. Loading for a different model pair or hidden size is an error.
+//! in the safetensors metadata. A file whose fields cannot run (NaN weights, a threshold that is
+//! no probability, weights of another width than its feature set reads) is refused on load and
+//! never written; loading for a different model pair or hidden size is an error.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -8,7 +10,7 @@ use autojudge_core::{FeatureSet, ModelInfo};
 use safetensors::tensor::{Dtype, TensorView};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ClassifierError, ClassifierResult};
+use crate::error::{ClassifierError, ClassifierResult, JudgeFileFault};
 use crate::judge_model::JudgeModel;
 use crate::logistic::{LogisticRegression, LogisticRegressionOptions};
 use crate::metrics::ThresholdMetrics;
@@ -101,16 +103,126 @@ fn f64_bytes(v: &[f64]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-/// Writes `judge` and `meta` to `path`.
+/// Checks that a judge's weights and metadata can run: the recorded hidden sizes positive, a
+/// draft recorded when the feature set reads the draft's hidden states, weights exactly as wide
+/// as the recorded feature set reads for those sizes, finite weights and scaler, positive
+/// scales, and a threshold (and threshold-table thresholds) within `[0, 1]`, the range of
+/// P(important). The first field at fault is named with `path`.
+pub fn validate(path: &Path, model: &LogisticRegression, meta: &JudgeMeta) -> ClassifierResult<()> {
+    let bad = |field: String, fault: JudgeFileFault| {
+        Err(ClassifierError::BadJudgeFile {
+            path: path.display().to_string(),
+            field,
+            fault,
+        })
+    };
+    if meta.target.1 == 0 {
+        return bad("target".into(), JudgeFileFault::ZeroHiddenSize);
+    }
+    let draft = match meta.draft {
+        Some((_, 0)) => return bad("draft".into(), JudgeFileFault::ZeroHiddenSize),
+        Some((_, d)) => Some(d),
+        None if meta.features.uses_draft_hidden() => {
+            return bad(
+                "draft".into(),
+                JudgeFileFault::MissingDraft {
+                    features: meta.features,
+                },
+            )
+        }
+        None => None,
+    };
+    let expected = meta.features.width(meta.target.1, draft.unwrap_or(0));
+    if model.coef.len() != expected {
+        return bad(
+            "coef".into(),
+            JudgeFileFault::Width {
+                got: model.coef.len(),
+                expected,
+                features: meta.features,
+                target: meta.target.1,
+                draft: draft.filter(|_| meta.features.uses_draft_hidden()),
+            },
+        );
+    }
+    for (name, v) in [
+        ("scaler.mean", &model.scaler.mean),
+        ("scaler.scale", &model.scaler.scale),
+    ] {
+        if v.len() != expected {
+            return bad(
+                name.into(),
+                JudgeFileFault::Length {
+                    got: v.len(),
+                    expected,
+                },
+            );
+        }
+    }
+    for (name, v) in [
+        ("coef", &model.coef),
+        ("intercept", &vec![model.intercept]),
+        ("scaler.mean", &model.scaler.mean),
+        ("scaler.scale", &model.scaler.scale),
+    ] {
+        if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+            return bad(
+                format!("{name}[{i}]"),
+                JudgeFileFault::NonFinite { value: v[i] },
+            );
+        }
+    }
+    if let Some(i) = model.scaler.scale.iter().position(|&x| x <= 0.0) {
+        return bad(
+            format!("scaler.scale[{i}]"),
+            JudgeFileFault::NonPositiveScale {
+                value: model.scaler.scale[i],
+            },
+        );
+    }
+    let probability = |v: f64| (0.0..=1.0).contains(&v);
+    if !probability(meta.threshold) {
+        return bad(
+            "threshold".into(),
+            JudgeFileFault::NotAProbability {
+                value: meta.threshold,
+            },
+        );
+    }
+    if let Some(i) = meta.threshold_table.iter().position(|r| !probability(r.0)) {
+        return bad(
+            format!("threshold_table[{i}]"),
+            JudgeFileFault::NotAProbability {
+                value: meta.threshold_table[i].0,
+            },
+        );
+    }
+    Ok(())
+}
+
+/// Writes `judge` and `meta` to `path`, refusing what [`load`] would refuse ([`validate`]).
 pub fn save(path: &Path, judge: &JudgeModel, meta: &JudgeMeta) -> ClassifierResult<()> {
+    validate(path, &judge.model, meta)?;
+    write(path, judge, meta)
+}
+
+/// Writes `judge` and `meta` to `path` as they are.
+fn write(path: &Path, judge: &JudgeModel, meta: &JudgeMeta) -> ClassifierResult<()> {
     let err = |e: autojudge_core::BoxError| ClassifierError::file(path, e);
     let m = &judge.model;
-    let d = m.coef.len();
     let data = [
-        ("coef", f64_bytes(&m.coef), d),
+        ("coef", f64_bytes(&m.coef), m.coef.len()),
         ("intercept", f64_bytes(&[m.intercept]), 1),
-        ("scaler.mean", f64_bytes(&m.scaler.mean), d),
-        ("scaler.scale", f64_bytes(&m.scaler.scale), d),
+        (
+            "scaler.mean",
+            f64_bytes(&m.scaler.mean),
+            m.scaler.mean.len(),
+        ),
+        (
+            "scaler.scale",
+            f64_bytes(&m.scaler.scale),
+            m.scaler.scale.len(),
+        ),
     ];
     let views: Vec<(String, TensorView)> = data
         .iter()
@@ -126,6 +238,28 @@ pub fn save(path: &Path, judge: &JudgeModel, meta: &JudgeMeta) -> ClassifierResu
     safetensors::serialize_to_file(views, Some(info), path).map_err(|e| err(e.into()))
 }
 
+/// Names the threshold field that holds no number (JSON writes NaN and infinities as `null`),
+/// which a typed parse would only report by line and column.
+fn check_numbers(path: &Path, meta: &serde_json::Value) -> ClassifierResult<()> {
+    let not_a_number = |field: String, v: &serde_json::Value| ClassifierError::BadJudgeFile {
+        path: path.display().to_string(),
+        field,
+        fault: JudgeFileFault::NotANumber {
+            found: v.to_string(),
+        },
+    };
+    if let Some(v) = meta.get("threshold").filter(|v| !v.is_number()) {
+        return Err(not_a_number("threshold".into(), v));
+    }
+    let rows = meta.get("threshold_table").and_then(|t| t.as_array());
+    for (i, row) in rows.into_iter().flatten().enumerate() {
+        if let Some(v) = row.get(0).filter(|v| !v.is_number()) {
+            return Err(not_a_number(format!("threshold_table[{i}]"), v));
+        }
+    }
+    Ok(())
+}
+
 /// Reads a judge written by [`save`].
 pub fn load(path: &Path) -> ClassifierResult<(JudgeModel, JudgeMeta)> {
     let err = |e: autojudge_core::BoxError| ClassifierError::file(path, e);
@@ -136,8 +270,11 @@ pub fn load(path: &Path) -> ClassifierResult<(JudgeModel, JudgeMeta)> {
         .as_ref()
         .and_then(|m| m.get("autojudge"))
         .ok_or_else(|| err("no `autojudge` metadata (not a judge file)".into()))?;
-    let meta: JudgeMeta =
+    let meta_value: serde_json::Value =
         serde_json::from_str(meta_json).map_err(|e| err(format!("metadata: {e}").into()))?;
+    check_numbers(path, &meta_value)?;
+    let meta: JudgeMeta =
+        serde_json::from_value(meta_value).map_err(|e| err(format!("metadata: {e}").into()))?;
     let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| err(e.into()))?;
     let get = |name: &str| -> ClassifierResult<Vec<f64>> {
         let t = st
@@ -157,41 +294,26 @@ pub fn load(path: &Path) -> ClassifierResult<(JudgeModel, JudgeMeta)> {
     };
     let coef = get("coef")?;
     let (mean, scale) = (get("scaler.mean")?, get("scaler.scale")?);
-    let intercept = *get("intercept")?
-        .first()
-        .ok_or_else(|| err("empty intercept".into()))?;
-    if mean.len() != coef.len() || scale.len() != coef.len() {
-        return Err(err(format!(
-            "coef has {} entries, scaler {} / {}",
-            coef.len(),
-            mean.len(),
-            scale.len()
-        )
-        .into()));
-    }
-    let width = meta
-        .features
-        .width(meta.target.1, meta.draft.as_ref().map_or(0, |d| d.1));
-    if width != coef.len() {
-        return Err(err(format!(
-            "feature set `{}` of a {}-wide target{} reads {width} features, coef has {}",
-            meta.features,
-            meta.target.1,
-            meta.draft
-                .as_ref()
-                .map_or(String::new(), |d| format!(" and a {}-wide draft", d.1)),
-            coef.len()
-        )
-        .into()));
+    let intercept = get("intercept")?;
+    if intercept.len() != 1 {
+        return Err(ClassifierError::BadJudgeFile {
+            path: path.display().to_string(),
+            field: "intercept".into(),
+            fault: JudgeFileFault::Length {
+                got: intercept.len(),
+                expected: 1,
+            },
+        });
     }
     let model = LogisticRegression {
         scaler: StandardScaler { mean, scale },
         coef,
-        intercept,
+        intercept: intercept[0],
         options: meta.options,
         converged: true,
         iterations: 0,
     };
+    validate(path, &model, &meta)?;
     Ok((
         JudgeModel {
             features: meta.features,
@@ -199,4 +321,282 @@ pub fn load(path: &Path) -> ClassifierResult<(JudgeModel, JudgeMeta)> {
         },
         meta,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A DD-DT judge for a 3-wide target and a 2-wide draft (5 weights), and its metadata.
+    fn dd_dt() -> (JudgeModel, JudgeMeta) {
+        let model = LogisticRegression {
+            scaler: StandardScaler {
+                mean: vec![0.0, 0.5, -0.5, 1.0, 0.0],
+                scale: vec![1.0, 2.0, 0.5, 1.0, 3.0],
+            },
+            coef: vec![0.3, -0.2, 0.1, 0.4, -0.5],
+            intercept: -0.1,
+            options: LogisticRegressionOptions::default(),
+            converged: true,
+            iterations: 0,
+        };
+        let meta = JudgeMeta {
+            features: FeatureSet::DraftAndTarget,
+            draft: Some(("draft.gguf".into(), 2)),
+            target: ("target.gguf".into(), 3),
+            tokenizer: "t".into(),
+            options: model.options,
+            threshold: 0.4,
+            threshold_table: vec![(0.1, 1.0, 0.5, 0.2), (0.4, 0.9, 0.6, 0.5)],
+            c_table: vec![(1.0, Some(0.8))],
+            samples: (10, 4),
+        };
+        (
+            JudgeModel {
+                features: FeatureSet::DraftAndTarget,
+                model,
+            },
+            meta,
+        )
+    }
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!(
+            "aj-judge-{name}-{}.safetensors",
+            std::process::id()
+        ))
+    }
+
+    /// Writes the DD-DT judge with `edit` applied (bypassing `save`'s checks) and loads it.
+    fn load_edited(
+        name: &str,
+        edit: impl FnOnce(&mut JudgeModel, &mut JudgeMeta),
+    ) -> (String, ClassifierResult<(JudgeModel, JudgeMeta)>) {
+        let (mut judge, mut meta) = dd_dt();
+        edit(&mut judge, &mut meta);
+        let path = scratch(name);
+        write(&path, &judge, &meta).unwrap();
+        let loaded = load(&path);
+        std::fs::remove_file(&path).unwrap();
+        (path.display().to_string(), loaded)
+    }
+
+    /// Asserts that the edited file is refused naming itself, `field` and `fault`.
+    fn refused(
+        name: &str,
+        field: &str,
+        fault: JudgeFileFault,
+        edit: impl FnOnce(&mut JudgeModel, &mut JudgeMeta),
+    ) {
+        let (path, loaded) = load_edited(name, edit);
+        let err = loaded.unwrap_err();
+        assert_eq!(
+            err,
+            ClassifierError::BadJudgeFile {
+                path: path.clone(),
+                field: field.into(),
+                fault,
+            },
+            "{err}"
+        );
+        let msg = err.to_string();
+        assert!(msg.contains(&path) && msg.contains(field), "{msg}");
+    }
+
+    #[test]
+    fn a_sound_judge_round_trips() {
+        let (judge, meta) = dd_dt();
+        let path = scratch("sound");
+        save(&path, &judge, &meta).unwrap();
+        let (back, back_meta) = load(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!((back.model.coef, back_meta), (judge.model.coef, meta));
+    }
+
+    #[test]
+    fn non_finite_weights_are_refused_by_field() {
+        let nan = |v: f64| JudgeFileFault::NonFinite { value: v };
+        let (n, inf) = (f64::NAN, f64::INFINITY);
+        // NaN != NaN: compare through the message.
+        let (_, loaded) = load_edited("coef-nan", |j, _| j.model.coef[1] = n);
+        let msg = loaded.unwrap_err().to_string();
+        assert!(
+            msg.contains("judge field `coef[1]`: NaN is not a finite number"),
+            "{msg}"
+        );
+        refused("coef-inf", "coef[4]", nan(inf), |j, _| {
+            j.model.coef[4] = inf
+        });
+        refused("intercept", "intercept[0]", nan(-inf), |j, _| {
+            j.model.intercept = -inf
+        });
+        refused("mean", "scaler.mean[2]", nan(inf), |j, _| {
+            j.model.scaler.mean[2] = inf
+        });
+        refused("scale-inf", "scaler.scale[0]", nan(inf), |j, _| {
+            j.model.scaler.scale[0] = inf
+        });
+    }
+
+    #[test]
+    fn non_positive_scales_are_refused() {
+        for v in [0.0, -1.0] {
+            refused(
+                "scale",
+                "scaler.scale[3]",
+                JudgeFileFault::NonPositiveScale { value: v },
+                |j, _| j.model.scaler.scale[3] = v,
+            );
+        }
+    }
+
+    #[test]
+    fn thresholds_outside_the_probability_range_are_refused() {
+        for v in [-0.1, 1.5] {
+            refused(
+                "threshold",
+                "threshold",
+                JudgeFileFault::NotAProbability { value: v },
+                |_, m| m.threshold = v,
+            );
+        }
+        // JSON holds NaN and infinities as `null`.
+        for v in [f64::NAN, f64::INFINITY] {
+            refused(
+                "threshold-null",
+                "threshold",
+                JudgeFileFault::NotANumber {
+                    found: "null".into(),
+                },
+                |_, m| m.threshold = v,
+            );
+        }
+        refused(
+            "table-null",
+            "threshold_table[0]",
+            JudgeFileFault::NotANumber {
+                found: "null".into(),
+            },
+            |_, m| m.threshold_table[0].0 = f64::NAN,
+        );
+        // `save` refuses a NaN threshold before JSON turns it into `null`.
+        let (judge, mut meta) = dd_dt();
+        meta.threshold = f64::NAN;
+        let err = save(&scratch("save-threshold"), &judge, &meta).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("judge field `threshold`: NaN is outside [0, 1]"),
+            "{err}"
+        );
+        refused(
+            "table",
+            "threshold_table[1]",
+            JudgeFileFault::NotAProbability { value: 2.0 },
+            |_, m| m.threshold_table[1].0 = 2.0,
+        );
+    }
+
+    #[test]
+    fn dd_dt_weights_relabelled_as_dt_are_refused() {
+        refused(
+            "relabelled",
+            "coef",
+            JudgeFileFault::Width {
+                got: 5,
+                expected: 3,
+                features: FeatureSet::Target,
+                target: 3,
+                draft: None,
+            },
+            |j, m| {
+                j.features = FeatureSet::Target;
+                m.features = FeatureSet::Target;
+            },
+        );
+        // Relabelled with the draft record dropped too: the width still gives it away.
+        refused(
+            "relabelled-no-draft",
+            "coef",
+            JudgeFileFault::Width {
+                got: 5,
+                expected: 3,
+                features: FeatureSet::Target,
+                target: 3,
+                draft: None,
+            },
+            |_, m| {
+                m.features = FeatureSet::Target;
+                m.draft = None;
+            },
+        );
+        // A draft-reading feature set without a draft record.
+        refused(
+            "no-draft",
+            "draft",
+            JudgeFileFault::MissingDraft {
+                features: FeatureSet::DraftAndTarget,
+            },
+            |_, m| m.draft = None,
+        );
+        // Hidden sizes that do not add up to the weights.
+        refused(
+            "hidden",
+            "coef",
+            JudgeFileFault::Width {
+                got: 5,
+                expected: 6,
+                features: FeatureSet::DraftAndTarget,
+                target: 4,
+                draft: Some(2),
+            },
+            |_, m| m.target.1 = 4,
+        );
+    }
+
+    #[test]
+    fn zero_hidden_sizes_and_ragged_tensors_are_refused() {
+        refused(
+            "target-0",
+            "target",
+            JudgeFileFault::ZeroHiddenSize,
+            |_, m| m.target.1 = 0,
+        );
+        refused(
+            "draft-0",
+            "draft",
+            JudgeFileFault::ZeroHiddenSize,
+            |_, m| m.draft = Some(("d".into(), 0)),
+        );
+        refused(
+            "mean-short",
+            "scaler.mean",
+            JudgeFileFault::Length {
+                got: 4,
+                expected: 5,
+            },
+            |j, _| {
+                j.model.scaler.mean.pop();
+            },
+        );
+    }
+
+    #[test]
+    fn save_refuses_what_load_refuses_and_writes_nothing() {
+        let (mut judge, meta) = dd_dt();
+        judge.model.coef[0] = f64::NAN;
+        let path = scratch("save-nan");
+        let err = save(&path, &judge, &meta).unwrap_err();
+        assert!(
+            matches!(&err, ClassifierError::BadJudgeFile { field, .. } if field == "coef[0]"),
+            "{err}"
+        );
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn judge_model_declares_the_width_it_reads() {
+        use autojudge_core::Judge;
+        let (judge, _) = dd_dt();
+        assert_eq!(judge.feature_width(), Some(5));
+    }
 }

@@ -28,7 +28,7 @@ pub struct ModelArgs {
     #[arg(long, default_value = "auto")]
     pub dtype: ComputeDType,
     /// Cap the context length (tokens).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::numeric_flag::CONTEXT.parser::<usize>())]
     pub max_context: Option<usize>,
     /// Layer plan: all, exit:N (early exit) or skip:A,B (layer skipping).
     #[arg(long, default_value = "all")]
@@ -42,6 +42,14 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
+    /// `--model` as an input path (no output may overwrite it).
+    pub fn input(&self) -> crate::output_guard::Input<'_> {
+        crate::output_guard::Input {
+            flag: "--model",
+            path: &self.model,
+        }
+    }
+
     /// Load options from the flags.
     pub fn load_options(&self) -> LoadOptions {
         LoadOptions {

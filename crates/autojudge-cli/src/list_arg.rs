@@ -13,6 +13,22 @@ impl<T> ListArg<T> {
     pub fn items(&self) -> &[T] {
         &self.0
     }
+
+    /// Parses `s` with `item` for each comma-separated item; `none` (or an empty value) is the
+    /// empty list, and an item's error is reported with the item.
+    pub fn parse_with(s: &str, item: impl Fn(&str) -> Result<T, String>) -> Result<Self, String> {
+        let s = s.trim();
+        if s.is_empty() || s.eq_ignore_ascii_case("none") {
+            return Ok(ListArg(Vec::new()));
+        }
+        s.split(',')
+            .map(|i| {
+                let i = i.trim();
+                item(i).map_err(|e| format!("list item {i:?}: {e}"))
+            })
+            .collect::<Result<Vec<T>, String>>()
+            .map(ListArg)
+    }
 }
 
 impl<T: FromStr> FromStr for ListArg<T>
@@ -22,18 +38,7 @@ where
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        let s = s.trim();
-        if s.is_empty() || s.eq_ignore_ascii_case("none") {
-            return Ok(ListArg(Vec::new()));
-        }
-        s.split(',')
-            .map(|item| {
-                let item = item.trim();
-                item.parse::<T>()
-                    .map_err(|e| format!("list item {item:?}: {e}"))
-            })
-            .collect::<Result<Vec<T>, String>>()
-            .map(ListArg)
+        ListArg::parse_with(s, |item| item.parse::<T>().map_err(|e| e.to_string()))
     }
 }
 

@@ -31,7 +31,7 @@ impl SessionsPerWorker {
 pub struct ParallelArgs {
     /// Prompts run at once, each on its own thread; their target and draft forwards are
     /// batched (one weight pass serves all). Results are identical to `--parallel 1`.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(long, default_value_t = 1, value_parser = crate::numeric_flag::PARALLEL.parser::<u16>())]
     pub parallel: u16,
 }
 

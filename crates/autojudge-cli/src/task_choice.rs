@@ -8,9 +8,11 @@ use autojudge_core::{TextTokenizer, TokenId};
 use autojudge_models::{ChatMessage, ChatTemplate};
 use autojudge_search::{
     read_gsm8k, read_humaneval, AnswerFallback, CodeOracle, EosSwap, Gsm8kOracle, Gsm8kWording,
-    Oracle, Task, TaskLine, REFERENCE_MAX_NEW_TOKENS,
+    Isolation, Oracle, Sandbox, SandboxLimits, Task, TaskLine, REFERENCE_MAX_NEW_TOKENS,
 };
 use clap::{Args, ValueEnum};
+
+use crate::numeric_flag::{CODE_TIMEOUT, PROMPTS, SKIP};
 
 /// Which benchmark.
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -92,16 +94,25 @@ pub struct TaskArgs {
     #[arg(long)]
     pub data: PathBuf,
     /// Questions to skip from the start of the file.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = SKIP.parser::<usize>())]
     pub skip: usize,
     /// Number of questions (after --skip).
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = PROMPTS.parser::<usize>())]
     pub prompts: usize,
     #[command(flatten)]
     pub labels: LabelArgs,
     /// Timeout of one HumanEval test run, seconds.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_parser = CODE_TIMEOUT.parser::<f64>())]
     pub code_timeout: f64,
+    /// Python interpreter for HumanEval tests: a path, or a name looked up in
+    /// /usr/local/bin:/usr/bin:/bin (the sandbox's PATH; the sandbox user must be able to read it).
+    #[arg(long, default_value = "python3")]
+    pub code_python: PathBuf,
+    /// Run model-written code (HumanEval tests) without the bubblewrap sandbox: it can then
+    /// read and write your files and reach the network; only resource limits apply. For
+    /// machines where the sandbox cannot be set up (docs/sandbox.md).
+    #[arg(long)]
+    pub unsafe_no_sandbox: bool,
     /// Prompt rendering.
     #[arg(long, value_enum, default_value = "auto")]
     pub prompt_format: PromptFormat,
@@ -172,11 +183,42 @@ impl TaskArgs {
                     .collect::<anyhow::Result<_>>()?;
                 Box::new(Gsm8kOracle::Lenient { fallbacks })
             }
-            TaskKind::Humaneval => Box::new(CodeOracle {
-                timeout: Duration::from_secs_f64(self.code_timeout),
-                ..CodeOracle::default()
-            }),
+            TaskKind::Humaneval => Box::new(self.code_oracle()?),
         })
+    }
+
+    /// The HumanEval oracle: the unit tests run in the bubblewrap sandbox, or without one
+    /// under `--unsafe-no-sandbox`; fails with what the machine lacks when the sandbox cannot
+    /// be set up.
+    pub fn code_oracle(&self) -> anyhow::Result<CodeOracle> {
+        let isolation = if self.unsafe_no_sandbox {
+            eprintln!(
+                "warning: --unsafe-no-sandbox: model-written code runs with your user's access \
+                 to files and network (only resource limits apply)"
+            );
+            Isolation::UnsafeNone
+        } else {
+            Isolation::Bubblewrap
+        };
+        let wall_time = Duration::try_from_secs_f64(self.code_timeout)
+            .map_err(|e| anyhow::anyhow!("--code-timeout {}: {e}", self.code_timeout))?;
+        let limits = SandboxLimits {
+            wall_time,
+            ..SandboxLimits::default()
+        };
+        Ok(CodeOracle::new(Sandbox::new(
+            isolation,
+            &self.code_python,
+            limits,
+        )?))
+    }
+
+    /// `--data` as an input path (no output may overwrite it).
+    pub fn inputs(&self) -> Vec<crate::output_guard::Input<'_>> {
+        vec![crate::output_guard::Input {
+            flag: "--data",
+            path: &self.data,
+        }]
     }
 
     /// Dataset lines `skip..skip+prompts` as (line index, task or per-line error).

@@ -17,8 +17,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::{
-    BatchItem, CoreError, CoreResult, ExtendOutput, ModelInfo, ModelSession, Outputs, TargetModel,
-    TokenId,
+    BatchItem, ContractBreach, CoreError, CoreResult, ExtendOutput, ModelInfo, ModelSession,
+    Outputs, TargetModel, TokenId,
 };
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -312,15 +312,14 @@ impl<M: TargetModel> Queue<M> {
                 }
             }
             Ok(results) => {
-                let reason = format!(
-                    "`{}`: extend_batch returned {} results for {n} items",
-                    self.model.info().name,
-                    results.len()
-                );
+                let breach = ContractBreach::BatchResults {
+                    got: results.len(),
+                    items: n,
+                };
                 for (slot, session) in slots.iter().zip(sessions) {
                     let mut s = lock(&slot.state);
                     s.session = Some(session);
-                    s.result = Some(Err(CoreError::Backend(reason.clone().into())));
+                    s.result = Some(Err(breach.clone().by(self.model.info().name.clone())));
                 }
             }
             Err(panic) => {
@@ -663,6 +662,50 @@ mod tests {
         // The group still serves other sessions.
         let mut t = model.new_session().unwrap();
         assert!(t.extend(&[1, 2], Outputs::LAST_LOGITS).is_ok());
+    }
+
+    /// An engine whose `extend_batch` loses its results.
+    struct Forgetful(Counting);
+
+    impl TargetModel for Forgetful {
+        type Session = CountingSession;
+        fn info(&self) -> &ModelInfo {
+            &self.0.info
+        }
+        fn new_session(&self) -> CoreResult<CountingSession> {
+            self.0.new_session()
+        }
+        fn extend_batch(
+            &self,
+            _items: &mut [BatchItem<'_, CountingSession>],
+        ) -> Vec<CoreResult<ExtendOutput>> {
+            Vec::new()
+        }
+    }
+
+    #[test]
+    fn too_few_batch_results_are_a_broken_contract_and_keep_the_session() {
+        let group = BatchGroup::new(Duration::from_secs(30));
+        let model = BatchedModel::new(Forgetful(counting()), &group);
+        let mut s = model.new_session().unwrap();
+        let err = s.extend(&[1, 2], Outputs::LAST_LOGITS).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                CoreError::BrokenContract {
+                    by,
+                    breach: ContractBreach::BatchResults { got: 0, items: 1 },
+                } if by == "counting"
+            ),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("TargetModel::extend_batch returned 0 results for 1 items"),
+            "{err}"
+        );
+        // The session came back, untouched.
+        assert!(s.truncate(0).is_ok());
     }
 
     #[test]

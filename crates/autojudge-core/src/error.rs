@@ -1,6 +1,6 @@
 //! Typed errors shared by every crate that speaks the core contract.
 
-use crate::TokenId;
+use crate::{ContractBreach, TokenId};
 
 /// A boxed error from an engine or tokenizer behind the contract, kept whole so callers can
 /// walk its source chain (`std::error::Error::source`).
@@ -68,6 +68,16 @@ pub enum CoreError {
     /// Tokenization or detokenization failed (a message converts: `"...".into()`).
     #[error("tokenizer error: {0}")]
     Tokenizer(#[source] BoxError),
+    /// An engine, draft or judge behind the contract returned something the contract rules
+    /// out (too few rows, rows of another width, NaN values...): a bug in that
+    /// implementation, named with the rule it broke.
+    #[error("`{by}` broke the contract: {breach}")]
+    BrokenContract {
+        /// Name of the implementation at fault (`ModelInfo::name`, `Judge::name`).
+        by: String,
+        /// The rule it broke.
+        breach: ContractBreach,
+    },
     /// The engine behind the contract failed (its error is the source).
     #[error("model backend error: {0}")]
     Backend(#[source] BoxError),

@@ -7,6 +7,7 @@
 
 mod batch;
 mod batcher;
+mod contract;
 mod error;
 mod features;
 mod judge;
@@ -19,6 +20,7 @@ mod window;
 
 pub use batch::BatchItem;
 pub use batcher::{BatchGroup, BatchStats, BatchedModel, BatchedSession, Worker};
+pub use contract::{extend_checked, rewind_checked, ContractBreach, OutputPart};
 pub use error::{BoxError, CoreError, CoreResult};
 pub use features::{
     draft_distribution, logit_features, FeatureNeeds, FeatureParts, FeatureSet, LOGIT_FEATURES,

@@ -94,12 +94,14 @@ impl ExtendOutput {
         self.hidden.len().checked_div(self.hidden_size).unwrap_or(0)
     }
 
-    /// Logits of row `i`.
+    /// Logits of row `i`. Panics when the output holds no row `i`: outputs of an engine are
+    /// checked against the request first ([`Self::check`], [`crate::extend_checked`]).
     pub fn logits_row(&self, i: usize) -> &[f32] {
         &self.logits[i * self.vocab_size..(i + 1) * self.vocab_size]
     }
 
-    /// Hidden state of row `i`.
+    /// Hidden state of row `i`. Panics when the output holds no row `i`: outputs of an engine
+    /// are checked against the request first ([`Self::check`], [`crate::extend_checked`]).
     pub fn hidden_row(&self, i: usize) -> &[f32] {
         &self.hidden[i * self.hidden_size..(i + 1) * self.hidden_size]
     }

@@ -3,7 +3,7 @@
 //! prompt lookup (no model).
 
 use autojudge_core::ngram::last_match_end;
-use autojudge_core::{ModelSession, OutputRows, Outputs, TokenId};
+use autojudge_core::{extend_checked, rewind_checked, ModelSession, OutputRows, Outputs, TokenId};
 use rand::rngs::StdRng;
 
 use crate::error::DecodeResult;
@@ -29,13 +29,138 @@ pub struct Proposal {
     pub probs_t1: Vec<Vec<f32>>,
 }
 
+/// One of the per-token inputs a [`Proposal`] carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProposalInput {
+    /// [`Proposal::probs`].
+    Probs,
+    /// [`Proposal::probs_t1`].
+    ProbsT1,
+    /// [`Proposal::hidden`].
+    Hidden,
+    /// [`Proposal::prev_hidden`].
+    PrevHidden,
+}
+
+impl std::fmt::Display for ProposalInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ProposalInput::Probs => "probs",
+            ProposalInput::ProbsT1 => "probs_t1",
+            ProposalInput::Hidden => "hidden",
+            ProposalInput::PrevHidden => "prev_hidden",
+        })
+    }
+}
+
+/// A rule of the [`Drafter`] contract that a proposal broke.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProposalBreach {
+    /// An input the policy needs does not hold one row per proposed token.
+    #[error("Drafter::propose returned {got} `{input}` rows for {tokens} proposed tokens")]
+    RowCount {
+        /// Input at fault.
+        input: ProposalInput,
+        /// Rows returned.
+        got: usize,
+        /// Tokens proposed.
+        tokens: usize,
+    },
+    /// A distribution row is not as wide as the target's vocabulary.
+    #[error(
+        "Drafter::propose returned `{input}` row {row} {got} wide, the target's vocabulary is {vocab}"
+    )]
+    DistributionWidth {
+        /// Input at fault.
+        input: ProposalInput,
+        /// Row at fault.
+        row: usize,
+        /// Its width.
+        got: usize,
+        /// The target's `vocab_size`.
+        vocab: usize,
+    },
+    /// A value no row of this input may hold: a distribution entry outside `[0, 1]` (or NaN),
+    /// a non-finite hidden state.
+    #[error("Drafter::propose returned {value} at `{input}` row {row}, column {column}")]
+    BadValue {
+        /// Input at fault.
+        input: ProposalInput,
+        /// Row at fault.
+        row: usize,
+        /// Column.
+        column: usize,
+        /// The value.
+        value: f32,
+    },
+}
+
+impl Proposal {
+    /// Checks the inputs `needs` asks for against the [`Drafter`] contract: one row per
+    /// proposed token, distributions `vocab` wide holding probabilities, finite hidden states.
+    pub fn check(&self, needs: Needs, vocab: usize) -> Result<(), ProposalBreach> {
+        let tokens = self.tokens.len();
+        for (wanted, input, rows) in [
+            (needs.draft_probs, ProposalInput::Probs, &self.probs),
+            (needs.draft_probs_t1, ProposalInput::ProbsT1, &self.probs_t1),
+            (needs.draft_hidden, ProposalInput::Hidden, &self.hidden),
+            (
+                needs.draft_prev_hidden,
+                ProposalInput::PrevHidden,
+                &self.prev_hidden,
+            ),
+        ] {
+            if !wanted {
+                continue;
+            }
+            if rows.len() != tokens {
+                return Err(ProposalBreach::RowCount {
+                    input,
+                    got: rows.len(),
+                    tokens,
+                });
+            }
+            let distribution = matches!(input, ProposalInput::Probs | ProposalInput::ProbsT1);
+            for (row, r) in rows.iter().enumerate() {
+                if distribution && r.len() != vocab {
+                    return Err(ProposalBreach::DistributionWidth {
+                        input,
+                        row,
+                        got: r.len(),
+                        vocab,
+                    });
+                }
+                let ok = |v: f32| {
+                    if distribution {
+                        (0.0..=1.0).contains(&v)
+                    } else {
+                        v.is_finite()
+                    }
+                };
+                if let Some(column) = r.iter().position(|&v| !ok(v)) {
+                    return Err(ProposalBreach::BadValue {
+                        input,
+                        row,
+                        column,
+                        value: r[column],
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Proposes draft tokens for a context.
 pub trait Drafter {
     /// Short name for reports.
     fn name(&self) -> String;
     /// `Err(what)` if this drafter cannot provide an input in `needs`.
     fn supports(&self, needs: Needs) -> Result<(), &'static str>;
-    /// Proposes up to `k` tokens continuing `context` (the committed sequence).
+    /// Proposes up to `k` tokens continuing `context` (the committed sequence), with one row
+    /// of each input in `needs` per proposed token ([`Proposal::check`]; the decode loop
+    /// refuses a proposal that breaks it with [`crate::DecodeError::BrokenDrafter`]).
     fn propose(
         &mut self,
         context: &[TokenId],
@@ -120,7 +245,7 @@ impl<S: ModelSession> Drafter for ModelDrafter<S> {
             return Ok(p);
         }
         // Re-run at least the last context token: its logits start the proposal.
-        let keep = self.session.rewind_to(context, context.len() - 1)?;
+        let keep = rewind_checked(&mut self.session, context, context.len() - 1)?;
         let first = Outputs {
             logits: OutputRows::Last,
             hidden: if needs.draft_prev_hidden {
@@ -129,7 +254,7 @@ impl<S: ModelSession> Drafter for ModelDrafter<S> {
                 OutputRows::None
             },
         };
-        let out = self.session.extend(&context[keep..], first)?;
+        let out = extend_checked(&mut self.session, &context[keep..], first)?;
         self.calls += 1;
         let mut logits = out.logits_row(0).to_vec();
         let mut before = needs.draft_prev_hidden.then(|| out.hidden_row(0).to_vec());
@@ -166,7 +291,7 @@ impl<S: ModelSession> Drafter for ModelDrafter<S> {
                         OutputRows::None
                     },
                 };
-                let out = self.session.extend(&[tok], rows)?;
+                let out = extend_checked(&mut self.session, &[tok], rows)?;
                 self.calls += 1;
                 if keep_state {
                     let h = out.hidden_row(0).to_vec();

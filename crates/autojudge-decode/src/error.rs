@@ -2,6 +2,8 @@
 
 use autojudge_core::CoreError;
 
+use crate::drafter::ProposalBreach;
+
 /// Result alias for [`DecodeError`].
 pub type DecodeResult<T> = Result<T, DecodeError>;
 
@@ -22,6 +24,16 @@ pub enum DecodeError {
         field: &'static str,
         /// What is wrong.
         reason: String,
+    },
+    /// A drafter returned a proposal that breaks the [`crate::Drafter`] contract (fewer
+    /// distributions or hidden states than proposed tokens, a distribution of another width
+    /// than the target's vocabulary, values that are no probabilities...).
+    #[error("drafter `{drafter}` broke the contract: {breach}")]
+    BrokenDrafter {
+        /// Drafter name.
+        drafter: String,
+        /// The rule it broke.
+        breach: ProposalBreach,
     },
     /// A policy needs an input the drafter does not provide.
     #[error("policy `{policy}` needs {what}, which drafter `{drafter}` cannot provide")]

@@ -2,7 +2,9 @@
 
 use std::time::Instant;
 
-use autojudge_core::{DoublingWindow, ModelSession, OutputRows, Outputs, TextTokenizer, TokenId};
+use autojudge_core::{
+    extend_checked, DoublingWindow, ModelSession, OutputRows, Outputs, TextTokenizer, TokenId,
+};
 use rand::{rngs::StdRng, SeedableRng};
 
 use crate::drafter::{Drafter, NoDraft};
@@ -204,7 +206,7 @@ fn prefill<S: ModelSession>(
     session.truncate(keep)?;
     if keep < head.len() {
         let t = Instant::now();
-        session.extend(&head[keep..], Outputs::NONE)?;
+        extend_checked(session, &head[keep..], Outputs::NONE)?;
         stats.target_time += t.elapsed();
         stats.target_calls += 1;
     }
@@ -284,6 +286,12 @@ pub fn generate_speculative<S: ModelSession, D: Drafter, P: AcceptancePolicy>(
         let t = Instant::now();
         let proposal = drafter.propose(&context, want, cfg.sampling, needs, &mut rng)?;
         stats.draft_time += t.elapsed();
+        proposal
+            .check(needs, target.info().vocab_size)
+            .map_err(|breach| DecodeError::BrokenDrafter {
+                drafter: drafter.name(),
+                breach,
+            })?;
         let n = proposal.tokens.len().min(want);
         let draft = &proposal.tokens[..n];
         let base = target.len();
@@ -291,7 +299,7 @@ pub fn generate_speculative<S: ModelSession, D: Drafter, P: AcceptancePolicy>(
         input.push(pending);
         input.extend_from_slice(draft);
         let t = Instant::now();
-        let out = target.extend(&input, outputs)?;
+        let out = extend_checked(target, &input, outputs)?;
         stats.target_time += t.elapsed();
         stats.target_calls += 1;
         let t = Instant::now();
@@ -306,7 +314,7 @@ pub fn generate_speculative<S: ModelSession, D: Drafter, P: AcceptancePolicy>(
                 sampling: cfg.sampling,
             },
             &mut rng,
-        );
+        )?;
         stats.policy_time += t.elapsed();
         let a = verdict.accepted;
         target.truncate(base + 1 + a)?;

@@ -16,7 +16,9 @@ mod sampling;
 mod stats;
 mod stop;
 
-pub use drafter::{Drafter, ModelDrafter, NgramDrafter, NoDraft, Proposal};
+pub use drafter::{
+    Drafter, ModelDrafter, NgramDrafter, NoDraft, Proposal, ProposalBreach, ProposalInput,
+};
 pub use error::{DecodeError, DecodeResult};
 pub use generate::{
     generate_speculative, generate_target_only, DecodeConfig, Generation, Hooks, TokenCallback,
@@ -41,8 +43,9 @@ pub use rand;
 pub use rand::rngs::StdRng;
 
 /// Test doubles (feature `testing`): a deterministic random language model implementing the
-/// core contract, for testing code that drives sessions without a real engine.
+/// core contract, for testing code that drives sessions without a real engine, and a wrapper
+/// that makes any model break the contract in a chosen way.
 #[cfg(feature = "testing")]
 pub mod testing {
-    pub use crate::mock::{MockLm, MockSession};
+    pub use crate::mock::{Fault, Faulty, FaultySession, MockLm, MockSession};
 }

@@ -155,3 +155,142 @@ impl ModelSession for MockSession {
         Ok(())
     }
 }
+
+/// One way a [`Faulty`] model breaks the contract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Returns one hidden-state row fewer than requested (when any is requested).
+    DropHiddenRow,
+    /// Returns one logits row fewer than requested (when any is requested).
+    DropLogitsRow,
+    /// Returns logits rows one entry wider than `ModelInfo::vocab_size`.
+    WideLogits,
+    /// Returns hidden-state rows one entry narrower than `ModelInfo::hidden_size`.
+    NarrowHidden,
+    /// Returns a NaN as the first logit of every call that returns logits.
+    NanLogits,
+    /// Answers `extend` without appending the tokens to the session.
+    ForgetTokens,
+    /// Reports keeping one token more than `rewind_to` allows.
+    OverRewind,
+}
+
+/// A test double for a misbehaving foreign engine: `model`'s outputs, broken in one way
+/// ([`Fault`]) once a session has made [`Faulty::after`] healthy `extend` calls, so the
+/// library's contract checks can be exercised on any model.
+#[derive(Clone, Debug)]
+pub struct Faulty<M> {
+    model: M,
+    fault: Fault,
+    healthy_calls: u64,
+}
+
+impl<M: TargetModel> Faulty<M> {
+    /// `model`, breaking the contract by `fault` on every `extend` and `rewind_to`.
+    pub fn new(model: M, fault: Fault) -> Self {
+        Faulty {
+            model,
+            fault,
+            healthy_calls: 0,
+        }
+    }
+
+    /// Behaves for the first `n` `extend` calls of each session, then breaks.
+    pub fn after(mut self, n: u64) -> Self {
+        self.healthy_calls = n;
+        self
+    }
+}
+
+/// A session of a [`Faulty`] model.
+#[derive(Clone, Debug)]
+pub struct FaultySession<S> {
+    session: S,
+    fault: Fault,
+    healthy_calls: u64,
+    calls: u64,
+}
+
+impl<M: TargetModel> TargetModel for Faulty<M> {
+    type Session = FaultySession<M::Session>;
+    fn info(&self) -> &ModelInfo {
+        self.model.info()
+    }
+    fn new_session(&self) -> CoreResult<Self::Session> {
+        Ok(FaultySession {
+            session: self.model.new_session()?,
+            fault: self.fault,
+            healthy_calls: self.healthy_calls,
+            calls: 0,
+        })
+    }
+}
+
+impl<S: ModelSession> FaultySession<S> {
+    fn broken(&self) -> bool {
+        self.calls > self.healthy_calls
+    }
+}
+
+impl<S: ModelSession> ModelSession for FaultySession<S> {
+    fn info(&self) -> &ModelInfo {
+        self.session.info()
+    }
+    fn tokens(&self) -> &[TokenId] {
+        self.session.tokens()
+    }
+    fn extend(&mut self, tokens: &[TokenId], outputs: Outputs) -> CoreResult<ExtendOutput> {
+        self.calls += 1;
+        let before = self.session.len();
+        let mut out = self.session.extend(tokens, outputs)?;
+        if !self.broken() {
+            return Ok(out);
+        }
+        let (vocab, hidden) = (out.vocab_size, out.hidden_size);
+        match self.fault {
+            Fault::DropHiddenRow => {
+                let n = out.hidden.len().saturating_sub(hidden);
+                out.hidden.truncate(n);
+            }
+            Fault::DropLogitsRow => {
+                let n = out.logits.len().saturating_sub(vocab);
+                out.logits.truncate(n);
+            }
+            Fault::WideLogits => {
+                out.logits = out
+                    .logits
+                    .chunks(vocab.max(1))
+                    .flat_map(|row| row.iter().copied().chain([0.0]))
+                    .collect();
+                out.vocab_size = vocab + 1;
+            }
+            Fault::NarrowHidden => {
+                out.hidden = out
+                    .hidden
+                    .chunks(hidden.max(1))
+                    .flat_map(|row| row[..row.len().saturating_sub(1)].to_vec())
+                    .collect();
+                out.hidden_size = hidden.saturating_sub(1);
+            }
+            Fault::NanLogits => {
+                if let Some(v) = out.logits.first_mut() {
+                    *v = f32::NAN;
+                }
+            }
+            Fault::ForgetTokens => self.session.truncate(before)?,
+            Fault::OverRewind => {}
+        }
+        Ok(out)
+    }
+    fn truncate(&mut self, n: usize) -> CoreResult<()> {
+        self.session.truncate(n)
+    }
+    fn rewind_to(&mut self, ctx: &[TokenId], at_most: usize) -> CoreResult<usize> {
+        let kept = self.session.rewind_to(ctx, at_most)?;
+        // Counted like the extend that follows it.
+        if self.fault == Fault::OverRewind && self.calls >= self.healthy_calls {
+            return Ok(kept + 1);
+        }
+        Ok(kept)
+    }
+}

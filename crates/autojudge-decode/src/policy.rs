@@ -8,6 +8,7 @@
 use autojudge_core::{argmax, ExtendOutput, TokenId};
 use rand::rngs::StdRng;
 
+use crate::error::DecodeResult;
 use crate::sampling::{draw, normalize, softmax, Sampling};
 
 #[path = "policy/policies.rs"]
@@ -148,8 +149,9 @@ pub trait AcceptancePolicy {
     fn name(&self) -> String;
     /// Inputs this policy needs.
     fn needs(&self) -> Needs;
-    /// Verifies a window.
-    fn verify(&mut self, w: &Window<'_>, rng: &mut StdRng) -> Verdict;
+    /// Verifies a window. An error is an input that breaks its contract (a judge returning
+    /// too few or invalid probabilities, feature rows of another width than it reads).
+    fn verify(&mut self, w: &Window<'_>, rng: &mut StdRng) -> DecodeResult<Verdict>;
 }
 
 pub use autojudge_core::{FeatureSet, Judge};

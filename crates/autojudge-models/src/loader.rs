@@ -105,6 +105,14 @@ fn complete_config_from_tensors(src: &WeightSource, config: &mut LlamaConfig) ->
     config.tie_embeddings = !src.contains(WeightName::LmHead);
     config.attention_bias = src.contains(WeightName::Layer(0, LayerWeight::QBias));
     if let Some(f) = src.optional(WeightName::RopeFreqs, &[config.head_dim / 2])? {
+        // Divisors of the RoPE frequencies: a non-positive or NaN one makes the tables garbage.
+        if let Some(i) = f.data.iter().position(|x| !(x.is_finite() && *x > 0.0)) {
+            return Err(ModelError::invalid(
+                src.path(),
+                "rope_freqs.weight",
+                format!("entry {i} is {} (must be a positive number)", f.data[i]),
+            ));
+        }
         config.rope_freq_factors = Some(f.data);
     }
     Ok(())

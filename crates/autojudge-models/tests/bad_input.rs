@@ -186,6 +186,70 @@ fn unsupported_architecture_and_missing_metadata() {
 }
 
 #[test]
+fn invalid_norm_rope_and_head_metadata_name_the_key() {
+    for (key, value) in [
+        (
+            "llama.attention.layer_norm_rms_epsilon",
+            MetadataValue::Float(-1.0),
+        ),
+        (
+            "llama.attention.layer_norm_rms_epsilon",
+            MetadataValue::Float(f64::NAN),
+        ),
+        ("llama.rope.freq_base", MetadataValue::Float(0.0)),
+        ("llama.attention.head_count", MetadataValue::UInt(5)),
+        ("llama.embedding_length", MetadataValue::UInt(0)),
+    ] {
+        let bytes = rewrite(
+            |_, _, _, _| true,
+            |kv| {
+                for (k, v) in kv.iter_mut() {
+                    if k == key {
+                        *v = value.clone();
+                    }
+                }
+            },
+        );
+        let e = load_bytes("bad.gguf", bytes).unwrap_err();
+        assert!(
+            matches!(&e, ModelError::Invalid { field, .. } if field == key),
+            "{key}: {e}"
+        );
+        assert!(e.to_string().starts_with("bad.gguf"), "{e}");
+    }
+}
+
+#[test]
+fn non_positive_rope_frequency_factors_name_the_tensor() {
+    let g = GgufFile::from_bytes("tiny.gguf", tiny_gguf()).unwrap();
+    let half = autojudge_models::LlamaConfig::from_gguf(&g)
+        .unwrap()
+        .head_dim
+        / 2;
+    for bad in [0.0, -2.0, f32::NAN] {
+        let mut w = GgufWriter::new();
+        for (k, v) in &g.metadata {
+            w.meta(k, v.clone());
+        }
+        for t in &g.tensors {
+            w.tensor_raw(&t.name, &t.shape(), 0, g.tensor_bytes(t).to_vec());
+        }
+        let mut factors = vec![1.0f32; half];
+        factors[half - 1] = bad;
+        w.tensor_f32("rope_freqs.weight", &[half], &factors);
+        let e = load_bytes("freqs.gguf", w.to_bytes()).unwrap_err();
+        assert!(
+            matches!(&e, ModelError::Invalid { field, .. } if field == "rope_freqs.weight"),
+            "{e}"
+        );
+        assert!(
+            e.to_string().contains(&format!("entry {}", half - 1)),
+            "{e}"
+        );
+    }
+}
+
+#[test]
 fn tokenizer_larger_than_the_model_vocab_is_refused() {
     let bytes = rewrite(
         |_, _, _, _| true,

@@ -7,7 +7,9 @@
 //! instead of a full regeneration) and from the draft model.
 
 use autojudge_core::ngram::last_match_end;
-use autojudge_core::{CoreResult, DoublingWindow, ModelSession, OutputRows, Outputs, TokenId};
+use autojudge_core::{
+    rewind_checked, CoreResult, DoublingWindow, ModelSession, OutputRows, Outputs, TokenId,
+};
 
 use crate::meter::Meter;
 
@@ -474,7 +476,7 @@ pub fn continue_greedy<S: ModelSession>(
         let finished = limits.finished(ctx);
         if finished && !(first && swap_rows) {
             if first {
-                session.rewind_to(ctx, ctx.len())?;
+                rewind_checked(session, ctx, ctx.len())?;
             }
             return Ok(rows_out);
         }
@@ -486,7 +488,7 @@ pub fn continue_greedy<S: ModelSession>(
             p.truncate(room - 1);
             p
         };
-        let keep = session.rewind_to(ctx, ctx.len() - back)?;
+        let keep = rewind_checked(session, ctx, ctx.len() - back)?;
         let mut input = ctx[keep..].to_vec();
         input.extend_from_slice(&proposal);
         let rows = OutputRows::Tail(proposal.len() + back);

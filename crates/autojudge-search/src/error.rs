@@ -42,6 +42,16 @@ pub enum SearchError {
         /// Value of this run / other shard.
         found: String,
     },
+    /// A committed prompt's feature file is missing or incomplete.
+    #[error("{path}: features of committed prompt {index}: {damage}")]
+    DamagedFeatures {
+        /// Feature file.
+        path: String,
+        /// Dataset line of the prompt.
+        index: usize,
+        /// What is wrong with the file.
+        damage: crate::store::FeatureDamage,
+    },
     /// The oracle could not judge the target's own response (the prompt is skipped).
     #[error("oracle failed on task {task}: {reason}")]
     Oracle {

@@ -22,7 +22,10 @@ mod task;
 
 pub use concurrent::{run_ordered, BatchedModels, Event, Flight, Job};
 pub use error::{SearchError, SearchResult};
-pub use oracle::code::{extract_code, CodeOracle};
+pub use oracle::code::{
+    extract_code, CodeOracle, Isolation, ProgramOutcome, Sandbox, SandboxError, SandboxLimits,
+    HARNESS, SANDBOX_PATH,
+};
 pub use oracle::gsm8k::{normalize_number, AnswerFallback, Gsm8kOracle};
 pub use oracle::{Answer, Oracle, OracleError};
 pub use record::{
@@ -34,7 +37,8 @@ pub use semi_greedy::{
 };
 pub use shard::Shard;
 pub use store::{
-    FeatureDType, Manifest, MinedDir, ModelIdentity, TrainingRows, FORMAT as MANIFEST_FORMAT,
+    DamagedPrompt, FeatureDType, FeatureDamage, Manifest, MinedDir, ModelIdentity, TrainingRows,
+    FORMAT as MANIFEST_FORMAT,
 };
 pub use task::{
     read_gsm8k, read_humaneval, CodeTask, Gsm8kWording, Task, TaskLine, GSM8K_INSTRUCTION,

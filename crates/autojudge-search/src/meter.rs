@@ -1,7 +1,9 @@
 //! Counting forward calls, and bringing a session to a wanted token prefix with as little
 //! recomputation as its KV cache allows.
 
-use autojudge_core::{CoreResult, ExtendOutput, ModelSession, Outputs, TokenId};
+use autojudge_core::{
+    extend_checked, rewind_checked, CoreResult, ExtendOutput, ModelSession, Outputs, TokenId,
+};
 
 /// Forward calls and tokens pushed through one model.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -13,7 +15,8 @@ pub struct Meter {
 }
 
 impl Meter {
-    /// `session.extend`, counted.
+    /// `session.extend`, counted, its output checked against the contract
+    /// ([`extend_checked`]): mining indexes the rows it asked for.
     pub fn extend<S: ModelSession>(
         &mut self,
         session: &mut S,
@@ -22,7 +25,7 @@ impl Meter {
     ) -> CoreResult<ExtendOutput> {
         self.calls += 1;
         self.tokens += tokens.len() as u64;
-        session.extend(tokens, outputs)
+        extend_checked(session, tokens, outputs)
     }
 
     /// Makes `session` hold `ctx[..ctx.len()-1]` (KV reuse), then appends the rest of `ctx` and
@@ -34,7 +37,7 @@ impl Meter {
         then: &[TokenId],
         outputs: Outputs,
     ) -> CoreResult<ExtendOutput> {
-        let keep = session.rewind_to(ctx, ctx.len() - 1)?;
+        let keep = rewind_checked(session, ctx, ctx.len() - 1)?;
         let mut input = ctx[keep..].to_vec();
         input.extend_from_slice(then);
         self.extend(session, &input, outputs)

@@ -4,14 +4,14 @@
 
 use std::time::Instant;
 
-use autojudge_core::{TargetModel, TokenId};
+use autojudge_core::{CoreError, TargetModel, TokenId};
 
 use crate::concurrent::{run_ordered, BatchedModels, Event, Flight, Job};
 use crate::record::{PromptOutcome, PromptRecord, WorkCounters};
 use crate::semi_greedy::{mine_prompt, SearchConfig, SearchModels};
 use crate::store::MinedDir;
 use crate::task::TaskLine;
-use crate::{SearchResult, Task};
+use crate::{SearchError, SearchResult, Task};
 
 /// Sums over records (progress display and reports).
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
@@ -93,6 +93,11 @@ pub enum MiningProgress<'a> {
 /// `parallel` prompts at once (their forwards batched; `1` mines one prompt at a time).
 /// Records are committed in dataset order whatever `parallel` is, and every record's
 /// labels, responses and features are those a sequential run gives.
+///
+/// A prompt that fails becomes a `failed` record, except when an engine broke the model
+/// contract ([`CoreError::BrokenContract`]): that is no property of the prompt, so the run
+/// stops with the error and nothing of that prompt committed, and a resume with a fixed
+/// engine mines it.
 pub fn run_mining<T: TargetModel, D: TargetModel>(
     dir: &mut MinedDir,
     models: &SearchModels<'_, T, D>,
@@ -118,7 +123,7 @@ pub fn run_mining<T: TargetModel, D: TargetModel>(
         .map(|(index, task)| {
             let start = Instant::now();
             match task {
-                Err(e) => Job::Ready((
+                Err(e) => Job::Ready(Ok((
                     record(
                         index,
                         format!("line {}", index + 1),
@@ -128,9 +133,9 @@ pub fn run_mining<T: TargetModel, D: TargetModel>(
                         start,
                     ),
                     Vec::new(),
-                )),
+                ))),
                 Ok(task) => match render(&task) {
-                    Err(e) => Job::Ready((
+                    Err(e) => Job::Ready(Ok((
                         record(
                             index,
                             task.id.clone(),
@@ -140,7 +145,7 @@ pub fn run_mining<T: TargetModel, D: TargetModel>(
                             start,
                         ),
                         Vec::new(),
-                    )),
+                    ))),
                     Ok(prompt) => Job::Run((index, task, prompt)),
                 },
             }
@@ -150,10 +155,11 @@ pub fn run_mining<T: TargetModel, D: TargetModel>(
         let start = Instant::now();
         let (outcome, features) = match mine_prompt(m, &task, &prompt, cfg) {
             Ok((mined, features)) => (PromptOutcome::Mined(mined), features),
+            Err(e @ SearchError::Core(CoreError::BrokenContract { .. })) => return Err(e),
             Err(e) => (failed(e.to_string()), Vec::new()),
         };
         let r = record(index, task.id, task.gold, prompt.len(), outcome, start);
-        (r, features)
+        Ok((r, features))
     };
     run_ordered(
         models,
@@ -162,7 +168,8 @@ pub fn run_mining<T: TargetModel, D: TargetModel>(
         &work,
         &mut |event| -> SearchResult<()> {
             match event {
-                Event::Done((record, features), flight) => {
+                Event::Done(mined, flight) => {
+                    let (record, features) = mined?;
                     totals.add(&record);
                     dir.commit(record.clone(), &features)?;
                     progress(MiningProgress::Committed {

@@ -4,8 +4,8 @@
 //! cost model: fresh forwards and token-by-token regeneration for every mismatch).
 
 use autojudge_core::{
-    draft_distribution, logit_features, CoreError, ModelSession, OutputRows, Outputs, TargetModel,
-    TextTokenizer, TokenId,
+    draft_distribution, logit_features, rewind_checked, CoreError, OutputRows, Outputs,
+    TargetModel, TextTokenizer, TokenId,
 };
 
 use crate::continuation::{
@@ -230,7 +230,7 @@ impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
         let ctx = self.ctx(&response[..response.len() - 1]);
         // Rows must start at the token before position `from`.
         let start = self.prompt.len() + from - 1;
-        let keep = session.rewind_to(&ctx, start)?;
+        let keep = rewind_checked(session, &ctx, start)?;
         let out = self.dm.extend(session, &ctx[keep..], Outputs::ALL_LOGITS)?;
         let rows = out.argmax_rows();
         Ok(rows[rows.len() - (response.len() - from)..].to_vec())
@@ -382,7 +382,7 @@ impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
             let d = preds[j];
             let mut ctx = self.ctx(&current[..j]);
             ctx.push(d);
-            let keep = draft.rewind_to(&ctx, ctx.len() - 2)?;
+            let keep = rewind_checked(&mut draft, &ctx, ctx.len() - 2)?;
             let draft_rows = self.dm.extend(&mut draft, &ctx[keep..], SWAP_ROWS)?;
             let target_rows = Speculation {
                 min_block: self.cfg.min_block,

@@ -6,6 +6,13 @@
 //! the feature file is written to a temporary name, synced and renamed; then the record line is
 //! appended and synced. A torn last line is cut off on resume; a feature file without a record
 //! is rewritten (mining is deterministic).
+//!
+//! Every committed record's feature file is checked against the record and the manifest when
+//! the directory is opened (its header only: present, as long as the header says, one row per
+//! mismatch of the manifest's widths and precision). Reading refuses a damaged directory
+//! ([`SearchError::DamagedFeatures`]); resuming withdraws the records of damaged files (the log
+//! is rewritten atomically without them) so the run mines those prompts again: nothing is lost
+//! and nothing is committed twice ([`MinedDir::remining`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -16,8 +23,8 @@ use safetensors::tensor::{Dtype, TensorView};
 
 use crate::record::{MismatchFeatures, PromptOutcome, PromptRecord};
 use crate::run_dir::{
-    check_or_write_settings, first_difference, read_lines, read_settings, write_atomic, JsonlLog,
-    TornTail,
+    check_or_write_settings, first_difference, read_committed, read_lines, read_settings,
+    write_atomic, JsonlLog, TornTail,
 };
 use crate::{SearchConfig, SearchError, SearchResult, Shard};
 
@@ -96,6 +103,93 @@ pub struct Manifest {
 /// Current manifest format.
 pub const FORMAT: u32 = 1;
 
+/// What is wrong with a committed prompt's feature file.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FeatureDamage {
+    /// The file does not exist.
+    #[error("the file is missing")]
+    Missing,
+    /// The file ends before the data its header describes (or before its header).
+    #[error("the file is truncated: {len} bytes, at least {needed} expected")]
+    Truncated {
+        /// File length.
+        len: u64,
+        /// Length its header (or header length) calls for.
+        needed: u64,
+    },
+    /// The file holds bytes past the data its header describes.
+    #[error("{extra} bytes follow the data its header describes")]
+    TrailingBytes {
+        /// Bytes past the data.
+        extra: u64,
+    },
+    /// A tensor every feature file holds is absent.
+    #[error("tensor `{tensor}` is missing")]
+    MissingTensor {
+        /// Tensor name.
+        tensor: &'static str,
+    },
+    /// A tensor holds another number of rows than the record has mismatches.
+    #[error("tensor `{tensor}` has {rows} rows, the record has {mismatches} mismatches")]
+    Rows {
+        /// Tensor name.
+        tensor: &'static str,
+        /// Rows in the file.
+        rows: usize,
+        /// Mismatches in the record.
+        mismatches: usize,
+    },
+    /// A tensor's rows are not as wide as the manifest's models give.
+    #[error("tensor `{tensor}` is {width} wide, the manifest gives {expected}")]
+    Width {
+        /// Tensor name.
+        tensor: &'static str,
+        /// Width in the file.
+        width: usize,
+        /// Width the manifest gives.
+        expected: usize,
+    },
+    /// A tensor is stored in another precision than the manifest's.
+    #[error("tensor `{tensor}` is {found}, the manifest gives {expected}")]
+    DType {
+        /// Tensor name.
+        tensor: &'static str,
+        /// Dtype in the file.
+        found: String,
+        /// Dtype the manifest gives.
+        expected: &'static str,
+    },
+    /// The file cannot be read, or its header cannot be parsed.
+    #[error("unreadable: {reason}")]
+    Unreadable {
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// A committed prompt whose feature file is damaged ([`FeatureDamage`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DamagedPrompt {
+    /// Dataset line of the prompt.
+    pub index: usize,
+    /// Its feature file.
+    pub path: PathBuf,
+    /// What is wrong with it.
+    pub damage: FeatureDamage,
+}
+
+impl DamagedPrompt {
+    /// The [`SearchError::DamagedFeatures`] naming this prompt's file.
+    pub fn error(&self) -> SearchError {
+        SearchError::DamagedFeatures {
+            path: self.path.display().to_string(),
+            index: self.index,
+            damage: self.damage.clone(),
+        }
+    }
+}
+
 /// A mined directory open for appending (mining) or reading (training, merging).
 pub struct MinedDir {
     root: PathBuf,
@@ -105,6 +199,8 @@ pub struct MinedDir {
     pub records: BTreeMap<usize, PromptRecord>,
     /// The records log, when open for appending.
     log: Option<JsonlLog>,
+    /// Prompts whose records were withdrawn on resume because their feature files were damaged.
+    remining: Vec<DamagedPrompt>,
 }
 
 impl MinedDir {
@@ -113,9 +209,47 @@ impl MinedDir {
     }
 
     fn features_path(&self, index: usize) -> PathBuf {
-        self.root
-            .join("features")
+        Self::features_file(&self.root, index)
+    }
+
+    fn features_file(root: &Path, index: usize) -> PathBuf {
+        root.join("features")
             .join(format!("p{index:07}.safetensors"))
+    }
+
+    /// The committed records of `records` whose feature files are damaged, checked against
+    /// `manifest` (see the module docs).
+    fn damaged<'r>(
+        root: &Path,
+        manifest: &Manifest,
+        records: impl IntoIterator<Item = &'r PromptRecord>,
+    ) -> Vec<DamagedPrompt> {
+        records
+            .into_iter()
+            .filter_map(|r| {
+                let PromptOutcome::Mined(m) = &r.outcome else {
+                    return None;
+                };
+                if m.mismatches.is_empty() {
+                    return None;
+                }
+                let path = Self::features_file(root, r.index);
+                check_feature_file(&path, m.mismatches.len(), manifest)
+                    .err()
+                    .map(|damage| DamagedPrompt {
+                        index: r.index,
+                        path,
+                        damage,
+                    })
+            })
+            .collect()
+    }
+
+    /// Prompts whose records this resume withdrew because their feature files were missing or
+    /// incomplete: the run mines them again (empty when nothing was damaged, and for a
+    /// directory opened for reading, which refuses damage instead).
+    pub fn remining(&self) -> &[DamagedPrompt] {
+        &self.remining
     }
 
     /// Directory path.
@@ -135,28 +269,58 @@ impl MinedDir {
         }
         let path = Self::records_path(root);
         let records = index_records(&path, read_lines(&path, TornTail::Ignore)?)?;
+        if let Some(d) = Self::damaged(root, &manifest, records.values()).first() {
+            return Err(d.error());
+        }
         Ok(MinedDir {
             root: root.to_path_buf(),
             manifest,
             records,
             log: None,
+            remining: Vec::new(),
         })
     }
 
     /// Creates `root` for `manifest`, or resumes it if it holds a run with the same manifest
     /// (anything else is refused with the differing field named). A torn last record line
-    /// from a killed run is cut off.
+    /// from a killed run is cut off. Records whose feature files are missing or incomplete are
+    /// withdrawn, so the run mines their prompts again ([`Self::remining`]).
     pub fn create_or_resume(root: &Path, manifest: Manifest) -> SearchResult<Self> {
         std::fs::create_dir_all(root.join("features")).map_err(|e| SearchError::file(root, e))?;
         check_or_write_settings(&root.join("manifest.json"), &manifest, &[])?;
         let path = Self::records_path(root);
-        let (log, lines) = JsonlLog::resume(&path)?;
+        let (mut log, mut lines) = JsonlLog::resume::<PromptRecord>(&path)?;
+        // Duplicates are refused before anything is rewritten.
+        index_records(&path, lines.clone())?;
+        let remining = Self::damaged(root, &manifest, &lines);
+        if !remining.is_empty() {
+            drop(log);
+            let withdrawn: BTreeSet<usize> = remining.iter().map(|d| d.index).collect();
+            let text = read_committed(&path, TornTail::Ignore)?;
+            if text.lines().count() != lines.len() {
+                return Err(SearchError::file(
+                    &path,
+                    "changed while it was being resumed",
+                ));
+            }
+            let kept: String = text
+                .lines()
+                .zip(&lines)
+                .filter(|(_, r)| !withdrawn.contains(&r.index))
+                .map(|(line, _)| format!("{line}\n"))
+                .collect();
+            // The log without the withdrawn records replaces the old one in one rename; their
+            // damaged feature files are rewritten when the prompts are committed again.
+            write_atomic(&path, kept.as_bytes())?;
+            (log, lines) = JsonlLog::resume(&path)?;
+        }
         let records = index_records(&path, lines)?;
         Ok(MinedDir {
             root: root.to_path_buf(),
             manifest,
             records,
             log: Some(log),
+            remining,
         })
     }
 
@@ -310,6 +474,114 @@ const FEATURE_TENSORS: [(&str, FeaturePart); 5] = [
     ("target_prev_hidden", |m| &m.target_prev),
     ("logit_features", |m| &m.logits),
 ];
+
+/// Row width of each of [`FEATURE_TENSORS`] under `manifest`.
+fn feature_widths(manifest: &Manifest) -> [usize; 5] {
+    let (d, t) = (manifest.draft.hidden_size, manifest.target.hidden_size);
+    [d, t, d, t, autojudge_core::LOGIT_FEATURES.len()]
+}
+
+/// Checks a feature file holding `rows` mismatches against `manifest` from its header alone
+/// (the data is not read): present, every always-written tensor there, each tensor `rows`
+/// rows of the manifest's width and precision, and the file exactly as long as the header
+/// describes.
+fn check_feature_file(path: &Path, rows: usize, manifest: &Manifest) -> Result<(), FeatureDamage> {
+    use std::io::Read;
+    let unreadable = |reason: String| FeatureDamage::Unreadable { reason };
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(FeatureDamage::Missing),
+        Err(e) => return Err(unreadable(e.to_string())),
+    };
+    let len = file
+        .metadata()
+        .map_err(|e| unreadable(e.to_string()))?
+        .len();
+    let truncated = |needed: u64| FeatureDamage::Truncated { len, needed };
+    let mut n = [0u8; 8];
+    if len < 8 {
+        return Err(truncated(8));
+    }
+    file.read_exact(&mut n)
+        .map_err(|e| unreadable(e.to_string()))?;
+    let header_len = u64::from_le_bytes(n);
+    let data_start = header_len
+        .checked_add(8)
+        .ok_or_else(|| unreadable(format!("header length {header_len}")))?;
+    if len < data_start {
+        return Err(truncated(data_start));
+    }
+    let mut header = vec![0u8; header_len as usize];
+    file.read_exact(&mut header)
+        .map_err(|e| unreadable(e.to_string()))?;
+    let header: serde_json::Value =
+        serde_json::from_slice(&header).map_err(|e| unreadable(format!("header: {e}")))?;
+    let (dtype, bytes) = match manifest.feature_dtype {
+        FeatureDType::F16 => ("F16", 2),
+        FeatureDType::F32 => ("F32", 4),
+    };
+    let widths = feature_widths(manifest);
+    let mut data_end = 0u64;
+    for (k, (tensor, _)) in FEATURE_TENSORS.iter().enumerate() {
+        let Some(t) = header.get(*tensor) else {
+            if k < 2 {
+                return Err(FeatureDamage::MissingTensor { tensor });
+            }
+            continue;
+        };
+        let found = t.get("dtype").and_then(|v| v.as_str()).unwrap_or("?");
+        if found != dtype {
+            return Err(FeatureDamage::DType {
+                tensor,
+                found: found.to_string(),
+                expected: dtype,
+            });
+        }
+        let numbers = |key: &str| -> Option<Vec<u64>> {
+            t.get(key)?.as_array()?.iter().map(|v| v.as_u64()).collect()
+        };
+        let (Some(shape), Some(offsets)) = (numbers("shape"), numbers("data_offsets")) else {
+            return Err(unreadable(format!(
+                "tensor `{tensor}` has no shape or offsets"
+            )));
+        };
+        let (&[r, w], &[from, to]) = (&shape[..], &offsets[..]) else {
+            return Err(unreadable(format!(
+                "tensor `{tensor}` has shape {shape:?}, offsets {offsets:?}"
+            )));
+        };
+        let (r, w) = (r as usize, w as usize);
+        if r != rows {
+            return Err(FeatureDamage::Rows {
+                tensor,
+                rows: r,
+                mismatches: rows,
+            });
+        }
+        if w != widths[k] {
+            return Err(FeatureDamage::Width {
+                tensor,
+                width: w,
+                expected: widths[k],
+            });
+        }
+        if to < from || to - from != (r * w * bytes) as u64 {
+            return Err(unreadable(format!(
+                "tensor `{tensor}` spans bytes {from}..{to}, its shape needs {}",
+                r * w * bytes
+            )));
+        }
+        data_end = data_end.max(to);
+    }
+    let needed = data_start.saturating_add(data_end);
+    match len.cmp(&needed) {
+        std::cmp::Ordering::Less => Err(truncated(needed)),
+        std::cmp::Ordering::Greater => Err(FeatureDamage::TrailingBytes {
+            extra: len - needed,
+        }),
+        std::cmp::Ordering::Equal => Ok(()),
+    }
+}
 
 fn encode_features(f: &[MismatchFeatures], dtype: FeatureDType) -> SearchResult<Vec<u8>> {
     let rows = f.len();

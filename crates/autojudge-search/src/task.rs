@@ -1,7 +1,7 @@
 //! Tasks (one dataset line each) and the dataset readers that produce them: GSM8K JSONL and
 //! HumanEval JSONL(.gz). A line that cannot be read becomes a per-line error, never a stop.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 
 use crate::{SearchError, SearchResult};
@@ -47,14 +47,42 @@ pub const HUMANEVAL_INSTRUCTION: &str =
 /// A dataset line that could not be turned into a task.
 pub type TaskLine = Result<Task, SearchError>;
 
-fn lines_of(path: &Path) -> SearchResult<Vec<std::io::Result<String>>> {
+/// The lines of a dataset file (gunzipped when it ends in `.gz`), each decoded as UTF-8 on its
+/// own. The file is read whole first, so a read error (a directory, a corrupt archive) is one
+/// [`SearchError::File`] naming the path, never an endless run of failing line reads.
+fn lines_of(path: &Path) -> SearchResult<Vec<Result<String, std::str::Utf8Error>>> {
     let file = std::fs::File::open(path).map_err(|e| SearchError::file(path, e))?;
-    let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
+    let meta = file.metadata().map_err(|e| SearchError::file(path, e))?;
+    if meta.is_dir() {
+        return Err(SearchError::file(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::IsADirectory,
+                "is a directory; a dataset file (JSONL) is needed",
+            ),
+        ));
+    }
+    let mut reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
         Box::new(flate2::read::GzDecoder::new(file))
     } else {
         Box::new(file)
     };
-    Ok(BufReader::new(reader).lines().collect())
+    let mut bytes = Vec::new();
+    reader
+        .read_to_end(&mut bytes)
+        .map_err(|e| SearchError::file(path, e))?;
+    if bytes.last() == Some(&b'\n') {
+        bytes.pop();
+    }
+    if bytes.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(bytes
+        .split(|&b| b == b'\n')
+        .map(|line| {
+            std::str::from_utf8(line.strip_suffix(b"\r").unwrap_or(line)).map(str::to_owned)
+        })
+        .collect())
 }
 
 fn field<'a>(
@@ -85,7 +113,7 @@ fn parse_lines(
                 line: i + 1,
                 reason,
             };
-            let line = line.map_err(|e| bad(format!("unreadable line: {e}")))?;
+            let line = line.map_err(|e| bad(format!("not UTF-8: {e}")))?;
             let v: serde_json::Value =
                 serde_json::from_str(&line).map_err(|e| bad(format!("not JSON: {e}")))?;
             make(i, &v)
@@ -204,5 +232,52 @@ mod tests {
         let e2 = tasks[2].as_ref().unwrap_err().to_string();
         assert!(e2.contains(":3") && e2.contains("`question`"), "{e2}");
         assert_eq!(tasks[3].as_ref().unwrap().index, 3);
+    }
+
+    #[test]
+    fn read_a_directory_is_one_file_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let gz = dir.path().join("humaneval.jsonl.gz");
+        std::fs::create_dir(&gz).unwrap();
+        let results = [
+            (
+                dir.path().to_path_buf(),
+                read_gsm8k(dir.path(), Gsm8kWording::Short),
+            ),
+            (dir.path().to_path_buf(), read_humaneval(dir.path())),
+            (gz.clone(), read_humaneval(&gz)),
+        ];
+        for (path, r) in results {
+            let e = r.unwrap_err();
+            let SearchError::File { path: p, source } = &e else {
+                panic!("not a file error: {e:?}");
+            };
+            assert_eq!(p, &path.display().to_string());
+            let io = source
+                .downcast_ref::<std::io::Error>()
+                .unwrap_or_else(|| panic!("source is not an io::Error: {source:?}"));
+            assert_eq!(io.kind(), std::io::ErrorKind::IsADirectory);
+            assert!(e.to_string().contains("is a directory"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_corrupt_archive_is_one_file_error_and_bad_utf8_one_bad_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let gz = dir.path().join("h.jsonl.gz");
+        std::fs::write(&gz, b"\x1f\x8b\x08\x00not deflate at all").unwrap();
+        let e = read_humaneval(&gz).unwrap_err();
+        assert!(matches!(e, SearchError::File { .. }), "{e:?}");
+        let p = dir.path().join("g.jsonl");
+        std::fs::write(
+            &p,
+            b"\xff\xfe\r\n{\"question\":\"Q\",\"answer\":\"#### 2\"}\r\n",
+        )
+        .unwrap();
+        let tasks = read_gsm8k(&p, Gsm8kWording::Short).unwrap();
+        assert_eq!(tasks.len(), 2);
+        let e0 = tasks[0].as_ref().unwrap_err().to_string();
+        assert!(e0.contains("g.jsonl:1") && e0.contains("not UTF-8"), "{e0}");
+        assert_eq!(tasks[1].as_ref().unwrap().gold.as_deref(), Some("2"));
     }
 }

@@ -2,53 +2,17 @@
 //! the naive (reference-cost) one with far fewer target calls; mined directories resume,
 //! shard and merge without losing or duplicating anything; bad input becomes records.
 
+mod common;
+
 use std::path::Path;
 
-use autojudge_core::{CoreResult, TargetModel, TextTokenizer, TokenId, TokenizerId};
+use autojudge_core::{TargetModel, TokenId};
 use autojudge_models::backend::CpuBackend;
 use autojudge_models::tiny::TinyModel;
 use autojudge_models::{LayerPlan, Llama};
 use autojudge_search::*;
+use common::{CountOracle, IdText};
 use proptest::prelude::*;
-
-/// Ids as space-separated numbers, so oracles can read them.
-struct IdText(TokenizerId);
-
-impl TextTokenizer for IdText {
-    fn encode(&self, text: &str, _add_bos: bool) -> CoreResult<Vec<TokenId>> {
-        Ok(text
-            .split_whitespace()
-            .filter_map(|w| w.parse().ok())
-            .collect())
-    }
-    fn decode(&self, ids: &[TokenId]) -> CoreResult<String> {
-        Ok(ids
-            .iter()
-            .filter(|&&t| t != 0)
-            .map(|t| t.to_string())
-            .collect::<Vec<_>>()
-            .join(" "))
-    }
-    fn id(&self) -> &TokenizerId {
-        &self.0
-    }
-}
-
-/// Answer: number of response tokens above 40, mod 3 (mixed labels on random models).
-struct CountOracle;
-
-impl Oracle for CountOracle {
-    fn name(&self) -> String {
-        "count>40 mod 3".into()
-    }
-    fn answer(&self, _task: &Task, response: &str) -> Result<Answer, OracleError> {
-        let n = response
-            .split_whitespace()
-            .filter(|w| w.parse::<u32>().is_ok_and(|v| v > 40))
-            .count();
-        Ok(Answer::found((n % 3).to_string()))
-    }
-}
 
 fn models(seed: u64) -> (Llama<CpuBackend>, Llama<CpuBackend>) {
     let dev = Default::default();

@@ -15,6 +15,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::device::ModelArgs;
 use crate::draft_choice::DraftChoice;
+use crate::numeric_flag::{NEW_TOKENS, PROMPTS, SKIP, WINDOW};
+use crate::output_guard::{check_outputs, draft_input, Input, Output, OutputKind};
 use crate::with_backend;
 
 /// The GSM8K zero-shot instruction appended to each question.
@@ -29,7 +31,12 @@ pub struct BenchDecodeArgs {
     #[arg(long = "draft", required = true)]
     pub drafts: Vec<String>,
     /// Window sizes k.
-    #[arg(long, value_delimiter = ',', default_value = "4,8")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "4,8",
+        value_parser = WINDOW.parser::<usize>()
+    )]
     pub ks: Vec<usize>,
     /// GSM8K JSONL (question/answer fields).
     #[arg(
@@ -39,13 +46,13 @@ pub struct BenchDecodeArgs {
     )]
     pub data: PathBuf,
     /// Number of questions.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = PROMPTS.parser::<usize>())]
     pub prompts: usize,
     /// Questions to skip from the start of the file (to split a long run).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = SKIP.parser::<usize>())]
     pub skip: usize,
     /// Maximum new tokens.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, value_parser = NEW_TOKENS.parser::<usize>())]
     pub max_new_tokens: usize,
     /// Write the summary as JSON here.
     #[arg(long)]
@@ -54,22 +61,39 @@ pub struct BenchDecodeArgs {
 
 /// Runs `bench-decode`.
 pub fn run(a: BenchDecodeArgs) -> anyhow::Result<()> {
+    let mut inputs = vec![
+        a.model.input(),
+        Input {
+            flag: "--data",
+            path: &a.data,
+        },
+    ];
+    inputs.extend(a.drafts.iter().filter_map(|d| draft_input(d)));
+    if let Some(json) = &a.json {
+        check_outputs(&[Output::new("--json", json, OutputKind::File)], &inputs)?;
+    }
     with_backend!(a.model.device, |B, device| bench::<B>(&a, &device))
 }
 
-/// Reads GSM8K questions `skip..skip+n`.
+/// Reads GSM8K questions `skip..skip+n`; every error names the file (and the line).
 pub fn read_questions(
     path: &std::path::Path,
     skip: usize,
     n: usize,
 ) -> anyhow::Result<Vec<String>> {
     let f = std::fs::File::open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    if f.metadata().is_ok_and(|m| m.is_dir()) {
+        anyhow::bail!(
+            "{}: is a directory; a GSM8K JSONL file is needed",
+            path.display()
+        );
+    }
     let mut out = Vec::new();
     for (i, line) in std::io::BufReader::new(f).lines().enumerate().skip(skip) {
         if out.len() >= n {
             break;
         }
-        let line = line?;
+        let line = line.map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), i + 1))?;
         let v: serde_json::Value = serde_json::from_str(&line)
             .map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), i + 1))?;
         let q = v["question"]
@@ -80,16 +104,14 @@ pub fn read_questions(
     Ok(out)
 }
 
-/// GSM8K questions `skip..skip+n` as prompt token ids: the zero-shot instruction appended,
-/// rendered with `template` as one user turn.
+/// GSM8K `questions` (from [`read_questions`]) as prompt token ids: the zero-shot
+/// instruction appended, rendered with `template` as one user turn.
 pub fn gsm8k_prompt_ids(
-    path: &std::path::Path,
-    skip: usize,
-    n: usize,
+    questions: &[String],
     template: &autojudge_models::ChatTemplate,
     tokenizer: &autojudge_models::LlmTokenizer,
 ) -> anyhow::Result<Vec<Vec<TokenId>>> {
-    read_questions(path, skip, n)?
+    questions
         .iter()
         .map(|q| {
             let text =
@@ -109,6 +131,8 @@ struct Row {
 }
 
 fn bench<B: Backend>(a: &BenchDecodeArgs, device: &B::Device) -> anyhow::Result<()> {
+    // The questions before any model: a bad `--data` fails at once.
+    let questions = read_questions(&a.data, a.skip, a.prompts)?;
     let LoadedModel {
         model: target,
         tokenizer,
@@ -126,7 +150,7 @@ fn bench<B: Backend>(a: &BenchDecodeArgs, device: &B::Device) -> anyhow::Result<
             ))
         })
         .collect::<anyhow::Result<_>>()?;
-    let prompts = gsm8k_prompt_ids(&a.data, a.skip, a.prompts, &template, &tokenizer)?;
+    let prompts = gsm8k_prompt_ids(&questions, &template, &tokenizer)?;
     let mut base = Row {
         draft: "target-only".into(),
         ..Row::default()
@@ -206,7 +230,8 @@ fn bench<B: Backend>(a: &BenchDecodeArgs, device: &B::Device) -> anyhow::Result<
     }
     if let Some(path) = &a.json {
         let all: Vec<&Row> = std::iter::once(&base).chain(rows.iter()).collect();
-        std::fs::write(path, serde_json::to_string_pretty(&all)?)?;
+        std::fs::write(path, serde_json::to_string_pretty(&all)?)
+            .map_err(|e| anyhow::anyhow!("--json {}: {e}", path.display()))?;
     }
     Ok(())
 }

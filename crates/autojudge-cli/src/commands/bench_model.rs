@@ -10,6 +10,7 @@ use burn::tensor::backend::Backend;
 use clap::Args;
 
 use crate::device::{peak_rss_mib, reset_peak_rss, ModelArgs};
+use crate::numeric_flag::{BATCH, PREFILL, STEPS, WINDOW};
 use crate::with_backend;
 
 /// Arguments of `bench-model`.
@@ -18,24 +19,29 @@ pub struct BenchModelArgs {
     #[command(flatten)]
     pub model: ModelArgs,
     /// Prompt length for the prefill measurement.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = PREFILL.parser::<usize>())]
     pub prefill: usize,
     /// Decode steps to time.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = STEPS.parser::<usize>())]
     pub decode: usize,
     /// Window sizes k for the extend-k measurement.
-    #[arg(long, value_delimiter = ',', default_value = "1,4,8,16")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1,4,8,16",
+        value_parser = WINDOW.parser::<usize>()
+    )]
     pub ks: Vec<usize>,
     /// Repetitions per k.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = STEPS.parser::<usize>())]
     pub reps: usize,
     /// Batch sizes B: for each, B sequences of --prefill tokens decode together (one batched
     /// forward per step) and then each verify --batch-k tokens together; prints aggregate
     /// tokens/s against the first size and the peak RSS of each size.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = BATCH.parser::<usize>())]
     pub batch: Vec<usize>,
     /// Tokens each sequence verifies in the batched extend-k measurement.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = WINDOW.parser::<usize>())]
     pub batch_k: usize,
     /// Instead of loading --model, build a random model with this shape: `llama-3.2-1b` or
     /// `smollm2-135m` (the file given by --model is then ignored).

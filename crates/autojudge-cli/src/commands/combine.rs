@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::report::write_reports;
+use crate::numeric_flag::BOOTSTRAP;
+use crate::output_guard::{check_outputs, Input, Output, OutputKind};
 
 /// Arguments of `report`.
 #[derive(Args)]
@@ -19,12 +21,26 @@ pub struct ReportArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Bootstrap resamples for the confidence intervals.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000, value_parser = BOOTSTRAP.parser::<usize>())]
     pub bootstrap: usize,
 }
 
 /// Runs `report`.
 pub fn run(a: ReportArgs) -> anyhow::Result<()> {
+    // `--out` may be one of the inputs (its report is rewritten, its results are not).
+    let inputs: Vec<Input<'_>> = a
+        .dirs
+        .iter()
+        .filter(|d| !autojudge_eval::same_path(d, &a.out))
+        .map(|d| Input {
+            flag: "dir",
+            path: d,
+        })
+        .collect();
+    check_outputs(
+        &[Output::new("--out", &a.out, OutputKind::EvalDir)],
+        &inputs,
+    )?;
     let report = autojudge_eval::join_dirs(&a.dirs, &a.out, a.bootstrap)?;
     write_reports(&a.out, &report)
 }

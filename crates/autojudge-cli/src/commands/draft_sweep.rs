@@ -10,8 +10,9 @@ use autojudge_models::{load_model, LayerPlan, LoadedModel};
 use burn::tensor::backend::Backend;
 use clap::Args;
 
-use super::bench_decode::gsm8k_prompt_ids;
+use super::bench_decode::{gsm8k_prompt_ids, read_questions};
 use crate::device::ModelArgs;
+use crate::numeric_flag::{NEW_TOKENS, PROMPTS};
 use crate::with_backend;
 
 /// Arguments of `draft-sweep`.
@@ -30,10 +31,10 @@ pub struct DraftSweepArgs {
     )]
     pub data: std::path::PathBuf,
     /// Number of questions.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = PROMPTS.parser::<usize>())]
     pub prompts: usize,
     /// Response length (greedy target tokens) per prompt.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = NEW_TOKENS.parser::<usize>())]
     pub max_new_tokens: usize,
 }
 
@@ -43,6 +44,8 @@ pub fn run(a: DraftSweepArgs) -> anyhow::Result<()> {
 }
 
 fn sweep<B: Backend>(a: &DraftSweepArgs, device: &B::Device) -> anyhow::Result<()> {
+    // The questions before any model: a bad `--data` fails at once.
+    let questions = read_questions(&a.data, 0, a.prompts)?;
     let LoadedModel {
         model,
         tokenizer,
@@ -52,7 +55,7 @@ fn sweep<B: Backend>(a: &DraftSweepArgs, device: &B::Device) -> anyhow::Result<(
         .ok_or_else(|| anyhow::anyhow!("{} has no chat template", a.model.model.display()))?;
     // Target greedy responses, then teacher-forced scoring of prompt + response.
     let mut seqs: Vec<(usize, Vec<TokenId>)> = Vec::new();
-    for prompt in gsm8k_prompt_ids(&a.data, 0, a.prompts, &template, &tokenizer)? {
+    for prompt in gsm8k_prompt_ids(&questions, &template, &tokenizer)? {
         let g = generate_target_only(
             &mut model.new_session()?,
             &prompt,

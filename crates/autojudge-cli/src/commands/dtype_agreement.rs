@@ -12,8 +12,10 @@ use burn::tensor::backend::Backend;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::bench_decode::gsm8k_prompt_ids;
+use super::bench_decode::{gsm8k_prompt_ids, read_questions};
 use crate::device::ModelArgs;
+use crate::numeric_flag::{NEW_TOKENS, PROMPTS};
+use crate::output_guard::{check_outputs, Input, Output, OutputKind};
 use crate::with_backend;
 
 /// Arguments of `dtype-agreement`.
@@ -32,10 +34,10 @@ pub struct DtypeAgreementArgs {
     )]
     pub data: PathBuf,
     /// Number of questions (from the start of the file).
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = PROMPTS.parser::<usize>())]
     pub prompts: usize,
     /// Greedy tokens per prompt.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = NEW_TOKENS.parser::<usize>())]
     pub max_new_tokens: usize,
     /// Write the per-prompt results as JSON here.
     #[arg(long)]
@@ -60,10 +62,22 @@ struct PromptAgreement {
 
 /// Runs `dtype-agreement`.
 pub fn run(a: DtypeAgreementArgs) -> anyhow::Result<()> {
+    if let Some(json) = &a.json {
+        let inputs = [
+            a.model.input(),
+            Input {
+                flag: "--data",
+                path: &a.data,
+            },
+        ];
+        check_outputs(&[Output::new("--json", json, OutputKind::File)], &inputs)?;
+    }
     with_backend!(a.model.device, |B, device| compare::<B>(&a, &device))
 }
 
 fn compare<B: Backend>(a: &DtypeAgreementArgs, device: &B::Device) -> anyhow::Result<()> {
+    // The questions before any model: a bad `--data` fails at once.
+    let questions = read_questions(&a.data, 0, a.prompts)?;
     let opts = a.model.load_options();
     let reference_opts = LoadOptions {
         dtype: a.reference,
@@ -75,7 +89,7 @@ fn compare<B: Backend>(a: &DtypeAgreementArgs, device: &B::Device) -> anyhow::Re
         .chat_template
         .clone()
         .ok_or_else(|| anyhow::anyhow!("{} has no chat template", a.model.model.display()))?;
-    let prompts = gsm8k_prompt_ids(&a.data, 0, a.prompts, &template, &loaded.tokenizer)?;
+    let prompts = gsm8k_prompt_ids(&questions, &template, &loaded.tokenizer)?;
     let (ours, theirs) = (loaded.model.dtype(), reference.dtype());
     let bar = ProgressBar::new(prompts.len() as u64);
     bar.set_style(ProgressStyle::with_template(
@@ -160,7 +174,8 @@ fn compare<B: Backend>(a: &DtypeAgreementArgs, device: &B::Device) -> anyhow::Re
         tokens as f64 / secs
     );
     if let Some(path) = &a.json {
-        std::fs::write(path, serde_json::to_string_pretty(&rows)?)?;
+        std::fs::write(path, serde_json::to_string_pretty(&rows)?)
+            .map_err(|e| anyhow::anyhow!("--json {}: {e}", path.display()))?;
     }
     Ok(())
 }

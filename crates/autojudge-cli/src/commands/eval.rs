@@ -16,6 +16,8 @@ use crate::commands::report::write_reports;
 use crate::device::ModelArgs;
 use crate::draft_choice::ModelPair;
 use crate::list_arg::ListArg;
+use crate::numeric_flag::{BOOTSTRAP, KL, NEW_TOKENS, QUANTILE, TARGET_PROB, TOP_K, WINDOW};
+use crate::output_guard::{check_outputs, draft_input, Input, Output, OutputKind};
 use crate::parallel_arg::{ParallelArgs, SessionsPerWorker};
 use crate::task_choice::{render_prompt, TaskArgs};
 use crate::with_backend;
@@ -37,29 +39,29 @@ pub struct EvalArgs {
     /// Validation-quantile rows of each judge's threshold table to sweep (accepted fraction of
     /// validation mismatches ≈ quantile), plus the judge's own chosen threshold; `none`: only
     /// the chosen threshold.
-    #[arg(long, default_value = "0.3,0.5,0.7,0.9")]
+    #[arg(long, default_value = "0.3,0.5,0.7,0.9", value_parser = QUANTILE.list::<f64>())]
     pub judge_quantiles: ListArg<f64>,
     /// Top-k baselines (`none` for none).
-    #[arg(long, default_value = "2,4,8")]
+    #[arg(long, default_value = "2,4,8", value_parser = TOP_K.list::<usize>())]
     pub topk: ListArg<usize>,
     /// Target-probability thresholds of the divergence baseline (`none` for none).
-    #[arg(long, default_value = "0.5,0.3,0.1")]
+    #[arg(long, default_value = "0.5,0.3,0.1", value_parser = TARGET_PROB.list::<f32>())]
     pub prob: ListArg<f32>,
     /// JuDi KL thresholds τ (training-free: accept a mismatch with KL(target ‖ draft) ≤ τ
     /// unless the target's top-1 probability > 0.9; `none` for none).
-    #[arg(long, default_value = "none")]
+    #[arg(long, default_value = "none", value_parser = KL.list::<f32>())]
     pub judi: ListArg<f32>,
     /// Draft window k.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = WINDOW.parser::<usize>())]
     pub k: usize,
     /// Maximum new tokens (default: the `--labels` preset's, 2,048 for `reference`).
-    #[arg(long)]
+    #[arg(long, value_parser = NEW_TOKENS.parser::<usize>())]
     pub max_new_tokens: Option<usize>,
     /// Results directory (rerunning resumes it).
     #[arg(long)]
     pub out: PathBuf,
     /// Bootstrap resamples for the confidence intervals.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000, value_parser = BOOTSTRAP.parser::<usize>())]
     pub bootstrap: usize,
     #[command(flatten)]
     pub parallel: ParallelArgs,
@@ -67,6 +69,17 @@ pub struct EvalArgs {
 
 /// Runs `eval`.
 pub fn run(a: EvalArgs) -> anyhow::Result<()> {
+    let mut inputs = a.task.inputs();
+    inputs.push(a.model.input());
+    inputs.extend(draft_input(&a.draft));
+    inputs.extend(a.judges.iter().map(|j| Input {
+        flag: "--judge",
+        path: j,
+    }));
+    check_outputs(
+        &[Output::new("--out", &a.out, OutputKind::EvalDir)],
+        &inputs,
+    )?;
     with_backend!(a.model.device, |B, device| eval::<B>(&a, &device))
 }
 
@@ -156,8 +169,12 @@ impl EvalBar {
 }
 
 fn eval<B: Backend>(a: &EvalArgs, device: &B::Device) -> anyhow::Result<()> {
-    let pair = ModelPair::<B>::load(&a.model, &a.draft, &a.task, device)?;
+    // The dataset before any model: a bad `--data` fails at once.
+    let tasks = a.task.tasks()?;
+    // The oracle first: a code task refuses to start before any model loads when its
+    // sandbox cannot be set up.
     let oracle = a.task.oracle()?;
+    let pair = ModelPair::<B>::load(&a.model, &a.draft, &a.task, device)?;
     let plan = EvalPlan {
         methods: methods(a, pair.target.info(), pair.draft.info())?,
         bootstrap: a.bootstrap,
@@ -183,7 +200,7 @@ fn eval<B: Backend>(a: &EvalArgs, device: &B::Device) -> anyhow::Result<()> {
         &mut dir,
         &pair.search_models(oracle.as_ref()),
         &plan,
-        a.task.tasks()?,
+        tasks,
         &render,
         a.parallel.workers(),
         &mut |p| bar.show(p),

@@ -11,6 +11,7 @@ use clap::Args;
 
 use crate::device::ModelArgs;
 use crate::draft_choice::DraftChoice;
+use crate::numeric_flag::{NEW_TOKENS, WINDOW};
 use crate::with_backend;
 
 /// Arguments of `generate`.
@@ -25,13 +26,13 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub chat: bool,
     /// Maximum new tokens.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = NEW_TOKENS.parser::<usize>())]
     pub max_new_tokens: usize,
     /// Speculative decoding with this draft: a model path, `self:exit:N`, `self:skip:A,B` or `ngram`.
     #[arg(long)]
     pub draft: Option<String>,
     /// Draft window.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = WINDOW.parser::<usize>())]
     pub k: usize,
 }
 

@@ -29,6 +29,12 @@ fn short(v: &MetadataValue) -> String {
 
 /// Runs `inspect`.
 pub fn run(a: InspectArgs) -> anyhow::Result<()> {
+    if a.path.is_dir() {
+        anyhow::bail!(
+            "{}: is a directory; inspect reads one .gguf file",
+            a.path.display()
+        );
+    }
     let g = GgufFile::open(&a.path)?;
     println!(
         "{}: GGUF v{}, {} metadata keys, {} tensors",

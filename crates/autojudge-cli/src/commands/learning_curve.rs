@@ -10,6 +10,8 @@ use autojudge_eval::{learning_curve, CurveSpec, TrainOptions};
 use clap::Args;
 
 use crate::list_arg::ListArg;
+use crate::numeric_flag::{BOOTSTRAP, C, SEED, TRAIN_PROMPTS, VAL_FRACTION};
+use crate::output_guard::{check_outputs, Input, Output, OutputKind};
 
 /// Arguments of `learning-curve`.
 #[derive(Args, Clone)]
@@ -24,30 +26,58 @@ pub struct LearningCurveArgs {
     )]
     pub features: ListArg<FeatureSet>,
     /// Training sizes in prompts.
-    #[arg(long, default_value = "25,50,100,200,300")]
+    #[arg(
+        long,
+        default_value = "25,50,100,200,300",
+        value_parser = TRAIN_PROMPTS.nonempty_list::<usize>()
+    )]
     pub sizes: ListArg<usize>,
     /// The set the others are compared with.
     #[arg(long, default_value = "dd-dt")]
     pub reference: FeatureSet,
     /// Fraction of prompts held out for validation (fixed for every point).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = VAL_FRACTION.parser::<f64>())]
     pub val_fraction: f64,
     /// Seed of the split and of the training-prompt order.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = SEED.parser::<u64>())]
     pub seed: u64,
     /// C grid (default: the reference's).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = C.parser::<f64>())]
     pub c_grid: Option<Vec<f64>>,
     /// Bootstrap resamples of the validation prompts.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = BOOTSTRAP.parser::<usize>())]
     pub bootstrap: usize,
     /// Output directory: learning_curve.{md,csv,png,svg}.
     #[arg(long)]
     pub out: PathBuf,
 }
 
+/// The files `learning-curve` writes into `--out`.
+pub const CURVE_FILES: &[&str] = &[
+    "learning_curve.md",
+    "learning_curve.csv",
+    "learning_curve.png",
+    "learning_curve.svg",
+];
+
 /// Runs `learning-curve`.
 pub fn run(a: LearningCurveArgs) -> anyhow::Result<()> {
+    let inputs: Vec<Input<'_>> = a
+        .data
+        .iter()
+        .map(|d| Input {
+            flag: "--data",
+            path: d,
+        })
+        .collect();
+    check_outputs(
+        &[Output::new(
+            "--out",
+            &a.out,
+            OutputKind::FilesIn(CURVE_FILES),
+        )],
+        &inputs,
+    )?;
     let spec = CurveSpec {
         sets: a.features.items().to_vec(),
         sizes: a.sizes.items().to_vec(),

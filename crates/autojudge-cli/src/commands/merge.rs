@@ -8,6 +8,7 @@ use autojudge_search::{MinedDir, PromptOutcome, Totals};
 use clap::Args;
 
 use super::mine::summary;
+use crate::output_guard::{check_outputs, Input, Output, OutputKind};
 
 /// Arguments of `merge`.
 #[derive(Args)]
@@ -22,6 +23,18 @@ pub struct MergeArgs {
 
 /// Runs `merge`.
 pub fn run(a: MergeArgs) -> anyhow::Result<()> {
+    let inputs: Vec<Input<'_>> = a
+        .shards
+        .iter()
+        .map(|s| Input {
+            flag: "shard",
+            path: s,
+        })
+        .collect();
+    check_outputs(
+        &[Output::new("--out", &a.out, OutputKind::MinedDir)],
+        &inputs,
+    )?;
     let merged = MinedDir::merge(&a.shards, &a.out)?;
     println!(
         "merged {} shards into {}: {}",

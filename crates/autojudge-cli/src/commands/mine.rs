@@ -14,6 +14,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::device::ModelArgs;
 use crate::draft_choice::ModelPair;
+use crate::numeric_flag::{BLOCK, NEW_TOKENS, PROPOSALS};
+use crate::output_guard::{check_outputs, draft_input, Output, OutputKind};
 use crate::parallel_arg::{gib, ParallelArgs, SessionsPerWorker};
 use crate::task_choice::{render_prompt, TaskArgs};
 use crate::with_backend;
@@ -36,7 +38,7 @@ pub struct MineArgs {
     #[arg(long, default_value = "0/1")]
     pub shard: Shard,
     /// Maximum response length (default: the `--labels` preset's, 2,048 for `reference`).
-    #[arg(long)]
+    #[arg(long, value_parser = NEW_TOKENS.parser::<usize>())]
     pub max_new_tokens: Option<usize>,
     /// After testing a draft EOS: `stop` mining the prompt (the reference) or `continue` after
     /// an important one (default: the `--labels` preset's).
@@ -48,19 +50,19 @@ pub struct MineArgs {
     /// Draft tokens proposed per target call where the new continuation left the old one
     /// (0 = none: prompt lookup instead; right when the draft costs nearly as much as the
     /// target, as a self-speculative view does).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = PROPOSALS.parser::<usize>())]
     pub draft_proposals: usize,
     /// Largest draft window: it doubles from --draft-proposals after every proposal the target
     /// accepts whole (0 = a fixed window). Fewer target calls, more draft work.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = PROPOSALS.parser::<usize>())]
     pub max_draft_proposals: usize,
     /// First block of old-continuation tokens a target call verifies (after a swap, and after
     /// the draft's tokens where they re-align); it doubles while accepted.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = BLOCK.parser::<usize>())]
     pub min_block: usize,
     /// Largest such block. On a GPU, where verifying 128 tokens costs about one decode step,
     /// `--min-block 128 --max-block 128` minimizes target calls.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = BLOCK.parser::<usize>())]
     pub max_block: usize,
     /// Feature storage precision.
     #[arg(long, default_value = "f16")]
@@ -69,8 +71,48 @@ pub struct MineArgs {
     pub parallel: ParallelArgs,
 }
 
+/// Refuses a first block larger than the largest (`--min-block`, `--max-block`) and a largest
+/// draft window below the first (`--draft-proposals`, `--max-draft-proposals`); the message
+/// names the flags.
+pub fn check_windows(
+    (min_block, max_block): (usize, usize),
+    (proposals, max_proposals): (usize, usize),
+) -> Result<(), String> {
+    if min_block > max_block {
+        return Err(format!(
+            "--min-block {min_block} exceeds --max-block {max_block}; the block grows from \
+             the first to the largest"
+        ));
+    }
+    if max_proposals != 0 && max_proposals < proposals {
+        return Err(format!(
+            "--max-draft-proposals {max_proposals} is below --draft-proposals {proposals}; \
+             the window grows from --draft-proposals (0 = a fixed window)"
+        ));
+    }
+    Ok(())
+}
+
+impl MineArgs {
+    /// The constraints between flags (the usage error's message names them).
+    pub fn check(&self) -> Result<(), String> {
+        check_windows(
+            (self.min_block, self.max_block),
+            (self.draft_proposals, self.max_draft_proposals),
+        )
+    }
+}
+
 /// Runs `mine`.
 pub fn run(a: MineArgs) -> anyhow::Result<()> {
+    a.check().map_err(anyhow::Error::msg)?;
+    let mut inputs = a.task.inputs();
+    inputs.push(a.model.input());
+    inputs.extend(draft_input(&a.draft));
+    check_outputs(
+        &[Output::new("--out", &a.out, OutputKind::MinedDir)],
+        &inputs,
+    )?;
     with_backend!(a.model.device, |B, device| mine::<B>(&a, &device))
 }
 
@@ -188,9 +230,12 @@ impl MiningBar {
 }
 
 fn mine<B: Backend>(a: &MineArgs, device: &B::Device) -> anyhow::Result<()> {
-    let pair = ModelPair::<B>::load(&a.model, &a.draft, &a.task, device)?;
-    let oracle = a.task.oracle()?;
+    // The dataset before any model: a bad `--data` fails at once.
     let tasks = a.task.tasks()?;
+    // The oracle first: a code task refuses to start before any model loads when its
+    // sandbox cannot be set up.
+    let oracle = a.task.oracle()?;
+    let pair = ModelPair::<B>::load(&a.model, &a.draft, &a.task, device)?;
     let search = SearchConfig {
         max_new_tokens: a.task.max_new_tokens(a.max_new_tokens),
         algorithm: a.algorithm,
@@ -216,6 +261,14 @@ fn mine<B: Backend>(a: &MineArgs, device: &B::Device) -> anyhow::Result<()> {
         SessionsPerWorker::MINING,
     )?;
     let mut dir = MinedDir::create_or_resume(&a.out, manifest)?;
+    for d in dir.remining() {
+        eprintln!(
+            "{}: features of prompt {}: {}; its record was withdrawn and the prompt is mined again",
+            d.path.display(),
+            d.index,
+            d.damage
+        );
+    }
     let mine_tasks: Vec<_> = tasks
         .into_iter()
         .filter(|(i, _)| a.shard.contains(*i))

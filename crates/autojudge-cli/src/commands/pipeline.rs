@@ -14,12 +14,16 @@ use burn::tensor::backend::Backend;
 use clap::Args;
 
 use super::eval::{self, EvalBar};
-use super::mine::{self, MiningBar};
+use super::mine::{self, check_windows, MiningBar};
 use super::report::write_reports;
 use super::train::print_tables;
 use crate::device::ModelArgs;
 use crate::draft_choice::ModelPair;
 use crate::list_arg::ListArg;
+use crate::numeric_flag::{
+    KL, NEW_TOKENS, PROMPTS, PROPOSALS, QUANTILE, SKIP, TARGET_PROB, TOP_K, VAL_FRACTION, WINDOW,
+};
+use crate::output_guard::{check_outputs, draft_input, Input, Output, OutputKind};
 use crate::parallel_arg::{ParallelArgs, SessionsPerWorker};
 use crate::task_choice::{render_prompt, LabelArgs, PromptFormat, TaskArgs, TaskKind};
 use crate::with_backend;
@@ -50,17 +54,17 @@ pub struct PipelineArgs {
     )]
     pub test_data: PathBuf,
     /// Prompts to mine.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = PROMPTS.parser::<usize>())]
     pub mine_prompts: usize,
     /// Training-split lines skipped before mining.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = SKIP.parser::<usize>())]
     pub train_skip: usize,
     /// Test prompts to evaluate.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 30, value_parser = PROMPTS.parser::<usize>())]
     pub eval_prompts: usize,
     /// Test-split lines skipped before evaluating (one file can serve both splits, e.g.
     /// HumanEval: mine lines 0..100 and evaluate from `--test-skip 100`).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = SKIP.parser::<usize>())]
     pub test_skip: usize,
     /// Reuse this mined directory instead of `<out>/mined`.
     #[arg(long)]
@@ -70,27 +74,27 @@ pub struct PipelineArgs {
     pub out: PathBuf,
     /// Maximum new tokens, mining and evaluation (default: the `--labels` preset's, 2,048 for
     /// `reference`).
-    #[arg(long)]
+    #[arg(long, value_parser = NEW_TOKENS.parser::<usize>())]
     pub max_new_tokens: Option<usize>,
     #[command(flatten)]
     pub labels: LabelArgs,
     /// Draft window k for evaluation.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = WINDOW.parser::<usize>())]
     pub k: usize,
     /// Draft tokens per target call in mining regenerations (0 = none).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = PROPOSALS.parser::<usize>())]
     pub draft_proposals: usize,
     /// Largest draft window in mining regenerations (0 = fixed at --draft-proposals).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = PROPOSALS.parser::<usize>())]
     pub max_draft_proposals: usize,
     /// Top-k baselines evaluated (`none` for none).
-    #[arg(long, default_value = "2,4,8")]
+    #[arg(long, default_value = "2,4,8", value_parser = TOP_K.list::<usize>())]
     pub topk: ListArg<usize>,
     /// Target-probability thresholds evaluated (`none` for none).
-    #[arg(long, default_value = "0.5,0.3,0.1")]
+    #[arg(long, default_value = "0.5,0.3,0.1", value_parser = TARGET_PROB.list::<f32>())]
     pub prob: ListArg<f32>,
     /// JuDi KL thresholds evaluated (`none` for none).
-    #[arg(long, default_value = "none")]
+    #[arg(long, default_value = "none", value_parser = KL.list::<f32>())]
     pub judi: ListArg<f32>,
     /// Feature sets a judge is trained and evaluated for (dt, dd-dt, logits, dt+logits,
     /// dd-dt+logits, prev+own). prev+own had the best validation AUC in
@@ -99,33 +103,68 @@ pub struct PipelineArgs {
     pub features: ListArg<FeatureSet>,
     /// Fraction of mined prompts held out to choose C and the threshold (the reference's 10%;
     /// more for a few dozen prompts).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = VAL_FRACTION.parser::<f64>())]
     pub val_fraction: f64,
     /// Threshold-table quantiles swept per judge, plus its chosen threshold (`none`: only that).
-    #[arg(long, default_value = "0.3,0.5,0.7,0.9")]
+    #[arg(long, default_value = "0.3,0.5,0.7,0.9", value_parser = QUANTILE.list::<f64>())]
     pub judge_quantiles: ListArg<f64>,
     #[command(flatten)]
     pub parallel: ParallelArgs,
 }
 
-/// Refuses to evaluate on lines that were mined (the same file with overlapping ranges).
-fn check_splits_disjoint(a: &PipelineArgs) -> anyhow::Result<()> {
-    let same_file = autojudge_eval::same_path(&a.train_data, &a.test_data);
-    let train = a.train_skip..a.train_skip + a.mine_prompts;
-    let test = a.test_skip..a.test_skip + a.eval_prompts;
-    if a.mined.is_none() && same_file && train.start < test.end && test.start < train.end {
-        anyhow::bail!(
-            "--train-data and --test-data are the same file ({}) and the mined lines {train:?} \
-             overlap the evaluated lines {test:?}; set --test-skip past the mined lines",
-            a.test_data.display()
-        );
+impl PipelineArgs {
+    /// The constraints between flags (the usage error's message names them): the mining
+    /// windows, and no evaluation on lines that were mined (the same file with overlapping
+    /// ranges).
+    pub fn check(&self) -> Result<(), String> {
+        check_windows((8, 64), (self.draft_proposals, self.max_draft_proposals))?;
+        let same_file = autojudge_eval::same_path(&self.train_data, &self.test_data);
+        let train = self.train_skip..self.train_skip.saturating_add(self.mine_prompts);
+        let test = self.test_skip..self.test_skip.saturating_add(self.eval_prompts);
+        if self.mined.is_none() && same_file && train.start < test.end && test.start < train.end {
+            return Err(format!(
+                "--train-data and --test-data are the same file ({}) and the mined lines \
+                 {train:?} overlap the evaluated lines {test:?}; set --test-skip past the mined \
+                 lines",
+                self.test_data.display()
+            ));
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Runs the pipeline.
 pub fn run(a: PipelineArgs) -> anyhow::Result<()> {
-    check_splits_disjoint(&a)?;
+    a.check().map_err(anyhow::Error::msg)?;
+    let mut inputs = vec![
+        a.model.input(),
+        Input {
+            flag: "--train-data",
+            path: &a.train_data,
+        },
+        Input {
+            flag: "--test-data",
+            path: &a.test_data,
+        },
+    ];
+    inputs.extend(draft_input(&a.draft));
+    let (mined, judges, eval) = (
+        a.out.join("mined"),
+        a.out.join("judges"),
+        a.out.join("eval"),
+    );
+    let mut outputs = vec![
+        Output::new("--out", &judges, OutputKind::Dir),
+        Output::new("--out", &eval, OutputKind::EvalDir),
+    ];
+    match &a.mined {
+        Some(m) => inputs.push(Input {
+            flag: "--mined",
+            path: m,
+        }),
+        None => outputs.push(Output::new("--out", &mined, OutputKind::MinedDir)),
+    }
+    check_outputs(&outputs, &inputs)?;
     with_backend!(a.model.device, |B, device| pipeline::<B>(&a, &device))
 }
 
@@ -138,6 +177,8 @@ fn split(a: &PipelineArgs, data: &Path, skip: usize, prompts: usize) -> TaskArgs
         prompts,
         labels: a.labels.clone(),
         code_timeout: 10.0,
+        code_python: "python3".into(),
+        unsafe_no_sandbox: false,
         prompt_format: PromptFormat::Auto,
     }
 }
@@ -146,6 +187,12 @@ fn split(a: &PipelineArgs, data: &Path, skip: usize, prompts: usize) -> TaskArgs
 fn pipeline<B: Backend>(a: &PipelineArgs, device: &B::Device) -> anyhow::Result<()> {
     let train = split(a, &a.train_data, a.train_skip, a.mine_prompts);
     let test = split(a, &a.test_data, a.test_skip, a.eval_prompts);
+    // The datasets before any model: a bad `--train-data` or `--test-data` fails at once.
+    let train_tasks = match a.mined {
+        Some(_) => None,
+        None => Some(train.tasks()?),
+    };
+    let eval_tasks = test.tasks()?;
     let pair = ModelPair::<B>::load(&a.model, &a.draft, &test, device)?;
     let oracle = test.oracle()?;
     let budget = train
@@ -157,10 +204,9 @@ fn pipeline<B: Backend>(a: &PipelineArgs, device: &B::Device) -> anyhow::Result<
         budget + super::mine::PROMPT_ALLOWANCE,
         SessionsPerWorker::MINING,
     )?;
-    let mining = match a.mined {
-        Some(_) => None,
-        None => {
-            let tasks = train.tasks()?;
+    let mining = match train_tasks {
+        None => None,
+        Some(tasks) => {
             let search = SearchConfig {
                 max_new_tokens: train.max_new_tokens(a.max_new_tokens),
                 algorithm: Algorithm::Fast,
@@ -200,7 +246,7 @@ fn pipeline<B: Backend>(a: &PipelineArgs, device: &B::Device) -> anyhow::Result<
             a.k,
             test.max_new_tokens(a.max_new_tokens),
         ),
-        eval_tasks: test.tasks()?,
+        eval_tasks,
         baselines: Method::baselines(a.topk.items(), a.prob.items())
             .into_iter()
             .chain(Method::judi_sweep(a.judi.items()))

@@ -1,11 +1,13 @@
 //! The acceptance policies: lossless (exact match, rejection sampling) and lossy (top-k,
 //! divergence thresholds, learned judge).
 
+use autojudge_core::ContractBreach;
 use rand::{rngs::StdRng, Rng};
 
 use super::{
     draw_from, probs_t1, residual, walk, AcceptancePolicy, Decision, Judge, Needs, Verdict, Window,
 };
+use crate::error::{DecodeError, DecodeResult};
 
 /// Accept a draft token only if it is the target's own choice (greedy: argmax; sampling: the
 /// target's sample). Lossless.
@@ -19,15 +21,15 @@ impl AcceptancePolicy for ExactMatch {
     fn needs(&self) -> Needs {
         Needs::default()
     }
-    fn verify(&mut self, w: &Window<'_>, rng: &mut StdRng) -> Verdict {
+    fn verify(&mut self, w: &Window<'_>, rng: &mut StdRng) -> DecodeResult<Verdict> {
         if w.sampling.is_greedy() {
-            return walk(w, rng, |i, _| {
+            return Ok(walk(w, rng, |i, _| {
                 if w.is_greedy_match(i) {
                     Decision::Match
                 } else {
                     Decision::Rejected
                 }
-            });
+            }));
         }
         // Sampling: draw the target's token per slot; accept while it equals the draft's.
         let mut decisions = Vec::new();
@@ -35,20 +37,20 @@ impl AcceptancePolicy for ExactMatch {
             let t = w.target_choice(i, rng);
             if t != w.draft[i] {
                 decisions.push(Decision::Rejected);
-                return Verdict {
+                return Ok(Verdict {
                     accepted: i,
                     next: t,
                     decisions,
-                };
+                });
             }
             decisions.push(Decision::Match);
         }
         let k = w.draft.len();
-        Verdict {
+        Ok(Verdict {
             accepted: k,
             next: w.target_choice(k, rng),
             decisions,
-        }
+        })
     }
 }
 
@@ -68,7 +70,7 @@ impl AcceptancePolicy for RejectionSampling {
             ..Needs::default()
         }
     }
-    fn verify(&mut self, w: &Window<'_>, rng: &mut StdRng) -> Verdict {
+    fn verify(&mut self, w: &Window<'_>, rng: &mut StdRng) -> DecodeResult<Verdict> {
         if w.sampling.is_greedy() {
             return ExactMatch.verify(w, rng);
         }
@@ -82,19 +84,19 @@ impl AcceptancePolicy for RejectionSampling {
                 decisions.push(Decision::Match);
             } else {
                 decisions.push(Decision::Rejected);
-                return Verdict {
+                return Ok(Verdict {
                     accepted: i,
                     next: draw_from(&residual(&p, q), rng),
                     decisions,
-                };
+                });
             }
         }
         let k = w.draft.len();
-        Verdict {
+        Ok(Verdict {
             accepted: k,
             next: w.target_choice(k, rng),
             decisions,
-        }
+        })
     }
 }
 
@@ -112,8 +114,8 @@ impl AcceptancePolicy for TopK {
     fn needs(&self) -> Needs {
         Needs::default()
     }
-    fn verify(&mut self, w: &Window<'_>, rng: &mut StdRng) -> Verdict {
-        walk(w, rng, |i, _| {
+    fn verify(&mut self, w: &Window<'_>, rng: &mut StdRng) -> DecodeResult<Verdict> {
+        Ok(walk(w, rng, |i, _| {
             if w.is_greedy_match(i) {
                 return Decision::Match;
             }
@@ -125,7 +127,7 @@ impl AcceptancePolicy for TopK {
             } else {
                 Decision::Rejected
             }
-        })
+        }))
     }
 }
 
@@ -158,8 +160,8 @@ impl AcceptancePolicy for Divergence {
             ..Needs::default()
         }
     }
-    fn verify(&mut self, w: &Window<'_>, rng: &mut StdRng) -> Verdict {
-        walk(w, rng, |i, _| {
+    fn verify(&mut self, w: &Window<'_>, rng: &mut StdRng) -> DecodeResult<Verdict> {
+        Ok(walk(w, rng, |i, _| {
             if w.is_greedy_match(i) {
                 return Decision::Match;
             }
@@ -184,7 +186,7 @@ impl AcceptancePolicy for Divergence {
             } else {
                 Decision::Rejected
             }
-        })
+        }))
     }
 }
 
@@ -211,7 +213,13 @@ impl<J: Judge> AcceptancePolicy for JudgePolicy<J> {
             ..Needs::default()
         }
     }
-    fn verify(&mut self, w: &Window<'_>, rng: &mut StdRng) -> Verdict {
+    fn verify(&mut self, w: &Window<'_>, rng: &mut StdRng) -> DecodeResult<Verdict> {
+        if self.threshold.is_nan() {
+            return Err(DecodeError::InvalidConfig {
+                field: "threshold",
+                reason: "NaN (a judge threshold is a probability)".into(),
+            });
+        }
         let mismatches: Vec<usize> = (0..w.draft.len())
             .filter(|&i| !w.is_greedy_match(i))
             .collect();
@@ -220,16 +228,51 @@ impl<J: Judge> AcceptancePolicy for JudgePolicy<J> {
         let p = if rows.is_empty() {
             Vec::new()
         } else {
-            self.judge.p_important(&rows)
+            checked_p_important(&self.judge, &rows)?
         };
-        walk(w, rng, |i, _| {
+        Ok(walk(w, rng, |i, _| {
             match mismatches.iter().position(|&m| m == i) {
                 None => Decision::Match,
                 Some(j) if p[j] < self.threshold => Decision::AcceptedMismatch,
                 Some(_) => Decision::Rejected,
             }
-        })
+        }))
     }
+}
+
+/// `judge.p_important(rows)`, checked against the judge contract: every row as wide as the
+/// judge reads, one value per row, each a probability.
+fn checked_p_important<J: Judge>(judge: &J, rows: &[Vec<f32>]) -> DecodeResult<Vec<f32>> {
+    if let Some(expected) = judge.feature_width() {
+        if let Some((row, r)) = rows.iter().enumerate().find(|(_, r)| r.len() != expected) {
+            return Err(ContractBreach::JudgeWidth {
+                row,
+                got: r.len(),
+                expected,
+            }
+            .by(judge.name())
+            .into());
+        }
+    }
+    let p = judge.p_important(rows);
+    if p.len() != rows.len() {
+        return Err(ContractBreach::JudgeCount {
+            got: p.len(),
+            rows: rows.len(),
+        }
+        .by(judge.name())
+        .into());
+    }
+    if let Some((row, &value)) = p
+        .iter()
+        .enumerate()
+        .find(|(_, v)| !(0.0..=1.0).contains(*v))
+    {
+        return Err(ContractBreach::JudgeValue { row, value }
+            .by(judge.name())
+            .into());
+    }
+    Ok(p)
 }
 
 #[cfg(test)]
@@ -259,6 +302,7 @@ mod tests {
         };
         Divergence::Judi(tau)
             .verify(&w, &mut StdRng::seed_from_u64(0))
+            .unwrap()
             .decisions[0]
     }
 
