@@ -88,7 +88,7 @@ fn add_task() -> Task {
 }
 
 fn answer(oracle: &CodeOracle, response: &str) -> Answer {
-    oracle.answer(&add_task(), response).expect("oracle ran")
+    answer_of(oracle, &add_task(), response)
 }
 
 #[test]
@@ -336,4 +336,45 @@ fn a_missing_interpreter_is_refused_at_construction() {
     .unwrap_err();
     assert!(matches!(e, SandboxError::SetupFailed { .. }), "{e}");
     assert!(e.to_string().contains("--unsafe-no-sandbox"), "{e}");
+}
+
+/// Every HumanEval problem's canonical solution passes in the sandbox (the limits leave room
+/// for real programs), and the same problems with a body that returns `None` do not.
+#[test]
+fn all_164_canonical_humaneval_solutions_pass_and_stubs_fail() {
+    use std::io::BufRead;
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/humaneval/HumanEval.jsonl.gz");
+    let tasks = autojudge_search::read_humaneval(&path).expect("HumanEval data");
+    let file = std::fs::File::open(&path).unwrap();
+    let solutions: Vec<String> = std::io::BufReader::new(flate2::read::GzDecoder::new(file))
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(&l.unwrap()).unwrap();
+            v["canonical_solution"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(tasks.len(), 164);
+    let oracle = CodeOracle::new(strict());
+    let mut failed = Vec::new();
+    let mut stub_passed = Vec::new();
+    for (task, solution) in tasks.iter().zip(&solutions) {
+        let task = task.as_ref().unwrap();
+        if answer_of(&oracle, task, solution) != Answer::found("pass") {
+            failed.push(task.id.clone());
+        }
+        if answer_of(&oracle, task, "    return None\n") == Answer::found("pass") {
+            stub_passed.push(task.id.clone());
+        }
+    }
+    assert_eq!(
+        failed,
+        Vec::<String>::new(),
+        "canonical solutions that failed"
+    );
+    assert_eq!(stub_passed, Vec::<String>::new(), "stubs that passed");
+}
+
+fn answer_of(oracle: &CodeOracle, task: &Task, response: &str) -> Answer {
+    oracle.answer(task, response).expect("oracle ran")
 }
