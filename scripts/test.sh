@@ -27,6 +27,21 @@ echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo check --features cuda,wgpu (GPU backends compile)"
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR}-check" cargo check -p autojudge-cli --features cuda,wgpu
+echo "== wgpu on lavapipe (Mesa's software Vulkan driver): the burn forward on a GPU backend"
+# Golden logits (tiny models, SmolLM2), GPU vs CPU logits, chunked/incremental agreement,
+# truncate-then-extend and lossless speculation, on the first Vulkan device (in CI lavapipe,
+# which runs the compute shaders on the CPU). Own target dir: burn's wgpu build is separate.
+if ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q mesa-vulkan-drivers >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q mesa-vulkan-drivers >/dev/null; }
+  else
+    echo "no lavapipe and apt-get unavailable (or not root): the wgpu tests need a Vulkan device;" \
+      "install mesa-vulkan-drivers" >&2
+  fi
+fi
+WGPU_TARGET="${CARGO_TARGET_DIR}-wgpu"
+CARGO_TARGET_DIR="$WGPU_TARGET" cargo test -p autojudge-models --features wgpu --test gpu_backend
 echo "== cargo package: the engine-agnostic crates pack and build from their packages alone"
 # Cargo verifies the packages through a local registry whose crates it treats as immutable:
 # an extraction or a build of an earlier run of the same version would be reused stale. The

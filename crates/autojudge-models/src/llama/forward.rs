@@ -127,8 +127,26 @@ impl<B: Backend> Forward<'_, B> {
             .flat_map(|it| it.tokens.iter().copied())
             .collect();
         let mut x = w.embed.rows(&tokens, self.device);
+        // One causal mask per item for every layer: built on the host and uploaded once per
+        // forward, not once per layer.
+        let c = &w.config;
+        let masks: Vec<_> = items
+            .iter()
+            .map(|it| {
+                let k = it.tokens.len();
+                (k > 1).then(|| {
+                    causal_mask::<B>(
+                        c.num_kv_heads,
+                        c.num_heads / c.num_kv_heads,
+                        k,
+                        it.start,
+                        self.device,
+                    )
+                })
+            })
+            .collect();
         for (slot, &li) in self.layers.iter().enumerate() {
-            x = layer_forward(w, &w.layers[li], self.rope, items, slot, x);
+            x = layer_forward(w, &w.layers[li], self.rope, items, &masks, slot, x);
         }
         rms_norm(x, &w.final_norm, w.config.rms_norm_eps)
     }
@@ -159,17 +177,27 @@ impl<B: Backend> Forward<'_, B> {
             counts.push((nl, nh));
             offset += k;
         }
-        let logits = if logit_parts.is_empty() {
-            Vec::new()
-        } else {
-            host_rows(lm_head(w, Tensor::cat(logit_parts, 0)))
+        // Every requested row comes back in one device-to-host read: logits then hidden
+        // states, flattened into one vector.
+        let mut flat = Vec::with_capacity(2);
+        let mut logit_len = 0;
+        if !logit_parts.is_empty() {
+            let logits = lm_head(w, Tensor::cat(logit_parts, 0));
+            logit_len = logits.dims().iter().product();
+            flat.push(logits.reshape([logit_len]));
+        }
+        if !hidden_parts.is_empty() {
+            let hidden = Tensor::cat(hidden_parts, 0);
+            let n: usize = hidden.dims().iter().product();
+            flat.push(hidden.reshape([n]));
+        }
+        let mut rows = match flat.len() {
+            0 => Vec::new(),
+            1 => host_values(flat.pop().expect("one part")),
+            _ => host_values(Tensor::cat(flat, 0)),
         };
-        let hidden = if hidden_parts.is_empty() {
-            Vec::new()
-        } else {
-            host_rows(Tensor::cat(hidden_parts, 0))
-        };
-        split_outputs(logits, hidden, w.config.vocab_size, hs, &counts)
+        let hidden = rows.split_off(logit_len);
+        split_outputs(rows, hidden, w.config.vocab_size, hs, &counts)
     }
 }
 
@@ -178,6 +206,7 @@ fn layer_forward<B: Backend>(
     lw: &LayerWeights<B>,
     rope: &RopeTables<B>,
     items: &mut [DeviceItem<'_, B>],
+    masks: &[Option<Tensor<B, 4, Bool>>],
     slot: usize,
     x: Tensor<B, 2>,
 ) -> Tensor<B, 2> {
@@ -191,11 +220,19 @@ fn layer_forward<B: Backend>(
     }
     let mut offset = 0;
     let mut parts = Vec::with_capacity(items.len());
-    for it in items.iter_mut() {
+    for (it, mask) in items.iter_mut().zip(masks) {
         let k = it.tokens.len();
         let rows = qkv.clone().slice([offset..offset + k, 0..qd + 2 * kvd]);
         offset += k;
-        parts.push(attend(c, rope, it.cache, slot, rows, it.start));
+        parts.push(attend(
+            c,
+            rope,
+            it.cache,
+            slot,
+            rows,
+            it.start,
+            mask.clone(),
+        ));
     }
     let att = if parts.len() == 1 {
         parts.pop().expect("one part")
@@ -212,7 +249,7 @@ fn layer_forward<B: Backend>(
 }
 
 /// RoPE, the KV write and causal attention of one item's `qkv` rows `[k, q + 2·kv]` at
-/// positions `start..start+k`; returns `[k, q]`.
+/// positions `start..start+k` with its causal `mask` (`None` for one row); returns `[k, q]`.
 fn attend<B: Backend>(
     c: &crate::config::LlamaConfig,
     rope: &RopeTables<B>,
@@ -220,6 +257,7 @@ fn attend<B: Backend>(
     slot: usize,
     qkv: Tensor<B, 2>,
     start: usize,
+    mask: Option<Tensor<B, 4, Bool>>,
 ) -> Tensor<B, 2> {
     let [k, _] = qkv.dims();
     let (nh, nkv, d) = (c.num_heads, c.num_kv_heads, c.head_dim);
@@ -245,7 +283,6 @@ fn attend<B: Backend>(
     // the query axis ([kv_heads, group·k, d]), with an explicit causal mask per stacked row.
     let group = nh / nkv;
     let q = q.reshape([1, nkv, group * k, d]);
-    let mask = (k > 1).then(|| causal_mask::<B>(nkv, group, k, start, &q.device()));
     let opts = AttentionModuleOptions {
         scale: None,
         softcap: None,
@@ -270,7 +307,7 @@ pub fn lm_head<B: Backend>(w: &LlamaWeights<B>, hidden: Tensor<B, 2>) -> Tensor<
         .apply(hidden, w.dtype)
 }
 
-fn host_rows<B: Backend>(t: Tensor<B, 2>) -> Vec<f32> {
+fn host_values<B: Backend>(t: Tensor<B, 1>) -> Vec<f32> {
     t.into_data()
         .convert::<f32>()
         .into_vec::<f32>()

@@ -3,11 +3,16 @@
 
 use std::path::PathBuf;
 
+pub mod golden;
+
 pub type B = autojudge_models::backend::CpuBackend;
 
-/// Workspace root.
+/// Workspace root: `AUTOJUDGE_ROOT` when set (a prebuilt test binary run from another
+/// checkout, as `scripts/gpu-check.sh` does), else the source tree it was built from.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    std::env::var_os("AUTOJUDGE_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.."))
 }
 
 /// A committed fixture.
@@ -38,8 +43,8 @@ pub fn smollm_path() -> PathBuf {
 
 /// Logits of every token of `tokens`, fed to a fresh session in chunks of the sizes in
 /// `chunks` (cycled; each clamped to what is left).
-pub fn chunked_logits(
-    m: &autojudge_models::Llama<B>,
+pub fn chunked_logits<Bk: burn::tensor::backend::Backend>(
+    m: &autojudge_models::Llama<Bk>,
     tokens: &[autojudge_core::TokenId],
     chunks: &[usize],
 ) -> Vec<f32> {
