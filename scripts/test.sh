@@ -27,6 +27,8 @@ echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo check --features cuda,wgpu (GPU backends compile)"
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR}-check" cargo check -p autojudge-cli --features cuda,wgpu
+# The GPU tests as scripts/gpu-check.sh builds them for an NVIDIA machine.
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR}-check" cargo check -p autojudge-models --features cuda --test gpu_backend
 echo "== wgpu on lavapipe (Mesa's software Vulkan driver): the burn forward on a GPU backend"
 # Golden logits (tiny models, SmolLM2), GPU vs CPU logits, chunked/incremental agreement,
 # truncate-then-extend and lossless speculation, on the first Vulkan device (in CI lavapipe,
