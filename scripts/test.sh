@@ -18,7 +18,15 @@ if ! command -v bwrap >/dev/null; then
       "install bubblewrap" >&2
   fi
 fi
-command -v bwrap >/dev/null && bwrap --version
+if command -v bwrap >/dev/null; then
+  bwrap --version
+  # The sandbox runs bwrap as an unprivileged uid (docs/sandbox.md): say up front whether that works.
+  as_user=()
+  [ "$(id -u)" = 0 ] && as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+  "${as_user[@]}" bwrap --unshare-all --unshare-user --ro-bind / / true \
+    && echo "bwrap: unprivileged namespaces available" \
+    || echo "bwrap cannot create unprivileged namespaces here: the sandbox tests will fail" >&2
+fi
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo test (flex CPU backend)"
