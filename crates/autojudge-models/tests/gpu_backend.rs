@@ -133,7 +133,8 @@ fn incremental_chunked_and_full_agree_on_gpu() {
 #[test]
 fn truncate_then_extend_equals_fresh_on_gpu() {
     let m = tiny(2, false);
-    let [prefix, junk, tail] = [&sequences()[0], &sequences()[2], &sequences()[1]];
+    let seqs = sequences();
+    let (prefix, junk, tail) = (&seqs[0], &seqs[2], &seqs[1]);
     for cut in [0, 1, 7, prefix.len()] {
         let mut s = m.new_session().unwrap();
         s.extend(prefix, Outputs::NONE).unwrap();

@@ -208,9 +208,9 @@ pub enum SandboxError {
 /// isolation works on this machine before any model-written code runs.
 #[derive(Clone, Debug)]
 pub struct Sandbox {
-    isolation: Isolation,
     python: PathBuf,
     limits: SandboxLimits,
+    /// The bubblewrap executable; `None` exactly for [`Isolation::UnsafeNone`].
     bwrap: Option<PathBuf>,
     prlimit: PathBuf,
 }
@@ -246,7 +246,6 @@ impl Sandbox {
                 .ok_or_else(|| SandboxError::InterpreterMissing(python.to_path_buf()))?
         };
         let sandbox = Sandbox {
-            isolation,
             python,
             limits,
             bwrap,
@@ -258,7 +257,10 @@ impl Sandbox {
 
     /// The isolation in force.
     pub fn isolation(&self) -> Isolation {
-        self.isolation
+        match self.bwrap {
+            Some(_) => Isolation::Bubblewrap,
+            None => Isolation::UnsafeNone,
+        }
     }
 
     /// The limits in force.
@@ -274,7 +276,7 @@ impl Sandbox {
     /// A passing, an exiting and a failing program must come out as such.
     fn probe(&self) -> Result<(), SandboxError> {
         let setup = |detail: String| SandboxError::SetupFailed {
-            isolation: self.isolation,
+            isolation: self.isolation(),
             detail,
         };
         let cases = [
@@ -301,8 +303,8 @@ impl Sandbox {
     pub fn run(&self, program: &str) -> Result<ProgramOutcome, SandboxError> {
         let nonce = nonce()?;
         let scratch_dir; // kept alive until the run ends (no isolation: the working dir)
-        let mut cmd = match (&self.isolation, &self.bwrap) {
-            (Isolation::Bubblewrap, Some(bwrap)) => {
+        let mut cmd = match &self.bwrap {
+            Some(bwrap) => {
                 let scratch = self.limits.scratch.to_string();
                 let mut c = Command::new(bwrap);
                 c.args(["--unshare-all", "--unshare-user", "--disable-userns"])
@@ -329,7 +331,7 @@ impl Sandbox {
                 }
                 c
             }
-            _ => {
+            None => {
                 let dir = tempfile::tempdir().map_err(|source| SandboxError::Spawn {
                     program: "tempdir".into(),
                     source,
