@@ -54,6 +54,9 @@ pub enum Command {
     Eval(commands::eval::EvalArgs),
     /// One report (summary, table, plots) from evaluation directories run in parallel.
     Report(commands::combine::ReportArgs),
+    /// Compare evaluations at several draft windows: each family's best gain over lossless SD
+    /// that keeps the answers, with plots against tokens per target call.
+    OperatingPoints(commands::operating_points::OperatingPointsArgs),
     /// Train the judge on mined directories.
     Train(commands::train::TrainArgs),
     /// Validation AUC of each feature set against the number of training prompts.
@@ -124,6 +127,7 @@ impl Command {
             Command::Eval(a) => commands::eval::run(a),
             Command::Pipeline(a) => commands::pipeline::run(a),
             Command::Report(a) => commands::combine::run(a),
+            Command::OperatingPoints(a) => commands::operating_points::run(a),
             Command::Merge(a) => commands::merge::run(a),
             Command::MineStats(a) => commands::merge::run_stats(a),
         }

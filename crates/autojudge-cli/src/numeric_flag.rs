@@ -294,6 +294,10 @@ pub const IMPORTANT_PER_PROMPT: Domain = Domain::real(
 );
 /// Training sizes of a learning curve.
 pub const TRAIN_PROMPTS: Domain = Domain::whole("prompts", 1, 1 << 30);
+/// Agreement fractions (operating-point criteria).
+pub const AGREEMENT: Domain = Domain::real("", Bound::Closed(0.0), Bound::Closed(1.0));
+/// Accuracy drops in points (operating-point criteria).
+pub const DROP_POINTS: Domain = Domain::real("points", Bound::Closed(0.0), Bound::Closed(100.0));
 
 /// Every numeric flag by long name (without `--`), with its domain.
 pub const FLAGS: &[(&str, Domain)] = &[
@@ -331,6 +335,9 @@ pub const FLAGS: &[(&str, Domain)] = &[
     ("recall", RECALL),
     ("important-per-prompt", IMPORTANT_PER_PROMPT),
     ("sizes", TRAIN_PROMPTS),
+    ("first", PROMPTS),
+    ("min-agreement-on-correct", AGREEMENT),
+    ("max-drop-points", DROP_POINTS),
 ];
 
 /// The domain of the numeric flag `--<long>`, if it is one.

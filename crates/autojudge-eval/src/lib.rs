@@ -9,6 +9,8 @@
 //!   on resume, one committed [`ResultLine`] per generation), returning a [`Report`] with
 //!   paired bootstrap intervals ([`summarize`]).
 //! - [`join_dirs`]: one report from directories that ran in parallel.
+//! - [`sweep_dirs`]: reports at several draft windows and their operating points (the best
+//!   gain over lossless SD per method family that keeps the answers, [`Criterion`]).
 //! - [`train_judge`]: the judge from mined directories, its C and threshold tables as data.
 //! - [`run_pipeline`]: mine → train the DT and DD-DT judges → evaluate, each step resuming.
 //!
@@ -41,6 +43,7 @@ mod error;
 mod join;
 mod learning_curve;
 mod method;
+mod operating_points;
 mod pipeline;
 mod result_line;
 mod run;
@@ -50,9 +53,10 @@ mod summary;
 mod training;
 
 pub use error::{EvalError, EvalResult};
-pub use join::join_dirs;
+pub use join::{join_dirs, read_joined};
 pub use learning_curve::{learning_curve, CurvePoint, CurveSpec, LearningCurve};
 pub use method::{judge_sweep, JudgeMethod, Method, LOSSLESS, TARGET_ONLY, THRESHOLD_QUANTILES};
+pub use operating_points::{sweep_dirs, Criterion, OperatingPoint, Sweep, SweepRow};
 pub use pipeline::{judge_file, run_pipeline, MiningStep, PipelineProgress, PipelineSpec};
 pub use result_line::ResultLine;
 pub use run::{evaluate, EvalDir, EvalPlan, Progress, RESULTS_FILE};

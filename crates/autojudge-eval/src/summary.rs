@@ -1,7 +1,8 @@
 //! The evaluation summary: per method, over the prompts every method finished, accuracy and
-//! its paired difference to target-only, answer agreement with target-only (95% bootstrap
-//! intervals over prompts), accepted tokens per cycle, target calls per token, tok/s and
-//! wall-clock speed-ups; written as Markdown, CSV and JSON.
+//! its paired difference to target-only, answer agreement with target-only overall and on the
+//! prompts target-only answers correctly (95% bootstrap intervals over prompts), accepted
+//! tokens per cycle, tokens per target call, target calls per token, tok/s and wall-clock
+//! speed-ups; written as Markdown, CSV and JSON.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -30,8 +31,16 @@ pub struct MethodSummary {
     pub agreement: f64,
     /// Agreement's 95% bootstrap interval.
     pub agreement_ci: (f64, f64),
+    /// Prompts target-only answers correctly (the denominator of `agreement_on_correct`).
+    pub target_correct_prompts: usize,
+    /// Fraction of the prompts target-only answers correctly whose answer equals
+    /// target-only's, with its 95% bootstrap interval: the answers a lossy method may not lose.
+    pub agreement_on_correct: (f64, f64, f64),
     /// Accepted draft tokens per verification cycle.
     pub accepted_per_cycle: f64,
+    /// Generated tokens per target verification call (prefill excluded; 1 for target-only):
+    /// the speculative speed-up bound, comparable across engines.
+    pub tokens_per_target_call: f64,
     /// Target forward calls per generated token.
     pub target_calls_per_token: f64,
     /// Generated tokens per second.
@@ -107,6 +116,12 @@ pub fn summarize(lines: &[ResultLine], order: &[String], resamples: usize) -> Ve
                 .iter()
                 .map(|r| f64::from(u8::from(r.agrees == Some(true))))
                 .collect();
+            let agree_on_correct: Vec<f64> = rows
+                .iter()
+                .zip(&agree)
+                .filter(|(r, _)| base.is_some_and(|b| b[&r.index].correct == Some(true)))
+                .map(|(_, &a)| a)
+                .collect();
             let (d, lo, hi) = bootstrap(&diffs, resamples, 1);
             let (ag, alo, ahi) = bootstrap(&agree, resamples, 2);
             let w = wall(m);
@@ -118,11 +133,14 @@ pub fn summarize(lines: &[ResultLine], order: &[String], resamples: usize) -> Ve
                 accuracy_diff: (d, lo, hi),
                 agreement: ag,
                 agreement_ci: (alo, ahi),
+                target_correct_prompts: agree_on_correct.len(),
+                agreement_on_correct: bootstrap(&agree_on_correct, resamples, 3),
                 accepted_per_cycle: if m.as_str() == TARGET_ONLY {
                     0.0
                 } else {
                     s.mean_accepted()
                 },
+                tokens_per_target_call: s.tokens_per_target_call(),
                 target_calls_per_token: s.target_calls_per_token(),
                 tokens_per_second: s.tokens_per_second(),
                 speedup_vs_target: base_wall / w,
@@ -175,15 +193,17 @@ impl Report {
     /// The Markdown table (with the title above it).
     pub fn markdown(&self) -> String {
         let mut md = format!("{}\n\n", self.title);
-        md.push_str("| method | prompts | accuracy | Δ accuracy vs target-only [95% CI] | agreement with target-only [95% CI] | accepted/cycle | target calls/token | tok/s | speed-up vs target-only | vs lossless |\n");
-        md.push_str("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+        md.push_str("| method | prompts | accuracy | Δ accuracy vs target-only [95% CI] | agreement with target-only [95% CI] | agreement where target-only is correct [95% CI] | accepted/cycle | tokens/target call | tok/s | speed-up vs target-only | vs lossless |\n");
+        md.push_str("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
         for r in &self.rows {
             let (d, lo, hi) = r.accuracy_diff;
+            let (c, clo, chi) = r.agreement_on_correct;
             let _ = writeln!(
                 md,
-                "| {} | {} | {:.3} | {:+.3} [{:+.3}, {:+.3}] | {:.3} [{:.3}, {:.3}] | {:.2} | {:.3} | {:.1} | {:.2}x | {:.2}x |",
+                "| {} | {} | {:.3} | {:+.3} [{:+.3}, {:+.3}] | {:.3} [{:.3}, {:.3}] | {:.3} [{:.3}, {:.3}] of {} | {:.2} | {:.2} | {:.1} | {:.2}x | {:.2}x |",
                 r.method, r.prompts, r.accuracy, d, lo, hi, r.agreement, r.agreement_ci.0, r.agreement_ci.1,
-                r.accepted_per_cycle, r.target_calls_per_token, r.tokens_per_second, r.speedup_vs_target, r.speedup_vs_lossless
+                c, clo, chi, r.target_correct_prompts,
+                r.accepted_per_cycle, r.tokens_per_target_call, r.tokens_per_second, r.speedup_vs_target, r.speedup_vs_lossless
             );
         }
         md
@@ -191,12 +211,13 @@ impl Report {
 
     /// The CSV table (one row per method, every figure unrounded).
     pub fn csv(&self) -> String {
-        let mut csv = String::from("method,family,prompts,accuracy,accuracy_diff,accuracy_diff_lo,accuracy_diff_hi,agreement,agreement_lo,agreement_hi,accepted_per_cycle,target_calls_per_token,tokens_per_second,speedup_vs_target,speedup_vs_lossless\n");
+        let mut csv = String::from("method,family,prompts,accuracy,accuracy_diff,accuracy_diff_lo,accuracy_diff_hi,agreement,agreement_lo,agreement_hi,target_correct_prompts,agreement_on_correct,agreement_on_correct_lo,agreement_on_correct_hi,accepted_per_cycle,tokens_per_target_call,target_calls_per_token,tokens_per_second,speedup_vs_target,speedup_vs_lossless\n");
         for r in &self.rows {
             let (d, lo, hi) = r.accuracy_diff;
+            let (c, clo, chi) = r.agreement_on_correct;
             let _ = writeln!(
                 csv,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 r.method,
                 r.family,
                 r.prompts,
@@ -207,7 +228,12 @@ impl Report {
                 r.agreement,
                 r.agreement_ci.0,
                 r.agreement_ci.1,
+                r.target_correct_prompts,
+                c,
+                clo,
+                chi,
                 r.accepted_per_cycle,
+                r.tokens_per_target_call,
                 r.target_calls_per_token,
                 r.tokens_per_second,
                 r.speedup_vs_target,

@@ -91,6 +91,27 @@ pub fn check_or_write_settings<S: Serialize + DeserializeOwned>(
     }
 }
 
+/// Checks that `found` (read from `path`) has the same settings as `expected`, fields in
+/// `ignore` aside; the error names the first differing field. For joining run directories
+/// in memory, where nothing is written.
+pub fn check_same_settings<S: Serialize>(
+    path: &Path,
+    expected: &S,
+    found: &S,
+    ignore: &[&str],
+) -> SearchResult<()> {
+    let value = |s: &S| serde_json::to_value(s).map_err(|e| SearchError::file(path, e));
+    match first_difference(&value(expected)?, &value(found)?, ignore) {
+        None => Ok(()),
+        Some((field, expected, found)) => Err(SearchError::SettingsMismatch {
+            path: path.display().to_string(),
+            field,
+            expected,
+            found,
+        }),
+    }
+}
+
 /// The committed text of `path` (every line ends with a newline); empty when the file does
 /// not exist.
 pub fn read_committed(path: &Path, torn: TornTail) -> SearchResult<String> {

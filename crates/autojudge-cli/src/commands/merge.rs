@@ -48,12 +48,66 @@ pub fn run(a: MergeArgs) -> anyhow::Result<()> {
 /// Arguments of `mine-stats`.
 #[derive(Args)]
 pub struct MineStatsArgs {
-    /// Mined directories; with two, also compares their labels prompt by prompt.
+    /// Mined directories (with several, a row over all of them too); with two, also compares
+    /// their labels prompt by prompt.
     #[arg(required = true)]
     pub dirs: Vec<PathBuf>,
 }
 
-/// Runs `mine-stats`.
+/// One `mine-stats` table row over the records of `dirs`.
+fn print_stats_row(label: &str, dirs: &[MinedDir]) {
+    let t = Totals::of(dirs.iter().flat_map(|d| d.records.values()));
+    let m = t.mined().max(1) as f64;
+    // Responses that reached `--max-new-tokens` (their answer, if any, comes from text the cap
+    // cut short), each against its own directory's cap.
+    let (at_cap, final_at_cap) = dirs
+        .iter()
+        .flat_map(|d| {
+            let cap = d.manifest.search.max_new_tokens;
+            d.records.values().filter_map(move |r| match &r.outcome {
+                PromptOutcome::Mined(m) => Some((m, cap)),
+                PromptOutcome::Failed { .. } => None,
+            })
+        })
+        .fold((0, 0), |(a, b), (m, cap)| {
+            (
+                a + usize::from(m.response.len() >= cap),
+                b + usize::from(m.final_response.len() >= cap),
+            )
+        });
+    let mut caps: Vec<usize> = dirs
+        .iter()
+        .map(|d| d.manifest.search.max_new_tokens)
+        .collect();
+    caps.dedup();
+    let caps = caps
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join("/");
+    let mut algorithms: Vec<String> = dirs
+        .iter()
+        .map(|d| format!("{:?}", d.manifest.search.algorithm))
+        .collect();
+    algorithms.dedup();
+    println!(
+        "| {label} | {} | {} | {} | {:.1} | {at_cap} / {final_at_cap} (cap {caps}) | {:.1} | {:.1}% | {:.1} | {:.1} | {:.1}x | {:.0} | {:.1} | {:.2} |",
+        algorithms.join("/"),
+        t.prompts,
+        t.failed,
+        t.response_tokens as f64 / m,
+        t.mismatches as f64 / m,
+        100.0 * t.important_fraction(),
+        t.work.target_calls as f64 / m,
+        t.naive_target_calls as f64 / m,
+        t.naive_target_calls as f64 / t.work.target_calls.max(1) as f64,
+        t.work.target_tokens as f64 / m,
+        t.work.draft_calls as f64 / m,
+        t.wall_ms as f64 / 1000.0 / t.prompts.max(1) as f64
+    );
+}
+
+/// Runs `mine-stats`: a row per directory and, with several, one over all of them.
 pub fn run_stats(a: MineStatsArgs) -> anyhow::Result<()> {
     let dirs: Vec<MinedDir> = a
         .dirs
@@ -65,40 +119,10 @@ pub fn run_stats(a: MineStatsArgs) -> anyhow::Result<()> {
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     );
     for (p, d) in a.dirs.iter().zip(&dirs) {
-        let t = Totals::of(d.records.values());
-        let m = t.mined().max(1) as f64;
-        // Responses that reached `--max-new-tokens` (their answer, if any, comes from text the
-        // cap cut short).
-        let cap = d.manifest.search.max_new_tokens;
-        let (at_cap, final_at_cap) = d
-            .records
-            .values()
-            .filter_map(|r| match &r.outcome {
-                PromptOutcome::Mined(m) => Some(m),
-                PromptOutcome::Failed { .. } => None,
-            })
-            .fold((0, 0), |(a, b), m| {
-                (
-                    a + usize::from(m.response.len() >= cap),
-                    b + usize::from(m.final_response.len() >= cap),
-                )
-            });
-        println!(
-            "| {} | {:?} | {} | {} | {:.1} | {at_cap} / {final_at_cap} (cap {cap}) | {:.1} | {:.1}% | {:.1} | {:.1} | {:.1}x | {:.0} | {:.1} | {:.2} |",
-            p.display(),
-            d.manifest.search.algorithm,
-            t.prompts,
-            t.failed,
-            t.response_tokens as f64 / m,
-            t.mismatches as f64 / m,
-            100.0 * t.important_fraction(),
-            t.work.target_calls as f64 / m,
-            t.naive_target_calls as f64 / m,
-            t.naive_target_calls as f64 / t.work.target_calls.max(1) as f64,
-            t.work.target_tokens as f64 / m,
-            t.work.draft_calls as f64 / m,
-            t.wall_ms as f64 / 1000.0 / t.prompts.max(1) as f64
-        );
+        print_stats_row(&p.display().to_string(), std::slice::from_ref(d));
+    }
+    if dirs.len() > 1 {
+        print_stats_row(&format!("all {} directories", dirs.len()), &dirs);
     }
     if let [a0, b0] = dirs.as_slice() {
         let (mut same, mut differ, mut compared) = (0, 0, 0);

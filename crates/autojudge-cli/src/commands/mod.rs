@@ -11,6 +11,7 @@ pub mod inspect;
 pub mod learning_curve;
 pub mod merge;
 pub mod mine;
+pub mod operating_points;
 pub mod pipeline;
 pub mod plot;
 pub mod report;
