@@ -59,27 +59,30 @@ if [[ -z ${AUTOJUDGE_BIN:-} ]]; then
   cargo build --release -q -p autojudge-cli
   AUTOJUDGE_BIN=${CARGO_TARGET_DIR:-target}/release/autojudge
 fi
-AJ=$AUTOJUDGE_BIN
-PAIR=(--model "$DEST/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf" --max-context 4096
-      --draft "$DEST/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf")
-GSM8K=(--task gsm8k --labels reference --gsm8k-answer lenient --gsm8k-fallback boxed)
-HUMANEVAL=(--task humaneval --labels reference)
+AJ=$(printf %q "$AUTOJUDGE_BIN")
+# Command lines are strings run by run_jobs: paths go in quoted (%q).
+PAIR="--model $(printf %q "$DEST/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf") --max-context 4096 \
+  --draft $(printf %q "$DEST/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf")"
+q() { printf %q "$1"; }
+GSM8K="--task gsm8k --labels reference --gsm8k-answer lenient --gsm8k-fallback boxed"
+HUMANEVAL="--task humaneval --labels reference"
 LOGS=$OUT/logs
 mkdir -p "$OUT" "$LOGS"
 
-# Runs each argument (a command line) as a one-thread job, JOBS at once; logs to $LOGS/<name>.
-# Fails after all jobs ended when any failed.
+# Runs each argument ("name|command line") as a one-thread job, JOBS at once; logs to
+# $LOGS/<name>.log. Returns 1 after all jobs ended when any failed.
 run_jobs() {
-  local failed=0 name
+  local failed=0 cmd name pids=() p
   for cmd in "$@"; do
-    while (( $(jobs -rp | wc -l) >= JOBS )); do wait -n || failed=1; done
+    while (( $(jobs -rp | wc -l) >= JOBS )); do wait -n || true; done
     name=${cmd%%|*}
     echo "[$(date -u +%H:%M:%S)] start $name"
     ( eval "RAYON_NUM_THREADS=1 ${cmd#*|}" > "$LOGS/$name.log" 2>&1 \
         && echo "[$(date -u +%H:%M:%S)] done  $name" \
         || { echo "[$(date -u +%H:%M:%S)] FAILED $name (see $LOGS/$name.log)"; exit 1; } ) &
+    pids+=($!)
   done
-  while (( $(jobs -rp | wc -l) > 0 )); do wait -n || failed=1; done
+  for p in "${pids[@]}"; do wait "$p" || failed=1; done
   return $failed
 }
 
@@ -101,23 +104,33 @@ judges() { # judge files of EVAL_FEATURES (judge_tag), as --judge flags
   for f in $EVAL_FEATURES; do printf -- '--judge %q ' "$OUT/judges/$f-$t.safetensors"; done
 }
 
-families() { # --family flags: the baselines and the evaluated judges (judge_tag)
-  local f t; t=$(judge_tag)
-  printf -- '--family top-k --family judi '
-  for f in $EVAL_FEATURES; do printf -- '--family autojudge-%s-%s ' "$f" "$t"; done
+families() { # --family flags: the baselines and the evaluated judges (judge_tag) found in $1's results
+  local f t fam
+  t=$(judge_tag)
+  for fam in top-k judi $(for f in $EVAL_FEATURES; do echo "autojudge-$f-$t"; done); do
+    if cat "$1"/k*/b*/results.jsonl 2> /dev/null | grep -q "\"family\":\"$fam\""; then
+      printf -- '--family %s ' "$fam"
+    fi
+  done
 }
 
-eval_blocks() { # eval_blocks TASK_FLAGS_VAR DATA DIR K PROMPTS SKIP0 [JUDGE_FLAGS]
-  local -n task=$1
-  local data=$2 dir=$3 k=$4 prompts=$5 skip0=$6 judge=${7:-} cmds=() s
+eval_blocks() { # eval_blocks TASK_FLAGS DATA DIR K PROMPTS SKIP0 [JUDGE_FLAGS]
+  local task=$1 data=$2 dir=$3 k=$4 prompts=$5 skip0=$6 judge=${7:-} cmds=() s n b
   for s in $(blocks "$prompts" "$EVAL_BLOCK"); do
-    local n=$(( prompts - s < EVAL_BLOCK ? prompts - s : EVAL_BLOCK ))
-    local b; b=$dir/k$k/b$(printf %03d "$s")
-    cmds+=("$(basename "$dir")-k$k-b$(printf %03d "$s")|$AJ eval ${PAIR[*]} ${task[*]} --data $data \
+    n=$(( prompts - s < EVAL_BLOCK ? prompts - s : EVAL_BLOCK ))
+    b=$dir/k$k/b$(printf %03d "$s")
+    cmds+=("$(basename "$dir")-k$k-b$(printf %03d "$s")|$AJ eval $PAIR $task --data $(q "$data") \
       --skip $((skip0 + s)) --prompts $n --k $k --topk $TOPK --prob none --judi $JUDI \
-      --judge-quantiles $QUANTILES $judge --out $b")
+      --judge-quantiles $QUANTILES $judge --out $(q "$b")")
   done
   run_jobs "${cmds[@]}"
+}
+
+eval_dirs() { # the block directories of DIR at the windows given, one per line
+  local dir=$1 k; shift
+  for k in "$@"; do
+    for b in "$dir/k$k"/b*; do [[ -d $b ]] && echo "$b"; done
+  done
 }
 
 for stage in "${STAGES[@]}"; do
@@ -127,61 +140,78 @@ for stage in "${STAGES[@]}"; do
       cmds=()
       for s in $(blocks "$MINE_PROMPTS" "$MINE_BLOCK"); do
         b=$(printf %04d "$s")
-        cmds+=("mine-b$b|$AJ mine ${PAIR[*]} ${GSM8K[*]} --draft-proposals 8 \
-          --data data/gsm8k/train.jsonl --skip $s --prompts $MINE_BLOCK --out $OUT/mined/b$b")
+        n=$(( MINE_PROMPTS - s < MINE_BLOCK ? MINE_PROMPTS - s : MINE_BLOCK ))
+        cmds+=("mine-b$b|$AJ mine $PAIR $GSM8K --draft-proposals 8 --data data/gsm8k/train.jsonl \
+          --skip $s --prompts $n --out $(q "$OUT/mined/b$b")")
       done
       run_jobs "${cmds[@]}"
       # shellcheck disable=SC2046
-      "$AJ" mine-stats $(mined_dirs "$MINE_PROMPTS") | tee "$OUT/mine-stats.txt"
+      "$AUTOJUDGE_BIN" mine-stats $(mined_dirs "$MINE_PROMPTS") | tee "$OUT/mine-stats.md"
       ;;
     train)
+      # Into a scratch directory first, then moved: an interrupted training leaves no judge
+      # file that a rerun would take for finished.
       mkdir -p "$OUT/judges"
+      tag=$(judge_tag)
       for f in $FEATURES; do
-        j=$OUT/judges/$f-$(judge_tag).safetensors
+        [[ -f $OUT/judges/$f-$tag.safetensors ]] && continue
+        tmp=$OUT/judges/.partial
+        rm -rf "$tmp" && mkdir -p "$tmp"
         # shellcheck disable=SC2046
-        [[ -f $j ]] || "$AJ" train $(printf -- '--data %s ' $(mined_dirs "$JUDGE_PROMPTS")) \
-          --features "$f" --out "$j"
+        "$AUTOJUDGE_BIN" train $(printf -- '--data %s ' $(mined_dirs "$JUDGE_PROMPTS")) \
+          --features "$f" --out "$tmp/$f-$tag.safetensors" | tee "$LOGS/train-$f-$tag.log"
+        mv "$tmp"/* "$OUT/judges/" && rmdir "$tmp"
       done
       ;;
     curve)
-      sizes=$(for n in 50 100 200; do (( n < JUDGE_PROMPTS * 9 / 10 )) && printf '%s,' "$n"; done)
+      n=$(judge_tag); n=${n#n}
+      train_n=$(( n * 9 / 10 ))
+      sizes=""
+      for s in 50 100 200; do
+        if (( s < train_n )); then sizes+="$s,"; fi
+      done
       # shellcheck disable=SC2046
-      "$AJ" learning-curve $(printf -- '--data %s ' $(mined_dirs "$JUDGE_PROMPTS")) \
-        --features "$(echo "$FEATURES" | tr ' ' ',')" --sizes "${sizes}$((JUDGE_PROMPTS * 9 / 10))" \
-        --out "$OUT/curve"
+      "$AUTOJUDGE_BIN" learning-curve $(printf -- '--data %s ' $(mined_dirs "$JUDGE_PROMPTS")) \
+        --features "$(echo "$FEATURES" | tr ' ' ',')" --sizes "$sizes$train_n" --out "$OUT/curve"
       ;;
     eval)
-      eval_blocks GSM8K data/gsm8k/test.jsonl "$OUT/eval-gsm8k" "$K" "$EVAL_PROMPTS" 0 "$(judges)"
+      eval_blocks "$GSM8K" data/gsm8k/test.jsonl "$OUT/eval-gsm8k" "$K" "$EVAL_PROMPTS" 0 "$(judges)"
       ;;
     sweep)
       for k in $SWEEP_KS; do
-        eval_blocks GSM8K data/gsm8k/test.jsonl "$OUT/eval-gsm8k" "$k" "$SWEEP_PROMPTS" 0 "$(judges)"
+        [[ $k == "$K" ]] && continue
+        eval_blocks "$GSM8K" data/gsm8k/test.jsonl "$OUT/eval-gsm8k" "$k" "$SWEEP_PROMPTS" 0 "$(judges)"
       done
       ;;
     humaneval)
       HE=$OUT/humaneval
-      run_jobs "he-mine|$AJ mine ${PAIR[*]} ${HUMANEVAL[*]} --draft-proposals 8 \
-        --data data/humaneval/HumanEval.jsonl.gz --prompts $HE_TRAIN --out $HE/mined"
+      run_jobs "he-mine|$AJ mine $PAIR $HUMANEVAL --draft-proposals 8 \
+        --data data/humaneval/HumanEval.jsonl.gz --prompts $HE_TRAIN --out $(q "$HE/mined")"
       mkdir -p "$HE/judges"
       for f in $EVAL_FEATURES; do
-        [[ -f $HE/judges/$f.safetensors ]] || "$AJ" train --data "$HE/mined" --features "$f" \
-          --out "$HE/judges/$f.safetensors"
+        [[ -f $HE/judges/$f.safetensors ]] && continue
+        rm -rf "$HE/judges/.partial" && mkdir -p "$HE/judges/.partial"
+        "$AUTOJUDGE_BIN" train --data "$HE/mined" --features "$f" --out "$HE/judges/.partial/$f.safetensors"
+        mv "$HE/judges/.partial"/* "$HE/judges/" && rmdir "$HE/judges/.partial"
       done
       hj=$(for f in $EVAL_FEATURES; do printf -- '--judge %q ' "$HE/judges/$f.safetensors"; done)
       for k in $HE_KS; do
-        eval_blocks HUMANEVAL data/humaneval/HumanEval.jsonl.gz "$HE/eval" "$k" $((164 - HE_TRAIN)) "$HE_TRAIN" "$hj"
+        eval_blocks "$HUMANEVAL" data/humaneval/HumanEval.jsonl.gz "$HE/eval" "$k" $((164 - HE_TRAIN)) "$HE_TRAIN" "$hj"
       done
       ;;
     report)
+      mapfile -t main < <(eval_dirs "$OUT/eval-gsm8k" "$K")
+      mapfile -t sweep < <(eval_dirs "$OUT/eval-gsm8k" $(printf '%s\n' "$K" $SWEEP_KS | sort -nu))
       # shellcheck disable=SC2046
-      "$AJ" operating-points $(families) --out "$OUT/report-gsm8k-main" "$OUT/eval-gsm8k/k$K"/b*
+      [[ ${#main[@]} -gt 0 ]] && "$AUTOJUDGE_BIN" operating-points $(families "$OUT/eval-gsm8k") \
+        --out "$OUT/report-gsm8k-main" "${main[@]}" | tee "$LOGS/report-main.log"
       # shellcheck disable=SC2046
-      "$AJ" operating-points $(families) --first "$SWEEP_PROMPTS" --out "$OUT/report-gsm8k-sweep" \
-        $(for k in $K $SWEEP_KS; do ls -d "$OUT/eval-gsm8k/k$k"/b* 2> /dev/null; done)
-      if ls -d "$OUT/humaneval/eval"/k*/b* > /dev/null 2>&1; then
-        # shellcheck disable=SC2046
-        "$AJ" operating-points --out "$OUT/report-humaneval" $(ls -d "$OUT/humaneval/eval"/k*/b*)
-      fi
+      [[ ${#sweep[@]} -gt 0 ]] && "$AUTOJUDGE_BIN" operating-points $(families "$OUT/eval-gsm8k") \
+        --first "$SWEEP_PROMPTS" --out "$OUT/report-gsm8k-sweep" "${sweep[@]}" | tee "$LOGS/report-sweep.log"
+      mapfile -t he < <(eval_dirs "$OUT/humaneval/eval" $HE_KS)
+      [[ ${#he[@]} -gt 0 ]] && "$AUTOJUDGE_BIN" operating-points --out "$OUT/report-humaneval" \
+        "${he[@]}" | tee "$LOGS/report-humaneval.log"
+      true
       ;;
     *) echo "unknown stage $stage (mine train curve eval sweep humaneval report)" >&2; exit 2 ;;
   esac

@@ -83,6 +83,10 @@ fn window(
         .collect()
 }
 
+fn all_dir(tmp: &tempfile::TempDir) -> std::path::PathBuf {
+    tmp.path().join("all")
+}
+
 fn run(args: &[&str], dirs: &[&Path]) -> Output {
     bin()
         .arg("operating-points")
@@ -107,7 +111,10 @@ fn windows_are_compared_on_shared_prompts_and_each_family_gets_its_best_point() 
         v.extend((0..2).map(|i| line("late@1", "late", i, 10, false)));
         v
     };
-    write_dir(&k4, &settings(4), &late(&window(0..8, (20, 18, 12))));
+    // Prompt 7 was interrupted at k = 4 before judge@0.9 ran on it: it leaves every window.
+    let mut k4_lines = late(&window(0..8, (20, 18, 12)));
+    k4_lines.retain(|l| !(l.index == 7 && l.method == "judge@0.9"));
+    write_dir(&k4, &settings(4), &k4_lines);
     write_dir(&k8a, &settings(8), &late(&window(0..10, (15, 12, 6))));
     write_dir(&k8b, &settings(8), &window(10..20, (15, 12, 6)));
     let out = tmp.path().join("sweep");
@@ -128,8 +135,8 @@ fn windows_are_compared_on_shared_prompts_and_each_family_gets_its_best_point() 
     let rows = sweep["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 8, "4 methods at 2 windows, `late` left out");
     assert!(
-        rows.iter().all(|r| r["summary"]["prompts"] == 8),
-        "only the shared prompts"
+        rows.iter().all(|r| r["summary"]["prompts"] == 7),
+        "only the prompts every method of every window finished"
     );
     // judge@0.5 at k = 8: 60/12 = 5 tokens per call against lossless's 4: gain 1.25 (at k = 4:
     // 60/18 against 3, 1.11). judge@0.9 loses a quarter of the answers: excluded by both.
@@ -151,17 +158,18 @@ fn windows_are_compared_on_shared_prompts_and_each_family_gets_its_best_point() 
         assert!(out.join(f).exists(), "{f}");
     }
     let md = std::fs::read_to_string(out.join("operating_points.md")).unwrap();
-    assert!(md.contains("| judge | judge@0.5 | 8 | 8 |"), "{md}");
+    assert!(md.contains("| judge | judge@0.5 | 8 | 7 |"), "{md}");
 
-    // --first 4 keeps the first 4 shared prompts; a stricter agreement criterion still admits
-    // the judge that keeps every answer.
+    // --first 2 keeps the first 2 shared prompts (0 and 1: judge@0.9 is wrong on prompt 0, so
+    // its accuracy is 0.5; the last two, 5 and 6, would give 1.0); a stricter agreement
+    // criterion still admits the judge that keeps every answer.
     let first = tmp.path().join("first");
     let o = run(
         &[
             "--family",
             "judge",
             "--first",
-            "4",
+            "2",
             "--min-agreement-on-correct",
             "1",
             "--out",
@@ -174,9 +182,48 @@ fn windows_are_compared_on_shared_prompts_and_each_family_gets_its_best_point() 
     assert!(
         csv.lines()
             .skip(1)
-            .all(|l| l.split(',').nth(3) == Some("4")),
+            .all(|l| l.split(',').nth(3) == Some("2")),
         "{csv}"
     );
+    let accuracy = |l: &str| l.split(',').nth(4).unwrap().parse::<f64>().unwrap();
+    let lossy: Vec<f64> = csv
+        .lines()
+        .filter(|l| l.contains(",judge@0.9,"))
+        .map(accuracy)
+        .collect();
+    assert_eq!(lossy, [0.5, 0.5], "{csv}");
+    let sweep: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(first.join("sweep.json")).unwrap()).unwrap();
+    assert!(
+        sweep["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["family"] == "judge" && p["best"]["summary"]["method"] == "judge@0.5"),
+        "agreement 1.0 meets --min-agreement-on-correct 1"
+    );
+
+    // Without --family every row is restricted to the prompts every method has: 0 and 1.
+    let all = all_dir(&tmp);
+    let o = run(&["--out", all.to_str().unwrap()], &[&k4, &k8a, &k8b]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = std::fs::read_to_string(all.join("sweep.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 10, "{csv}");
+    assert!(
+        csv.lines()
+            .skip(1)
+            .all(|l| l.split(',').nth(3) == Some("2")),
+        "{csv}"
+    );
+
+    // A family that is in no directory is an error, not an empty row.
+    let o = run(
+        &["--family", "jugde", "--out", all.to_str().unwrap()],
+        &[&k4, &k8a, &k8b],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("jugde"), "{err}");
 }
 
 #[test]

@@ -54,19 +54,55 @@ pub fn sweep_dirs(
             Ok((k, (settings, lines)))
         })
         .collect::<EvalResult<Vec<_>>>()?;
+    for f in families {
+        if !windows
+            .iter()
+            .any(|(_, (_, lines))| lines.iter().any(|l| &l.family == f))
+        {
+            return Err(EvalError::InvalidOption {
+                field: "families",
+                reason: format!("no method of family `{f}` in any directory"),
+            });
+        }
+    }
+    // The prompts every method of every window finished: a prompt interrupted half-way in one
+    // window leaves every window.
     let mut shared: Option<BTreeSet<usize>> = None;
     for (_, (_, lines)) in &windows {
-        let have: BTreeSet<usize> = lines.iter().map(|l| l.index).collect();
-        shared = Some(match shared {
-            Some(s) => s.intersection(&have).copied().collect(),
-            None => have,
-        });
+        let mut by_method: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
+        for l in lines {
+            by_method.entry(&l.method).or_default().insert(l.index);
+        }
+        for have in by_method.into_values() {
+            shared = Some(match shared {
+                Some(s) => s.intersection(&have).copied().collect(),
+                None => have,
+            });
+        }
     }
     let keep: BTreeSet<usize> = shared
         .unwrap_or_default()
         .into_iter()
         .take(first.unwrap_or(usize::MAX))
         .collect();
+    for ((k, (_, lines)), dirs) in windows.iter().zip(groups.values()) {
+        let gold = lines
+            .iter()
+            .any(|l| l.method == TARGET_ONLY && keep.contains(&l.index) && l.correct.is_some());
+        if !gold {
+            return Err(EvalError::InvalidOption {
+                field: "dirs",
+                reason: format!(
+                    "window k = {k} ({}) has no target-only answer checked against a gold on the \
+                     shared prompts: accuracy differences would be meaningless",
+                    dirs.iter()
+                        .map(|d| d.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
+    }
     let reports: Vec<(usize, Report)> = windows
         .into_iter()
         .map(|(k, (settings, mut lines))| {
@@ -100,14 +136,17 @@ pub struct SweepRow {
 pub enum Criterion {
     /// The 95% interval of Δ accuracy vs target-only contains 0, and the answer agrees with
     /// target-only's on at least this fraction of the prompts target-only answers correctly.
+    /// The interval is a percentile bootstrap over prompts: a method that only loses answers,
+    /// a few in a few hundred prompts, can still have an upper bound of exactly 0; the
+    /// agreement bound is what limits those losses.
     NoDetectableLoss {
         /// Minimum agreement on the prompts target-only answers correctly (e.g. 0.98).
         min_agreement_on_correct: f64,
     },
-    /// Accuracy at most this far below target-only's (point estimate; 0.02 = 2 points).
+    /// Accuracy at most this many percentage points below target-only's (point estimate).
     AccuracyDrop {
-        /// Largest accepted drop, as a fraction.
-        max_drop: f64,
+        /// Largest accepted drop, in points (2.0 = 2 points).
+        max_drop_points: f64,
     },
 }
 
@@ -118,7 +157,9 @@ impl Criterion {
         Criterion::NoDetectableLoss {
             min_agreement_on_correct: 0.98,
         },
-        Criterion::AccuracyDrop { max_drop: 0.02 },
+        Criterion::AccuracyDrop {
+            max_drop_points: 2.0,
+        },
     ];
 
     /// Whether a method's summary meets the criterion (never for a NaN figure).
@@ -128,7 +169,8 @@ impl Criterion {
             Criterion::NoDetectableLoss {
                 min_agreement_on_correct,
             } => lo <= 0.0 && 0.0 <= hi && s.agreement_on_correct.0 >= min_agreement_on_correct,
-            Criterion::AccuracyDrop { max_drop } => d >= -max_drop,
+            // A drop of exactly the bound qualifies (1/50 of a prompt set is not exactly 0.02).
+            Criterion::AccuracyDrop { max_drop_points } => d * 100.0 >= -max_drop_points - 1e-9,
         }
     }
 
@@ -138,8 +180,8 @@ impl Criterion {
             Criterion::NoDetectableLoss {
                 min_agreement_on_correct,
             } => format!("Δ accuracy CI ∋ 0, agreement on correct ≥ {min_agreement_on_correct}"),
-            Criterion::AccuracyDrop { max_drop } => {
-                format!("accuracy drop ≤ {} points", max_drop * 100.0)
+            Criterion::AccuracyDrop { max_drop_points } => {
+                format!("accuracy drop ≤ {max_drop_points} points")
             }
         }
     }
@@ -153,7 +195,8 @@ pub struct OperatingPoint {
     /// Method family (one plot curve).
     pub family: String,
     /// The family's method (at any k) with the largest gain over lossless SD at its k among
-    /// those meeting the criterion; `None` when none of the family's methods does.
+    /// those meeting the criterion (ties to the larger gain over the best lossless SD); `None`
+    /// when none of the family's methods does.
     pub best: Option<SweepRow>,
 }
 
@@ -174,6 +217,15 @@ impl Sweep {
     pub fn new(reports: &[(usize, Report)], criteria: &[Criterion]) -> EvalResult<Self> {
         let mut by_k: BTreeMap<usize, &Report> = BTreeMap::new();
         for (k, r) in reports {
+            if !r.rows.iter().any(|s| s.method == TARGET_ONLY) {
+                return Err(EvalError::InvalidOption {
+                    field: "reports",
+                    reason: format!(
+                        "the report for window k = {k} has no target-only row, the reference \
+                         of every accuracy difference"
+                    ),
+                });
+            }
             if by_k.insert(*k, r).is_some() {
                 return Err(EvalError::InvalidOption {
                     field: "k",
@@ -221,7 +273,12 @@ impl Sweep {
                         .iter()
                         .filter(|r| &r.summary.family == f && c.admits(&r.summary))
                         .filter(|r| r.gain_vs_lossless.is_finite())
-                        .max_by(|a, b| a.gain_vs_lossless.total_cmp(&b.gain_vs_lossless))
+                        // Ties (lossless SD is 1.0 at every k) go to the larger absolute gain.
+                        .max_by(|a, b| {
+                            a.gain_vs_lossless
+                                .total_cmp(&b.gain_vs_lossless)
+                                .then(a.gain_vs_best_lossless.total_cmp(&b.gain_vs_best_lossless))
+                        })
                         .cloned(),
                 })
             })
@@ -283,14 +340,14 @@ impl Sweep {
 
     /// Every method at every window as CSV (unrounded).
     pub fn csv(&self) -> String {
-        let mut csv = String::from("k,method,family,prompts,accuracy,accuracy_diff,accuracy_diff_lo,accuracy_diff_hi,agreement,agreement_on_correct,agreement_on_correct_lo,agreement_on_correct_hi,accepted_per_cycle,tokens_per_target_call,gain_vs_lossless,gain_vs_best_lossless,speedup_vs_target,speedup_vs_lossless\n");
+        let mut csv = String::from("k,method,family,prompts,accuracy,accuracy_diff,accuracy_diff_lo,accuracy_diff_hi,agreement,agreement_lo,agreement_hi,target_correct_prompts,agreement_on_correct,agreement_on_correct_lo,agreement_on_correct_hi,accepted_per_cycle,tokens_per_target_call,gain_vs_lossless,gain_vs_best_lossless,speedup_vs_target,speedup_vs_lossless\n");
         for r in &self.rows {
             let s = &r.summary;
             let (d, lo, hi) = s.accuracy_diff;
             let (c, clo, chi) = s.agreement_on_correct;
             let _ = writeln!(
                 csv,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 r.k,
                 s.method,
                 s.family,
@@ -300,6 +357,9 @@ impl Sweep {
                 lo,
                 hi,
                 s.agreement,
+                s.agreement_ci.0,
+                s.agreement_ci.1,
+                s.target_correct_prompts,
                 c,
                 clo,
                 chi,
@@ -410,7 +470,11 @@ mod tests {
         );
         assert_eq!(best(0, "top-k"), None);
         assert_eq!(best(1, "top-k"), None);
-        assert_eq!(best(0, LOSSLESS).map(|b| b.1), Some(LOSSLESS.into()));
+        assert_eq!(
+            best(0, LOSSLESS),
+            Some((8, LOSSLESS.into())),
+            "a tie at 1.0 goes to the better window"
+        );
         assert!(!sweep.points.iter().any(|p| p.family == TARGET_ONLY));
         let r = sweep
             .rows
@@ -430,15 +494,42 @@ mod tests {
         );
         let md = sweep.markdown();
         assert!(md.contains("none qualifies"), "{md}");
-        assert_eq!(sweep.csv().lines().count(), 1 + 8);
+        let csv = sweep.csv();
+        assert_eq!(csv.lines().count(), 1 + 8);
+        let columns = |l: &str| l.split(',').count();
+        assert!(csv.lines().all(|l| columns(l) == 21), "{csv}");
     }
 
     #[test]
-    fn a_nan_figure_never_qualifies_and_two_reports_for_one_window_are_refused() {
+    fn each_half_of_the_no_loss_criterion_and_the_drop_bound_are_enforced() {
+        let [no_loss, drop] = Criterion::STANDARD;
+        // Interval containing 0 but agreement on correct prompts below 0.98.
+        assert!(!no_loss.admits(&row("m", "f", 2.0, (-0.02, -0.06, 0.02), 0.97)));
+        // Agreement 0.99 but an interval excluding 0.
+        assert!(!no_loss.admits(&row("m", "f", 2.0, (-0.04, -0.08, -0.01), 0.99)));
+        assert!(no_loss.admits(&row("m", "f", 2.0, (-0.02, -0.06, 0.0), 0.98)));
+        // Exactly 2 points (1 of 50 prompts) qualifies, 3 of 100 does not.
+        assert!(drop.admits(&row("m", "f", 2.0, (-1.0 / 50.0, -0.1, 0.0), 0.5)));
+        assert!(!drop.admits(&row("m", "f", 2.0, (-3.0 / 100.0, -0.1, 0.0), 0.5)));
+        assert_eq!(drop.label(), "accuracy drop ≤ 2 points");
+    }
+
+    #[test]
+    fn a_nan_figure_never_qualifies_and_malformed_sweeps_are_refused() {
         let nan = (f64::NAN, f64::NAN, f64::NAN);
         let s = row("m", "f", 2.0, nan, 1.0);
         assert!(!Criterion::STANDARD.iter().any(|c| c.admits(&s)));
-        let r = || report(vec![row(LOSSLESS, LOSSLESS, 2.0, (0.0, 0.0, 0.0), 1.0)]);
+        let zero = (0.0, 0.0, 0.0);
+        let r = || {
+            report(vec![
+                row(TARGET_ONLY, TARGET_ONLY, 1.0, zero, 1.0),
+                row(LOSSLESS, LOSSLESS, 2.0, zero, 1.0),
+            ])
+        };
+        assert!(Sweep::new(&[(4, r()), (8, r())], &Criterion::STANDARD).is_ok());
         assert!(Sweep::new(&[(4, r()), (4, r())], &Criterion::STANDARD).is_err());
+        // Without target-only, Δ accuracy would be measured against nothing.
+        let headless = report(vec![row(LOSSLESS, LOSSLESS, 2.0, zero, 1.0)]);
+        assert!(Sweep::new(&[(4, headless)], &Criterion::STANDARD).is_err());
     }
 }

@@ -42,6 +42,13 @@ pub enum SearchError {
         /// Value of this run / other shard.
         found: String,
     },
+    /// Another process has the run directory's log open for writing: two runs appending to
+    /// one directory would duplicate or interleave their lines.
+    #[error("{path}: another run is writing to this directory (its log is locked); wait for it to end, or give this run another directory")]
+    Busy {
+        /// The locked log.
+        path: String,
+    },
     /// A committed prompt's feature file is missing or incomplete.
     #[error("{path}: features of committed prompt {index}: {damage}")]
     DamagedFeatures {

@@ -157,15 +157,26 @@ pub struct JsonlLog {
 }
 
 impl JsonlLog {
-    /// Opens (creating) `path` for appending after cutting off a torn final line; returns the
-    /// log and its committed lines.
+    /// Opens (creating) `path` for appending, holding an exclusive lock on it for as long as
+    /// the log lives, after cutting off a torn final line; returns the log and its committed
+    /// lines. A log another process holds is refused ([`SearchError::Busy`]) before anything
+    /// is read or cut.
     pub fn resume<T: DeserializeOwned>(path: &Path) -> SearchResult<(Self, Vec<T>)> {
-        let lines = read_lines(path, TornTail::CutOff)?;
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
             .map_err(|e| SearchError::file(path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(SearchError::Busy {
+                    path: path.display().to_string(),
+                })
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(SearchError::file(path, e)),
+        }
+        let lines = read_lines(path, TornTail::CutOff)?;
         Ok((
             JsonlLog {
                 path: path.to_path_buf(),
@@ -229,9 +240,25 @@ mod tests {
         assert_eq!(lines, vec![vec![1]]);
         log.commit(&vec![3u32]).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "[1]\n[3]\n");
+        drop(log);
         std::fs::write(&path, "[1]\nnot json\n").unwrap();
         let err = JsonlLog::resume::<Vec<u32>>(&path).unwrap_err().to_string();
         assert!(err.contains("r.jsonl:2"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_log_another_writer_holds_is_refused_until_it_is_released() {
+        let dir = scratch("busy");
+        let path = dir.join("r.jsonl");
+        let (mut first, _) = JsonlLog::resume::<u32>(&path).unwrap();
+        first.commit(&1u32).unwrap();
+        let err = JsonlLog::resume::<u32>(&path).err().expect("locked");
+        assert!(matches!(&err, SearchError::Busy { .. }), "{err}");
+        assert!(err.to_string().contains("r.jsonl"), "{err}");
+        drop(first);
+        let (_, lines) = JsonlLog::resume::<u32>(&path).unwrap();
+        assert_eq!(lines, vec![1]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -355,6 +355,12 @@ fn interrupted_run_resumes_to_the_same_content() {
     drop(f);
     let resumed = mine_into(&dir, Shard::ALL, None);
     assert_eq!(content(&resumed), c);
+    // While the resumed run holds the directory, a second writer is refused.
+    let err = MinedDir::create_or_resume(&dir, resumed.manifest.clone())
+        .err()
+        .expect("locked");
+    assert!(matches!(err, SearchError::Busy { .. }), "{err}");
+    drop(resumed);
     // A second resume is a no-op.
     let again = mine_into(&dir, Shard::ALL, None);
     assert_eq!(content(&again), c);

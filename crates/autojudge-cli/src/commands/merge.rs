@@ -79,6 +79,7 @@ fn print_stats_row(label: &str, dirs: &[MinedDir]) {
         .iter()
         .map(|d| d.manifest.search.max_new_tokens)
         .collect();
+    caps.sort_unstable();
     caps.dedup();
     let caps = caps
         .iter()
@@ -89,6 +90,7 @@ fn print_stats_row(label: &str, dirs: &[MinedDir]) {
         .iter()
         .map(|d| format!("{:?}", d.manifest.search.algorithm))
         .collect();
+    algorithms.sort();
     algorithms.dedup();
     println!(
         "| {label} | {} | {} | {} | {:.1} | {at_cap} / {final_at_cap} (cap {caps}) | {:.1} | {:.1}% | {:.1} | {:.1} | {:.1}x | {:.0} | {:.1} | {:.2} |",
@@ -121,7 +123,14 @@ pub fn run_stats(a: MineStatsArgs) -> anyhow::Result<()> {
     for (p, d) in a.dirs.iter().zip(&dirs) {
         print_stats_row(&p.display().to_string(), std::slice::from_ref(d));
     }
-    if dirs.len() > 1 {
+    // A total over disjoint directories (the blocks or shards of one run); directories that
+    // mined the same prompts (two runs compared below) have no meaningful total.
+    let mut seen = std::collections::HashSet::new();
+    let disjoint = dirs
+        .iter()
+        .flat_map(|d| d.records.keys())
+        .all(|i| seen.insert(*i));
+    if dirs.len() > 1 && disjoint {
         print_stats_row(&format!("all {} directories", dirs.len()), &dirs);
     }
     if let [a0, b0] = dirs.as_slice() {

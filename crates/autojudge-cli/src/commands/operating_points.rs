@@ -75,7 +75,7 @@ pub fn run(a: OperatingPointsArgs) -> anyhow::Result<()> {
             min_agreement_on_correct: a.min_agreement_on_correct,
         },
         Criterion::AccuracyDrop {
-            max_drop: a.max_drop_points / 100.0,
+            max_drop_points: a.max_drop_points,
         },
     ];
     let sweep = sweep_dirs(&a.dirs, a.first, &a.families, &criteria, a.bootstrap)?;
