@@ -30,7 +30,7 @@
 #      FEATURES ("dt dd-dt dt+logits dd-dt+logits", trained), EVAL_FEATURES ("dt dd-dt
 #      dd-dt+logits", evaluated), EVAL_PROMPTS (200), EVAL_BLOCK (25), K (8), SWEEP_KS ("4 16"),
 #      SWEEP_PROMPTS (50), QUANTILES (0.2,0.4,0.6: thresholds besides each judge's own),
-#      JUDI (0.5,1,2), TOPK (2,4), HE_TRAIN (100), HE_KS ("8 16"), AUTOJUDGE_MODELS,
+#      JUDI (0.1,0.5,1,2), TOPK (2,4), HE_TRAIN (100), HE_KS ("8 16"), AUTOJUDGE_MODELS,
 #      AUTOJUDGE_BIN (a built `autojudge`; default: cargo build --release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,7 +47,7 @@ K=${K:-8}
 SWEEP_KS=${SWEEP_KS:-4 16}
 SWEEP_PROMPTS=${SWEEP_PROMPTS:-50}
 QUANTILES=${QUANTILES:-0.2,0.4,0.6}
-JUDI=${JUDI:-0.5,1,2}
+JUDI=${JUDI:-0.1,0.5,1,2}
 TOPK=${TOPK:-2,4}
 HE_TRAIN=${HE_TRAIN:-100}
 HE_KS=${HE_KS:-8 16}
@@ -201,6 +201,7 @@ for stage in "${STAGES[@]}"; do
       ;;
     report)
       mapfile -t main < <(eval_dirs "$OUT/eval-gsm8k" "$K")
+      # shellcheck disable=SC2046
       mapfile -t sweep < <(eval_dirs "$OUT/eval-gsm8k" $(printf '%s\n' "$K" $SWEEP_KS | sort -nu))
       # shellcheck disable=SC2046
       [[ ${#main[@]} -gt 0 ]] && "$AUTOJUDGE_BIN" operating-points $(families "$OUT/eval-gsm8k") \
