@@ -91,6 +91,7 @@ const BASE: &[(&str, &[&str])] = &[
         ],
     ),
     ("report", &["{T}/eval", "--out", "{T}/out"]),
+    ("operating-points", &["{T}/eval", "--out", "{T}/out"]),
     (
         "train",
         &["--data", "{T}/mined", "--out", "{T}/out/judge.safetensors"],

@@ -253,7 +253,9 @@ mod tests {
         let path = dir.join("r.jsonl");
         let (mut first, _) = JsonlLog::resume::<u32>(&path).unwrap();
         first.commit(&1u32).unwrap();
-        let err = JsonlLog::resume::<u32>(&path).err().expect("locked");
+        let Err(err) = JsonlLog::resume::<u32>(&path) else {
+            panic!("a second writer got the locked log")
+        };
         assert!(matches!(&err, SearchError::Busy { .. }), "{err}");
         assert!(err.to_string().contains("r.jsonl"), "{err}");
         drop(first);
