@@ -68,23 +68,14 @@ pub fn check_or_write_settings<S: Serialize + DeserializeOwned>(
     settings: &S,
     ignore: &[&str],
 ) -> SearchResult<()> {
-    let mine = serde_json::to_value(settings).map_err(|e| SearchError::file(path, e))?;
     match std::fs::read_to_string(path) {
         Ok(text) => {
             let theirs: S = serde_json::from_str(&text).map_err(|e| SearchError::file(path, e))?;
-            let theirs = serde_json::to_value(theirs).map_err(|e| SearchError::file(path, e))?;
-            match first_difference(&theirs, &mine, ignore) {
-                None => Ok(()),
-                Some((field, expected, found)) => Err(SearchError::SettingsMismatch {
-                    path: path.display().to_string(),
-                    field,
-                    expected,
-                    found,
-                }),
-            }
+            check_same_settings(path, &theirs, settings, ignore)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let json = serde_json::to_vec_pretty(&mine).map_err(|e| SearchError::file(path, e))?;
+            let json =
+                serde_json::to_vec_pretty(settings).map_err(|e| SearchError::file(path, e))?;
             write_atomic(path, &json)
         }
         Err(e) => Err(SearchError::file(path, e)),

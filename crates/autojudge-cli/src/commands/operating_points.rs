@@ -90,27 +90,11 @@ pub fn run(a: OperatingPointsArgs) -> anyhow::Result<()> {
             ..r.summary.clone()
         })
         .collect();
-    let x = (
-        "tokens per target call",
-        (|r: &MethodSummary| r.tokens_per_target_call) as fn(&MethodSummary) -> f64,
+    super::report::plot_answers_against(
+        &a.out,
+        &rows,
+        "tokens_per_call",
+        ("tokens per target call", |r| r.tokens_per_target_call),
     );
-    for (stem, y_label, y) in [
-        (
-            "accuracy",
-            "accuracy (gold)",
-            (|r: &MethodSummary| r.accuracy) as fn(&MethodSummary) -> f64,
-        ),
-        (
-            "agreement",
-            "answer agreement with target-only",
-            |r: &MethodSummary| r.agreement,
-        ),
-    ] {
-        let base = a.out.join(format!("{stem}_vs_tokens_per_call"));
-        match super::plot::pareto(&base, &rows, x, (y_label, y)) {
-            Ok(paths) => paths.iter().for_each(|p| println!("plot: {}", p.display())),
-            Err(e) => eprintln!("plot {}: {e}", base.display()),
-        }
-    }
     Ok(())
 }
