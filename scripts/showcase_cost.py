@@ -5,10 +5,11 @@ Reads the committed blocks of scripts/showcase-qwen.sh (mined records and evalua
 lines), measures the one-thread cost of a mined prompt and of one method on one test prompt,
 and projects the remaining work of the plan (the script's defaults, or the numbers given).
 
-    scripts/showcase_cost.py [OUT] [--mine 500] [--eval 200] [--sweep 50] [--sweep-ks 4,16]
+    scripts/showcase_cost.py [OUT] [--mine 200] [--eval 200] [--sweep 100] [--sweep-ks 16]
                              [--methods 20]
 
---methods: methods per test prompt in the full plan (8 baselines: target-only, lossless, top-2, top-4, JuDi at 4 tau; 3 judges x 4 thresholds).
+--methods: generations per test prompt that cost a run (target-only, JuDi at 2 tau, one judge at
+3 thresholds; lossless is derived from target-only's output at a small fraction of a run).
 """
 import argparse
 import glob
@@ -24,11 +25,11 @@ def wall_seconds(stats):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out", nargs="?", default="docs/results/showcase-qwen")
-    ap.add_argument("--mine", type=int, default=500)
+    ap.add_argument("--mine", type=int, default=200)
     ap.add_argument("--eval", type=int, default=200)
-    ap.add_argument("--sweep", type=int, default=50)
-    ap.add_argument("--sweep-ks", default="4,16")
-    ap.add_argument("--methods", type=int, default=20)
+    ap.add_argument("--sweep", type=int, default=100)
+    ap.add_argument("--sweep-ks", default="16")
+    ap.add_argument("--methods", type=int, default=6)
     a = ap.parse_args()
 
     mined, mine_s = 0, 0.0
@@ -75,11 +76,15 @@ def main():
     for k in (int(x) for x in a.sweep_ks.split(",") if x):
         done = per_window.get(k, {"lines": 0})["lines"]
         left[f"sweep k={k}"] = max(a.sweep * a.methods - done, 0) * per_method
-    total = sum(left.values())
+    if lines == 0:
+        for name in left:
+            if name != "mining":
+                left[name] = float("nan")
+    total = sum(v for v in left.values() if v == v)
     print(f"\nleft of the plan ({a.mine} mined, {a.eval} test prompts x {a.methods} methods at "
           f"k={main_k}, {a.sweep} at k={a.sweep_ks}), one-thread hours, HumanEval aside:")
     for name, s in left.items():
-        print(f"  {name}: {s / 3600:.1f}")
+        print(f"  {name}: " + (f"{s / 3600:.1f}" if s == s else "unknown (no evaluation block yet)"))
     print(f"  total: {total / 3600:.1f} (on 2 cores {total / 7200:.1f} h, on 16 cores "
           f"{total / 57600:.1f} h)")
     print(f"test prompts evaluated so far per window: {done_eval}")

@@ -57,6 +57,9 @@ pub enum Command {
     /// Compare evaluations at several draft windows: each family's best gain over lossless SD
     /// that keeps the answers, with plots against tokens per target call.
     OperatingPoints(commands::operating_points::OperatingPointsArgs),
+    /// Recompute mined directories' feature files from their records (`--check`: compare
+    /// with the stored ones).
+    Refeature(commands::refeature::RefeatureArgs),
     /// Train the judge on mined directories.
     Train(commands::train::TrainArgs),
     /// Validation AUC of each feature set against the number of training prompts.
@@ -123,6 +126,7 @@ impl Command {
             Command::DtypeAgreement(a) => commands::dtype_agreement::run(a),
             Command::Mine(a) => commands::mine::run(a),
             Command::Train(a) => commands::train::run(a),
+            Command::Refeature(a) => commands::refeature::run(a),
             Command::LearningCurve(a) => commands::learning_curve::run(a),
             Command::Eval(a) => commands::eval::run(a),
             Command::Pipeline(a) => commands::pipeline::run(a),

@@ -37,8 +37,9 @@ pub enum PromptFormat {
 /// Which labelling semantics a run follows; single flags override its parts.
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum LabelPreset {
-    /// The reference's (`find_important_tokens.py`): its zero-shot GSM8K wording, lm-eval's
-    /// strict match, 2,048 new tokens, mining stops after a tested draft EOS.
+    /// The reference's (`find_important_tokens.py` as its script runs it): its eight-shot
+    /// GSM8K wording, lm-eval's strict match, 2,048 new tokens, mining stops after a tested
+    /// draft EOS.
     Reference,
     /// autojudge-rs's lenient alternative: the question without the preamble, the
     /// case-insensitive phrase with boxed and last-number fallbacks, 256 new tokens, mining
@@ -58,8 +59,13 @@ pub enum AnswerFlag {
 /// GSM8K prompt wording.
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum WordingFlag {
+    /// The reference's eight-shot prompt (its mining script's default): eight worked
+    /// examples, then the question, in one user message.
+    #[value(name = "reference-8shot")]
+    EightShot,
     /// The reference's zero-shot prompt (preamble, question, instruction).
-    Reference,
+    #[value(name = "reference-0shot", alias = "reference")]
+    ZeroShot,
     /// Question and instruction only.
     Short,
 }
@@ -122,9 +128,10 @@ impl TaskArgs {
     /// The GSM8K prompt wording in force.
     pub fn wording(&self) -> Gsm8kWording {
         match (self.labels.gsm8k_wording, self.labels.preset) {
-            (Some(WordingFlag::Reference), _) | (None, LabelPreset::Reference) => {
-                Gsm8kWording::Reference
+            (Some(WordingFlag::EightShot), _) | (None, LabelPreset::Reference) => {
+                Gsm8kWording::ReferenceEightShot
             }
+            (Some(WordingFlag::ZeroShot), _) => Gsm8kWording::Reference,
             (Some(WordingFlag::Short), _) | (None, LabelPreset::Lenient) => Gsm8kWording::Short,
         }
     }
@@ -145,13 +152,13 @@ impl TaskArgs {
         })
     }
 
-    /// The wording as recorded with results: `gsm8k-wording=reference` for GSM8K's reference
-    /// wording, empty otherwise (the short wording keeps the records of directories mined
-    /// with it, so they resume).
+    /// The wording as recorded with results: `gsm8k-wording=reference` (zero-shot) or
+    /// `gsm8k-wording=reference-8shot` for GSM8K's reference wordings, empty otherwise (the
+    /// short wording keeps the records of directories mined with it, so they resume).
     pub fn wording_tag(&self) -> String {
         match (self.task, self.wording()) {
-            (TaskKind::Gsm8k, Gsm8kWording::Reference) => "gsm8k-wording=reference".into(),
-            _ => String::new(),
+            (TaskKind::Gsm8k, Gsm8kWording::Short) | (TaskKind::Humaneval, _) => String::new(),
+            (TaskKind::Gsm8k, w) => format!("gsm8k-wording={w}"),
         }
     }
 
@@ -223,16 +230,21 @@ impl TaskArgs {
 
     /// Dataset lines `skip..skip+prompts` as (line index, task or per-line error).
     pub fn tasks(&self) -> anyhow::Result<Vec<(usize, TaskLine)>> {
+        Ok(self
+            .all_tasks()?
+            .into_iter()
+            .skip(self.skip)
+            .take(self.prompts)
+            .collect())
+    }
+
+    /// Every dataset line as (line index, task or per-line error), `--skip`/`--prompts` aside.
+    pub fn all_tasks(&self) -> anyhow::Result<Vec<(usize, TaskLine)>> {
         let all = match self.task {
             TaskKind::Gsm8k => read_gsm8k(&self.data, self.wording())?,
             TaskKind::Humaneval => read_humaneval(&self.data)?,
         };
-        Ok(all
-            .into_iter()
-            .enumerate()
-            .skip(self.skip)
-            .take(self.prompts)
-            .collect())
+        Ok(all.into_iter().enumerate().collect())
     }
 
     /// The dataset's file name (recorded in manifests; the directory part is left out so a

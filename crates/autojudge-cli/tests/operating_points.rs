@@ -51,6 +51,7 @@ fn line(method: &str, family: &str, index: usize, cycles: u64, wrong: bool) -> R
         agrees: Some(!wrong),
         tokens: 60,
         stats,
+        derived: false,
     }
 }
 

@@ -35,6 +35,13 @@ pub enum DecodeError {
         /// The rule it broke.
         breach: ProposalBreach,
     },
+    /// Lossless statistics cannot be derived from this target-only run
+    /// ([`crate::derive_lossless`]); run lossless speculative decoding instead.
+    #[error("lossless statistics cannot be derived: {reason}")]
+    NotDerivable {
+        /// Why.
+        reason: String,
+    },
     /// A policy needs an input the drafter does not provide.
     #[error("policy `{policy}` needs {what}, which drafter `{drafter}` cannot provide")]
     MissingInput {

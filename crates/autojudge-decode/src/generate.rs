@@ -133,6 +133,9 @@ pub struct Generation {
     pub tokens: Vec<TokenId>,
     /// Why it stopped.
     pub stop: StopReason,
+    /// The EOS token that ended it (`Some` exactly when `stop` is [`StopReason::Eos`]): a model
+    /// may have several.
+    pub end_token: Option<TokenId>,
     /// Counters and timings.
     pub stats: DecodeStats,
 }
@@ -152,6 +155,7 @@ pub struct Hooks<'a> {
 /// Shared bookkeeping of both loops: emitted tokens, stop checks, streaming.
 struct Emitter<'a, 'h> {
     tokens: Vec<TokenId>,
+    end_token: Option<TokenId>,
     cfg: &'a DecodeConfig,
     eos: Vec<TokenId>,
     hooks: Hooks<'h>,
@@ -165,6 +169,7 @@ impl Emitter<'_, '_> {
         for &t in new {
             if self.eos.contains(&t) {
                 stop = Some(StopReason::Eos);
+                self.end_token = Some(t);
                 break;
             }
             self.tokens.push(t);
@@ -257,6 +262,7 @@ pub fn generate_speculative<S: ModelSession, D: Drafter, P: AcceptancePolicy>(
     };
     let mut em = Emitter {
         tokens: Vec::new(),
+        end_token: None,
         cfg,
         eos,
         hooks,
@@ -333,6 +339,7 @@ pub fn generate_speculative<S: ModelSession, D: Drafter, P: AcceptancePolicy>(
     stats.wall_time = wall.elapsed();
     Ok(Generation {
         tokens: em.tokens,
+        end_token: em.end_token.filter(|_| stop == StopReason::Eos),
         stop,
         stats,
     })

@@ -6,6 +6,7 @@
 //! truncated to what was accepted, and at least one token (the target's correction or bonus
 //! token) is emitted per cycle. Everything here speaks only the `autojudge-core` contract.
 
+mod derived;
 mod drafter;
 mod error;
 mod generate;
@@ -16,6 +17,7 @@ mod sampling;
 mod stats;
 mod stop;
 
+pub use derived::derive_lossless;
 pub use drafter::{
     Drafter, ModelDrafter, NgramDrafter, NoDraft, Proposal, ProposalBreach, ProposalInput,
 };

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::join::read_joined;
 use crate::method::{LOSSLESS, TARGET_ONLY};
-use crate::summary::method_order;
+use crate::summary::{method_order, timed};
 use crate::{EvalDir, EvalError, EvalResult, EvalSettings, MethodSummary, Report};
 
 /// The sweep over evaluation directories that differ only in their window k: directories with
@@ -306,9 +306,9 @@ impl Sweep {
                     let (c, clo, chi) = s.agreement_on_correct;
                     let _ = writeln!(
                         md,
-                        "| {} | {} | {} | {} | {} | {:.2} | {:.3}x | {:.3}x | {:+.3} [{:+.3}, {:+.3}] | {:.3} [{:.3}, {:.3}] | {:.2}x |",
+                        "| {} | {} | {} | {} | {} | {:.2} | {:.3}x | {:.3}x | {:+.3} [{:+.3}, {:+.3}] | {:.3} [{:.3}, {:.3}] | {} |",
                         p.criterion.label(), p.family, s.method, r.k, s.prompts, s.tokens_per_target_call,
-                        r.gain_vs_lossless, r.gain_vs_best_lossless, d, lo, hi, c, clo, chi, s.speedup_vs_lossless
+                        r.gain_vs_lossless, r.gain_vs_best_lossless, d, lo, hi, c, clo, chi, timed(s.speedup_vs_lossless, "x", 2)
                     );
                 }
                 None => {
@@ -329,10 +329,10 @@ impl Sweep {
             let (c, clo, chi) = s.agreement_on_correct;
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {:.3} | {:+.3} [{:+.3}, {:+.3}] | {:.3} [{:.3}, {:.3}] | {:.3} [{:.3}, {:.3}] | {:.2} | {:.2} | {:.3}x | {:.2}x | {:.2}x |",
+                "| {} | {} | {} | {:.3} | {:+.3} [{:+.3}, {:+.3}] | {:.3} [{:.3}, {:.3}] | {:.3} [{:.3}, {:.3}] | {:.2} | {:.2} | {:.3}x | {} | {} |",
                 r.k, s.method, s.prompts, s.accuracy, d, lo, hi, s.agreement, s.agreement_ci.0,
                 s.agreement_ci.1, c, clo, chi, s.accepted_per_cycle, s.tokens_per_target_call,
-                r.gain_vs_lossless, s.speedup_vs_target, s.speedup_vs_lossless
+                r.gain_vs_lossless, timed(s.speedup_vs_target, "x", 2), timed(s.speedup_vs_lossless, "x", 2)
             );
         }
         md

@@ -25,4 +25,8 @@ pub struct ResultLine {
     pub tokens: usize,
     /// Decode statistics (cycles, accepted tokens, target calls, wall time).
     pub stats: DecodeStats,
+    /// The counters were derived, not measured ([`crate::Method::LosslessDerived`]): its times
+    /// are the derivation's own, and summaries give the method no wall-clock figures.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub derived: bool,
 }

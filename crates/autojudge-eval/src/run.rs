@@ -198,9 +198,19 @@ pub fn evaluate<T: TargetModel, D: TargetModel>(
             mut reference,
         } = job;
         let mut lines = Vec::with_capacity(todo.len());
+        // This prompt's target-only generation, for a derived lossless line.
+        let mut target_only = None;
         for i in todo {
             let method = &plan.methods[i];
-            let g = method.generate(m.target, m.draft, &prompt, &cfg)?;
+            let g = match (method, &target_only) {
+                (Method::LosslessDerived, Some(t)) => {
+                    Method::derive_lossless(m.target, m.draft, &prompt, t, &cfg)?
+                }
+                _ => method.generate(m.target, m.draft, &prompt, &cfg)?,
+            };
+            if matches!(method, Method::TargetOnly) {
+                target_only = Some(g.clone());
+            }
             let text = m.tokenizer.decode(&g.tokens)?;
             let answer = m.oracle.answer(&task, &text).map_or(None, |a| a.0);
             if matches!(method, Method::TargetOnly) {
@@ -217,6 +227,7 @@ pub fn evaluate<T: TargetModel, D: TargetModel>(
                 gold: task.gold.clone(),
                 tokens: g.tokens.len(),
                 stats: g.stats,
+                derived: matches!(method, Method::LosslessDerived),
             });
         }
         Ok(lines)

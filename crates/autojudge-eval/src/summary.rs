@@ -73,6 +73,16 @@ fn bootstrap(v: &[f64], resamples: usize, seed: u64) -> (f64, f64, f64) {
     (mean, percentile(&means, 0.025), percentile(&means, 0.975))
 }
 
+/// A wall-clock figure with `decimals` and `unit`, or "untimed" where a derived method has none
+/// (NaN).
+pub(crate) fn timed(v: f64, unit: &str, decimals: usize) -> String {
+    if v.is_nan() {
+        "untimed".into()
+    } else {
+        format!("{v:.decimals$}{unit}")
+    }
+}
+
 /// Per-method summaries (in `order`) over the prompts every method finished.
 pub fn summarize(lines: &[ResultLine], order: &[String], resamples: usize) -> Vec<MethodSummary> {
     let mut by: BTreeMap<&str, BTreeMap<usize, &ResultLine>> = BTreeMap::new();
@@ -91,11 +101,15 @@ pub fn summarize(lines: &[ResultLine], order: &[String], resamples: usize) -> Ve
             .collect(),
         None => return Vec::new(),
     };
+    // Derived lines were not timed: their method has no wall-clock figures (NaN).
     let wall = |m: &str| -> f64 {
         by.get(m).map_or(f64::NAN, |r| {
             common
                 .iter()
-                .map(|i| r[i].stats.wall_time.as_secs_f64())
+                .map(|i| match r[i].derived {
+                    true => f64::NAN,
+                    false => r[i].stats.wall_time.as_secs_f64(),
+                })
                 .sum()
         })
     };
@@ -142,7 +156,11 @@ pub fn summarize(lines: &[ResultLine], order: &[String], resamples: usize) -> Ve
                 },
                 tokens_per_target_call: s.tokens_per_target_call(),
                 target_calls_per_token: s.target_calls_per_token(),
-                tokens_per_second: s.tokens_per_second(),
+                tokens_per_second: if w.is_nan() {
+                    f64::NAN
+                } else {
+                    s.tokens_per_second()
+                },
                 speedup_vs_target: base_wall / w,
                 speedup_vs_lossless: lossless_wall / w,
             }
@@ -200,10 +218,11 @@ impl Report {
             let (c, clo, chi) = r.agreement_on_correct;
             let _ = writeln!(
                 md,
-                "| {} | {} | {:.3} | {:+.3} [{:+.3}, {:+.3}] | {:.3} [{:.3}, {:.3}] | {:.3} [{:.3}, {:.3}] of {} | {:.2} | {:.2} | {:.1} | {:.2}x | {:.2}x |",
+                "| {} | {} | {:.3} | {:+.3} [{:+.3}, {:+.3}] | {:.3} [{:.3}, {:.3}] | {:.3} [{:.3}, {:.3}] of {} | {:.2} | {:.2} | {} | {} | {} |",
                 r.method, r.prompts, r.accuracy, d, lo, hi, r.agreement, r.agreement_ci.0, r.agreement_ci.1,
                 c, clo, chi, r.target_correct_prompts,
-                r.accepted_per_cycle, r.tokens_per_target_call, r.tokens_per_second, r.speedup_vs_target, r.speedup_vs_lossless
+                r.accepted_per_cycle, r.tokens_per_target_call, timed(r.tokens_per_second, "", 1),
+                timed(r.speedup_vs_target, "x", 2), timed(r.speedup_vs_lossless, "x", 2)
             );
         }
         md

@@ -61,6 +61,15 @@ fn tasks(n: usize) -> Vec<(usize, TaskLine)> {
 }
 
 fn run(dir: &Path, prompts: usize, parallel: usize) -> Vec<serde_json::Value> {
+    run_methods(dir, prompts, parallel, Method::baselines(&[2], &[0.3]))
+}
+
+fn run_methods(
+    dir: &Path,
+    prompts: usize,
+    parallel: usize,
+    methods: Vec<Method>,
+) -> Vec<serde_json::Value> {
     let target = MockLm::new(1, 48, 4.0);
     let draft = target.noisy_copy(2, 0.6);
     let tok = IdText(target.info().tokenizer.clone());
@@ -84,7 +93,7 @@ fn run(dir: &Path, prompts: usize, parallel: usize) -> Vec<serde_json::Value> {
     };
     let mut eval = EvalDir::create_or_resume(dir, settings).unwrap();
     let plan = EvalPlan {
-        methods: Method::baselines(&[2], &[0.3]),
+        methods,
         bootstrap: 10,
     };
     let render = |t: &Task| tok.encode(&t.user_prompt, false).map_err(|e| e.to_string());
@@ -123,4 +132,62 @@ fn parallel_evaluation_commits_the_same_lines_in_the_same_order() {
     let resumed = tmp.path().join("resumed");
     run(&resumed, 4, 2);
     assert_eq!(run(&resumed, 9, 3), one);
+}
+
+/// The lossless lines of `lines`, keyed by prompt, without the `derived` mark.
+fn lossless(lines: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    lines
+        .iter()
+        .filter(|l| l["method"] == "lossless")
+        .map(|l| {
+            let mut l = l.clone();
+            l.as_object_mut().unwrap().remove("derived");
+            l
+        })
+        .collect()
+}
+
+#[test]
+fn derived_lossless_lines_equal_measured_ones_but_for_the_mark_and_timings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let measured = run_methods(
+        &tmp.path().join("measured"),
+        7,
+        1,
+        vec![Method::TargetOnly, Method::Lossless],
+    );
+    let derived = run_methods(
+        &tmp.path().join("derived"),
+        7,
+        2,
+        vec![Method::TargetOnly, Method::LosslessDerived],
+    );
+    assert!(derived
+        .iter()
+        .all(|l| (l["method"] == "lossless") == (l["derived"] == true)));
+    assert!(measured.iter().all(|l| l.get("derived").is_none()));
+    assert_eq!(lossless(&measured).len(), 7);
+    assert_eq!(lossless(&measured), lossless(&derived));
+    // Resumed after target-only alone: the derivation regenerates target-only's output.
+    let resumed = tmp.path().join("resumed");
+    run_methods(&resumed, 7, 1, vec![Method::TargetOnly]);
+    let lines = run_methods(
+        &resumed,
+        7,
+        1,
+        vec![Method::TargetOnly, Method::LosslessDerived],
+    );
+    assert_eq!(lossless(&lines), lossless(&measured));
+    // Summaries give the derived method no wall-clock figures.
+    let (settings, committed) = EvalDir::read(&tmp.path().join("derived")).unwrap();
+    let report = autojudge_eval::Report::new(
+        &settings,
+        &committed,
+        &["target-only".into(), "lossless".into()],
+        10,
+    );
+    let row = &report.rows[1];
+    assert!(row.tokens_per_second.is_nan() && row.speedup_vs_target.is_nan());
+    assert!(row.tokens_per_target_call > 1.0);
+    assert!(report.markdown().contains("untimed"));
 }

@@ -13,6 +13,7 @@ mod error;
 mod meter;
 mod oracle;
 mod record;
+mod refeature;
 mod run;
 pub mod run_dir;
 mod semi_greedy;
@@ -31,6 +32,7 @@ pub use oracle::{Answer, Oracle, OracleError};
 pub use record::{
     MinedPrompt, Mismatch, MismatchFeatures, PromptOutcome, PromptRecord, WorkCounters,
 };
+pub use refeature::recompute_features;
 pub use run::{run_mining, MiningProgress, Render, Totals};
 pub use semi_greedy::{
     mine_prompt, Algorithm, EosSwap, SearchConfig, SearchModels, REFERENCE_MAX_NEW_TOKENS,
@@ -42,5 +44,5 @@ pub use store::{
 };
 pub use task::{
     read_gsm8k, read_humaneval, CodeTask, Gsm8kWording, Task, TaskLine, GSM8K_INSTRUCTION,
-    GSM8K_PREAMBLE, HUMANEVAL_INSTRUCTION,
+    GSM8K_PREAMBLE, GSM8K_SHOTS, HUMANEVAL_INSTRUCTION,
 };

@@ -281,6 +281,64 @@ impl MinedDir {
         })
     }
 
+    /// Opens an existing directory whose feature files may be missing or damaged, to recompute
+    /// them from its records ([`crate::recompute_features`], [`Self::write_features`]): what
+    /// [`Self::open`] refuses, [`Self::feature_damage`] lists.
+    pub fn open_records(root: &Path) -> SearchResult<Self> {
+        let mpath = root.join("manifest.json");
+        let manifest: Manifest = read_settings(&mpath)?;
+        if manifest.format != FORMAT {
+            return Err(SearchError::file(
+                &mpath,
+                format!("format {} (this build reads {FORMAT})", manifest.format),
+            ));
+        }
+        let path = Self::records_path(root);
+        let records = index_records(&path, read_lines(&path, TornTail::Ignore)?)?;
+        Ok(MinedDir {
+            root: root.to_path_buf(),
+            manifest,
+            records,
+            log: None,
+            remining: Vec::new(),
+        })
+    }
+
+    /// The committed prompts whose feature files are missing or damaged.
+    pub fn feature_damage(&self) -> Vec<DamagedPrompt> {
+        Self::damaged(&self.root, &self.manifest, self.records.values())
+    }
+
+    /// Writes (atomically, replacing any) the feature file of committed prompt `index`: one row
+    /// per mismatch of its record, in the manifest's precision.
+    pub fn write_features(&self, index: usize, features: &[MismatchFeatures]) -> SearchResult<()> {
+        let expected = match self.records.get(&index).map(|r| &r.outcome) {
+            Some(PromptOutcome::Mined(m)) => m.mismatches.len(),
+            _ => {
+                return Err(SearchError::InvalidOption {
+                    field: "index",
+                    reason: format!(
+                        "prompt {index} has no mined record in {}",
+                        self.root.display()
+                    ),
+                })
+            }
+        };
+        if features.len() != expected || expected == 0 {
+            return Err(SearchError::InvalidOption {
+                field: "features",
+                reason: format!(
+                    "{} feature rows for prompt {index}, whose record has {expected} mismatches",
+                    features.len()
+                ),
+            });
+        }
+        std::fs::create_dir_all(self.root.join("features"))
+            .map_err(|e| SearchError::file(&self.root, e))?;
+        let bytes = encode_features(features, self.manifest.feature_dtype)?;
+        write_atomic(&self.features_path(index), &bytes)
+    }
+
     /// Creates `root` for `manifest`, or resumes it if it holds a run with the same manifest
     /// (anything else is refused with the differing field named). A torn last record line
     /// from a killed run is cut off. Records whose feature files are missing or incomplete are

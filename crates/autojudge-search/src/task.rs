@@ -121,6 +121,45 @@ fn parse_lines(
         .collect())
 }
 
+/// The worked examples of the reference's eight-shot GSM8K prompt (`prompt_with_8_shots` in
+/// its `find_important_tokens.py`, the default of its mining script): the chain-of-thought
+/// exemplars of Wei et al. (2022) as lm-eval's `gsm8k_cot_llama` words them, each a problem
+/// and a solution ending in "The final answer is N".
+pub const GSM8K_SHOTS: [(&str, &str); 8] = [
+    (
+        "There are 15 trees in the grove. Grove workers will plant trees in the grove today. After they are done, there will be 21 trees. How many trees did the grove workers plant today?",
+        "There are 15 trees originally. Then there were 21 trees after some more were planted. So there must have been 21 - 15 = 6. The final answer is 6",
+    ),
+    (
+        "If there are 3 cars in the parking lot and 2 more cars arrive, how many cars are in the parking lot?",
+        "There are originally 3 cars. 2 more cars arrive. 3 + 2 = 5. The final answer is 5",
+    ),
+    (
+        "Leah had 32 chocolates and her sister had 42. If they ate 35, how many pieces do they have left in total?",
+        "Originally, Leah had 32 chocolates. Her sister had 42. So in total they had 32 + 42 = 74. After eating 35, they had 74 - 35 = 39. The final answer is 39",
+    ),
+    (
+        "Jason had 20 lollipops. He gave Denny some lollipops. Now Jason has 12 lollipops. How many lollipops did Jason give to Denny?",
+        "Jason started with 20 lollipops. Then he had 12 after giving some to Denny. So he gave Denny 20 - 12 = 8. The final answer is 8",
+    ),
+    (
+        "Shawn has five toys. For Christmas, he got two toys each from his mom and dad. How many toys does he have now?",
+        "Shawn started with 5 toys. If he got 2 toys each from his mom and dad, then that is 4 more toys. 5 + 4 = 9. The final answer is 9",
+    ),
+    (
+        "There were nine computers in the server room. Five more computers were installed each day, from monday to thursday. How many computers are now in the server room?",
+        "There were originally 9 computers. For each of 4 days, 5 more computers were added. So 5 * 4 = 20 computers were added. 9 + 20 is 29. The final answer is 29",
+    ),
+    (
+        "Michael had 58 golf balls. On tuesday, he lost 23 golf balls. On wednesday, he lost 2 more. How many golf balls did he have at the end of wednesday?",
+        "Michael started with 58 golf balls. After losing 23 on tuesday, he had 58 - 23 = 35. After losing 2 more, he had 35 - 2 = 33 golf balls. The final answer is 33",
+    ),
+    (
+        "Olivia has $23. She bought five bagels for $3 each. How much money does she have left?",
+        "Olivia had 23 dollars. 5 bagels for 3 dollars each will be 5 x 3 = 15 dollars. So she has 23 - 15 dollars left. 23 - 15 is 8. The final answer is 8",
+    ),
+];
+
 /// How a GSM8K question becomes the user turn.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -129,6 +168,11 @@ pub enum Gsm8kWording {
     /// [`GSM8K_INSTRUCTION`], one per line.
     #[default]
     Reference,
+    /// The reference's eight-shot prompt (its mining script's default): each of
+    /// [`GSM8K_SHOTS`] as the preamble, `Problem: ` and the problem, the instruction and the
+    /// solution, then the question worded the same way. One user message; the shots teach the
+    /// model to end with "The final answer is N", which lm-eval's strict match reads.
+    ReferenceEightShot,
     /// The question, then [`GSM8K_INSTRUCTION`] (no preamble).
     Short,
 }
@@ -140,6 +184,18 @@ impl Gsm8kWording {
             Gsm8kWording::Reference => {
                 format!("{GSM8K_PREAMBLE}\n{question}\n{GSM8K_INSTRUCTION}")
             }
+            Gsm8kWording::ReferenceEightShot => {
+                let mut text = String::new();
+                for (problem, solution) in GSM8K_SHOTS {
+                    text.push_str(&format!(
+                        "{GSM8K_PREAMBLE}\nProblem: {problem}\n{GSM8K_INSTRUCTION}\n {solution}\n\n"
+                    ));
+                }
+                text.push_str(&format!(
+                    "{GSM8K_PREAMBLE}\nProblem: {question}\n{GSM8K_INSTRUCTION}"
+                ));
+                text
+            }
             Gsm8kWording::Short => format!("{question}\n{GSM8K_INSTRUCTION}"),
         }
     }
@@ -149,6 +205,7 @@ impl std::fmt::Display for Gsm8kWording {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Gsm8kWording::Reference => "reference",
+            Gsm8kWording::ReferenceEightShot => "reference-8shot",
             Gsm8kWording::Short => "short",
         })
     }
@@ -159,9 +216,10 @@ impl std::str::FromStr for Gsm8kWording {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "reference" => Ok(Gsm8kWording::Reference),
+            "reference-8shot" => Ok(Gsm8kWording::ReferenceEightShot),
             "short" => Ok(Gsm8kWording::Short),
             _ => Err(format!(
-                "unknown GSM8K wording `{s}` (expected reference or short)"
+                "unknown GSM8K wording `{s}` (expected reference, reference-8shot or short)"
             )),
         }
     }
@@ -232,6 +290,29 @@ mod tests {
         let e2 = tasks[2].as_ref().unwrap_err().to_string();
         assert!(e2.contains(":3") && e2.contains("`question`"), "{e2}");
         assert_eq!(tasks[3].as_ref().unwrap().index, 3);
+    }
+
+    #[test]
+    fn the_eight_shot_wording_is_the_references_prompt_byte_for_byte() {
+        use sha2::Digest;
+        // SHA-256 of the reference's `prompt_with_8_shots + question + "\n" + formatting_prompt`
+        // (its `find_important_tokens.py`) for the question "Q?", 3,880 bytes: computed with
+        // Python's hashlib from the reference's string literals.
+        let text = Gsm8kWording::ReferenceEightShot.user_prompt("Q?");
+        assert_eq!(text.len(), 3880);
+        let digest = format!("{:x}", sha2::Sha256::digest(text.as_bytes()));
+        assert_eq!(
+            digest,
+            "411606b5fdd04b93da71d2124a9b333cde1f96cad24b48ccc13bfc8334c52c59"
+        );
+        assert!(text.ends_with(&format!("Problem: Q?\n{GSM8K_INSTRUCTION}")));
+        for w in [
+            Gsm8kWording::Reference,
+            Gsm8kWording::ReferenceEightShot,
+            Gsm8kWording::Short,
+        ] {
+            assert_eq!(w.to_string().parse::<Gsm8kWording>(), Ok(w));
+        }
     }
 
     #[test]

@@ -418,3 +418,119 @@ fn other_settings_are_refused_with_the_field_named() {
         .unwrap();
     assert!(err.to_string().contains("oracle"), "{err}");
 }
+
+/// Every value of a prompt's features, in one list.
+fn feature_values(f: &[MismatchFeatures]) -> Vec<f32> {
+    f.iter()
+        .flat_map(|f| {
+            [
+                &f.draft,
+                &f.draft_prev,
+                &f.target,
+                &f.target_prev,
+                &f.logits,
+            ]
+        })
+        .flatten()
+        .copied()
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+    /// Features recomputed from a record (prompt and final response) equal the mined ones.
+    #[test]
+    fn features_recomputed_from_the_record_equal_the_mined_ones(
+        seed in 0u64..1000, plen in 1usize..12, max_new in 1usize..48, proposals in 0usize..4,
+        eos_continues in any::<bool>(), naive in any::<bool>(),
+    ) {
+        let (target, draft) = models(seed);
+        let tok = IdText(target.info().tokenizer.clone());
+        let m = SearchModels { target: &target, draft: &draft, tokenizer: &tok, oracle: &CountOracle };
+        let p = prompt(seed, plen);
+        let eos_swap = if eos_continues { EosSwap::Continue } else { EosSwap::StopMining };
+        let algorithm = if naive { Algorithm::Naive } else { Algorithm::Fast };
+        let c = SearchConfig { eos_swap, ..cfg(algorithm, proposals, max_new) };
+        let (rec, mined) = mine_prompt(&m, &task(0), &p, &c).unwrap();
+        let again = recompute_features(&target, &draft, &p, &rec, "records.jsonl", 0).unwrap();
+        prop_assert_eq!(again.len(), mined.len());
+        let (a, b) = (feature_values(&mined), feature_values(&again));
+        prop_assert_eq!(a.len(), b.len());
+        for (x, y) in a.into_iter().zip(b) {
+            prop_assert!((x - y).abs() <= 1e-4 * (1.0 + x.abs()), "{x} vs {y}");
+        }
+    }
+}
+
+#[test]
+fn a_directory_without_feature_files_gets_them_back_from_its_records() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("mined");
+    let mined = mine_into(&dir, Shard::ALL, None);
+    let before = content(&mined);
+    assert!(before.iter().any(|(_, f)| !f.is_empty()), "some features");
+    drop(mined);
+    std::fs::remove_dir_all(dir.join("features")).unwrap();
+    let e = MinedDir::open(&dir)
+        .err()
+        .expect("missing features are refused");
+    assert!(matches!(e, SearchError::DamagedFeatures { .. }), "{e}");
+    let records = MinedDir::open_records(&dir).unwrap();
+    let damaged: Vec<usize> = records.feature_damage().iter().map(|d| d.index).collect();
+    let with_mismatches: Vec<usize> = before
+        .iter()
+        .filter(|(_, f)| !f.is_empty())
+        .map(|(r, _)| r.index)
+        .collect();
+    assert_eq!(damaged, with_mismatches);
+    let (target, draft) = models(8);
+    for (index, record) in &records.records {
+        let PromptOutcome::Mined(m) = &record.outcome else {
+            continue;
+        };
+        if m.mismatches.is_empty() {
+            continue;
+        }
+        let task = task(*index);
+        let p = render(&task).unwrap();
+        let f = recompute_features(&target, &draft, &p, m, "records.jsonl", *index).unwrap();
+        records.write_features(*index, &f).unwrap();
+    }
+    // A prompt without a record, or rows that do not match the record, are refused.
+    assert!(records.write_features(99, &[]).is_err());
+    assert!(records.feature_damage().is_empty());
+    let after = content(&MinedDir::open(&dir).unwrap());
+    assert_eq!(before.len(), after.len());
+    for ((r0, f0), (r1, f1)) in before.iter().zip(&after) {
+        assert_eq!(r0, r1);
+        let (a, b) = (feature_values(f0), feature_values(f1));
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.into_iter().zip(b) {
+            assert!((x - y).abs() <= 1e-4 * (1.0 + x.abs()), "{x} vs {y}");
+        }
+    }
+}
+
+#[test]
+fn a_record_that_does_not_fit_its_prompt_is_a_typed_error() {
+    let (target, draft) = models(3);
+    let tok = IdText(target.info().tokenizer.clone());
+    let m = SearchModels {
+        target: &target,
+        draft: &draft,
+        tokenizer: &tok,
+        oracle: &CountOracle,
+    };
+    let p = prompt(3, 5);
+    let (mut rec, _) = mine_prompt(&m, &task(0), &p, &cfg(Algorithm::Fast, 0, 40)).unwrap();
+    let last = rec
+        .mismatches
+        .last_mut()
+        .expect("this seed's prompt has mismatches");
+    last.position = rec.final_response.len() + 3;
+    let e = recompute_features(&target, &draft, &p, &rec, "b/records.jsonl", 6).unwrap_err();
+    assert!(
+        matches!(&e, SearchError::BadRecord { path, line: 7, .. } if path == "b/records.jsonl"),
+        "{e}"
+    );
+}

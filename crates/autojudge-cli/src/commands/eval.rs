@@ -51,6 +51,11 @@ pub struct EvalArgs {
     /// unless the target's top-1 probability > 0.9; `none` for none).
     #[arg(long, default_value = "none", value_parser = KL.list::<f32>())]
     pub judi: ListArg<f32>,
+    /// Lossless speculative decoding: `measured` runs it (wall-clock figures), `derived`
+    /// computes its counters from the target-only output and one teacher-forced draft pass
+    /// (identical counters, no target forward, no wall-clock figures).
+    #[arg(long, value_enum, default_value = "measured")]
+    pub lossless: LosslessFlag,
     /// Draft window k.
     #[arg(long, default_value_t = 4, value_parser = WINDOW.parser::<usize>())]
     pub k: usize,
@@ -65,6 +70,15 @@ pub struct EvalArgs {
     pub bootstrap: usize,
     #[command(flatten)]
     pub parallel: ParallelArgs,
+}
+
+/// How the lossless line of each prompt is obtained.
+#[derive(Clone, Copy, Debug, clap::ValueEnum, PartialEq, Eq)]
+pub enum LosslessFlag {
+    /// Run lossless speculative decoding.
+    Measured,
+    /// Derive its counters ([`Method::LosslessDerived`]).
+    Derived,
 }
 
 /// Runs `eval`.
@@ -90,6 +104,13 @@ fn methods(
     draft: &autojudge_core::ModelInfo,
 ) -> anyhow::Result<Vec<Method>> {
     let mut m = Method::baselines(a.topk.items(), a.prob.items());
+    if a.lossless == LosslessFlag::Derived {
+        for method in &mut m {
+            if matches!(method, Method::Lossless) {
+                *method = Method::LosslessDerived;
+            }
+        }
+    }
     m.extend(Method::judi_sweep(a.judi.items()));
     for path in &a.judges {
         m.extend(judge_sweep(path, a.judge_quantiles.items(), target, draft)?);

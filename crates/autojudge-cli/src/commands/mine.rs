@@ -260,6 +260,20 @@ fn mine<B: Backend>(a: &MineArgs, device: &B::Device) -> anyhow::Result<()> {
         search.max_new_tokens + PROMPT_ALLOWANCE,
         SessionsPerWorker::MINING,
     )?;
+    // A directory kept as records only (feature files are derived data) gets its features
+    // back from its records before it resumes, instead of having its prompts mined again.
+    let restored = crate::commands::refeature::restore_missing(
+        &pair,
+        &a.out,
+        &manifest.prompt_format,
+        &a.task.all_tasks()?,
+    )?;
+    if restored > 0 {
+        eprintln!(
+            "{}: recomputed {restored} prompts' feature files from their records",
+            a.out.display()
+        );
+    }
     let mut dir = MinedDir::create_or_resume(&a.out, manifest)?;
     for d in dir.remining() {
         eprintln!(

@@ -14,5 +14,6 @@ pub mod mine;
 pub mod operating_points;
 pub mod pipeline;
 pub mod plot;
+pub mod refeature;
 pub mod report;
 pub mod train;
