@@ -9,11 +9,13 @@
 # a stage interrupted anywhere (kill -9 included) continues where it stopped when rerun, on
 # this machine or on another one with a checkout of the committed files. Work runs as JOBS
 # one-thread processes at once (default: the number of cores), one block each:
-#   mined/bNNNN                 GSM8K train prompts NNNN..NNNN+MINE_BLOCK-1, mined
+#   mined/bNNNN                 GSM8K train prompts NNNN..NNNN+MINE_BLOCK-1, mined (committed as
+#                               records only: features/ is recomputed by `autojudge refeature`)
 #   judges/<features>-n<N>.*    judges trained on the blocks of the first JUDGE_PROMPTS train
 #                               prompts; N counts the prompts those blocks held (a judge trained
 #                               on unfinished blocks is named for what it saw)
-#   curve/                      learning curve (validation AUC at 50, 100, 200, all prompts)
+#   curve/                      learning curve (validation AUC at 40, 80, 160, all prompts) and
+#                               the mining gate's decision (curve/gate.md)
 #   eval-gsm8k/k<K>/bNNN        GSM8K test prompts NNN..NNN+EVAL_BLOCK-1 at window K, every method
 #   eval-humaneval/...          HumanEval: mined problems 0..HE_TRAIN-1, evaluated on the rest
 #   report-*/                   tables and plots (autojudge operating-points): report-gsm8k-main
@@ -157,6 +159,11 @@ for stage in "${STAGES[@]}"; do
       "$AUTOJUDGE_BIN" mine-stats $(mined_dirs "$MINE_PROMPTS") | tee "$OUT/mine-stats.md"
       ;;
     train)
+      # The blocks are committed as records only: their feature files come back from them
+      # (a few forwards per prompt; nothing to do where they exist).
+      # shellcheck disable=SC2046,SC2086
+      "$AUTOJUDGE_BIN" refeature $PAIR $GSM8K --data data/gsm8k/train.jsonl \
+        $(for d in $(mined_dirs "$JUDGE_PROMPTS"); do [[ -d $d ]] && printf '%q ' "$d"; done)
       # Into a scratch directory first, then moved: an interrupted training leaves no judge
       # file that a rerun would take for finished.
       mkdir -p "$OUT/judges"
@@ -172,15 +179,20 @@ for stage in "${STAGES[@]}"; do
       done
       ;;
     curve)
+      # The mining gate: validation AUC at 40, 80 and 160 training prompts (and all there
+      # are) on one fixed validation split of a fifth of the prompts; curve/gate.md says
+      # whether the best feature set still gains beyond its interval per doubling (then mine
+      # on, MINE_PROMPTS twice as large, up to 500).
       n=$(judge_tag); n=${n#n}
-      train_n=$(( n * 9 / 10 ))
+      train_n=$(( n * 4 / 5 ))
       sizes=""
-      for s in 50 100 200; do
+      for s in 40 80 160 320; do
         if (( s < train_n )); then sizes+="$s,"; fi
       done
       # shellcheck disable=SC2046
       "$AUTOJUDGE_BIN" learning-curve $(printf -- '--data %s ' $(mined_dirs "$JUDGE_PROMPTS")) \
-        --features "$(echo "$FEATURES" | tr ' ' ',')" --sizes "$sizes$train_n" --out "$OUT/curve"
+        --features "$(echo "$FEATURES" | tr ' ' ',')" --sizes "$sizes$train_n" \
+        --val-fraction 0.2 --gate-cap 500 --out "$OUT/curve"
       ;;
     eval)
       eval_blocks "$GSM8K" data/gsm8k/test.jsonl "$OUT/eval-gsm8k" "$K" "$EVAL_PROMPTS" 0 "$(judges)"

@@ -335,6 +335,7 @@ pub const FLAGS: &[(&str, Domain)] = &[
     ("recall", RECALL),
     ("important-per-prompt", IMPORTANT_PER_PROMPT),
     ("sizes", TRAIN_PROMPTS),
+    ("gate-cap", TRAIN_PROMPTS),
     ("first", PROMPTS),
     ("min-agreement-on-correct", AGREEMENT),
     ("max-drop-points", DROP_POINTS),

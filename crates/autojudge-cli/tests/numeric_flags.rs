@@ -100,6 +100,16 @@ const BASE: &[(&str, &[&str])] = &[
         "learning-curve",
         &["--data", "{T}/mined", "--out", "{T}/out"],
     ),
+    (
+        "refeature",
+        &[
+            "--model",
+            "/nonexistent.gguf",
+            "--data",
+            "/nonexistent.jsonl",
+            "{T}/mined",
+        ],
+    ),
     ("inspect", &["/nonexistent.gguf"]),
 ];
 

@@ -68,6 +68,13 @@ pub struct CurvePoint {
     pub delta_low: f64,
     /// Upper end of that interval.
     pub delta_high: f64,
+    /// AUC minus this set's AUC at the previous training size, on the same resamples (NaN at
+    /// the first size): what the last step of mining bought.
+    pub gain: f64,
+    /// 95% interval of `gain`.
+    pub gain_low: f64,
+    /// Upper end of that interval.
+    pub gain_high: f64,
 }
 
 fn set_name<S: serde::Serializer>(f: &FeatureSet, s: S) -> Result<S::Ok, S::Error> {
@@ -169,6 +176,8 @@ fn measure(
         ..LogisticRegressionOptions::default()
     };
     let mut points = Vec::new();
+    // Each set's AUC and resampled AUCs at the previous size.
+    let mut previous: BTreeMap<&'static str, (f64, Vec<f64>)> = BTreeMap::new();
     for &size in &spec.sizes {
         let n = size.min(train_prompts.len());
         let chosen: BTreeSet<u64> = train_prompts[..n].iter().copied().collect();
@@ -204,6 +213,14 @@ fn measure(
                 continue;
             }
             let deltas: Vec<f64> = boot.iter().zip(&reference.3).map(|(a, b)| a - b).collect();
+            let (gain, (gain_low, gain_high)) = match previous.get(set.name()) {
+                Some((prev_auc, prev_boot)) => (
+                    auc - prev_auc,
+                    interval(boot.iter().zip(prev_boot).map(|(a, b)| a - b).collect()),
+                ),
+                None => (f64::NAN, (f64::NAN, f64::NAN)),
+            };
+            previous.insert(set.name(), (auc, boot.clone()));
             let (auc_low, auc_high) = interval(boot);
             let (delta_low, delta_high) = interval(deltas);
             let point = CurvePoint {
@@ -217,6 +234,9 @@ fn measure(
                 delta: auc - reference.2,
                 delta_low,
                 delta_high,
+                gain,
+                gain_low,
+                gain_high,
             };
             progress(&point);
             points.push(point);
@@ -234,12 +254,12 @@ impl LearningCurve {
     /// The curve as CSV (one row per point).
     pub fn csv(&self) -> String {
         let mut out = String::from(
-            "features,train_prompts,train_rows,best_c,auc,auc_low,auc_high,delta_vs_reference,delta_low,delta_high\n",
+            "features,train_prompts,train_rows,best_c,auc,auc_low,auc_high,delta_vs_reference,delta_low,delta_high,gain_vs_previous_size,gain_low,gain_high\n",
         );
         for p in &self.points {
             let _ = writeln!(
                 out,
-                "{},{},{},{:.3e},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4}",
+                "{},{},{},{:.3e},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4}",
                 p.features,
                 p.train_prompts,
                 p.train_rows,
@@ -249,12 +269,112 @@ impl LearningCurve {
                 p.auc_high,
                 p.delta,
                 p.delta_low,
-                p.delta_high
+                p.delta_high,
+                p.gain,
+                p.gain_low,
+                p.gain_high
             );
         }
         out
     }
 
+    /// The mining gate: whether the best feature set (highest AUC at the largest size) still
+    /// gains from its last step of training data by more than that gain's interval (its paired
+    /// 95% interval lies above 0). Mining goes on to twice the largest size, up to `cap`
+    /// prompts, only then.
+    pub fn gate(&self, cap: usize) -> Option<Gate> {
+        let largest = self.points.iter().map(|p| p.train_prompts).max()?;
+        let best = self
+            .points
+            .iter()
+            .filter(|p| p.train_prompts == largest && p.auc.is_finite())
+            .max_by(|a, b| a.auc.total_cmp(&b.auc))?
+            .clone();
+        let previous = self
+            .points
+            .iter()
+            .filter(|p| p.features == best.features && p.train_prompts < largest)
+            .map(|p| p.train_prompts)
+            .max();
+        let next = (largest * 2).min(cap);
+        let decision = match previous {
+            None => GateDecision::NeedsTwoSizes,
+            Some(_) if best.gain_low > 0.0 && next > largest => {
+                GateDecision::KeepMining { to: next }
+            }
+            Some(_) if best.gain_low > 0.0 => GateDecision::CapReached,
+            Some(_) => GateDecision::Stop,
+        };
+        Some(Gate {
+            best,
+            previous_size: previous,
+            decision,
+        })
+    }
+}
+
+/// What the learning curve says about mining more ([`LearningCurve::gate`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gate {
+    /// The best set's point at the largest size (its `gain` is the last step's).
+    pub best: CurvePoint,
+    /// The size its gain is measured from.
+    pub previous_size: Option<usize>,
+    /// The decision.
+    pub decision: GateDecision,
+}
+
+/// The gate's decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GateDecision {
+    /// The last step gained more than its interval: mine up to `to` prompts.
+    KeepMining {
+        /// Training prompts to reach.
+        to: usize,
+    },
+    /// The last step's gain is within its interval: the judge has the data it can use.
+    Stop,
+    /// Still gaining, but the cap is reached.
+    CapReached,
+    /// One training size only: no gain to measure.
+    NeedsTwoSizes,
+}
+
+impl Gate {
+    /// The decision in one paragraph, with its figures.
+    pub fn markdown(&self) -> String {
+        let b = &self.best;
+        let step = match self.previous_size {
+            Some(p) => format!(
+                "from {p} to {} training prompts its AUC changed by {:+.3} [{:+.3}, {:+.3}] \
+                 (paired 95% bootstrap interval over validation prompts)",
+                b.train_prompts, b.gain, b.gain_low, b.gain_high
+            ),
+            None => "only one training size was measured".into(),
+        };
+        let verdict = match self.decision {
+            GateDecision::KeepMining { to } => {
+                format!("the gain exceeds its interval: **keep mining, to {to} training prompts**")
+            }
+            GateDecision::Stop => {
+                "the gain is within its interval: **stop mining**; more prompts are not \
+                 shown to help"
+                    .into()
+            }
+            GateDecision::CapReached => {
+                "the gain exceeds its interval, but the cap is reached: **stop mining**".into()
+            }
+            GateDecision::NeedsTwoSizes => "**measure a second size first**".into(),
+        };
+        format!(
+            "Gate: the best feature set at {} training prompts is {} (AUC {:.3} [{:.3}, {:.3}]); \
+             {step}; {verdict}.\n",
+            b.train_prompts, b.features, b.auc, b.auc_low, b.auc_high
+        )
+    }
+}
+
+impl LearningCurve {
     /// The curve as a Markdown table: a row per feature set, a column per training size, each
     /// cell `AUC [95% interval]`, then the difference to `reference` at the largest size.
     pub fn markdown(&self, reference: FeatureSet) -> String {
@@ -366,5 +486,46 @@ mod tests {
             "{table}"
         );
         assert_eq!(curve.csv().lines().count(), 5);
+        assert!(at(FeatureSet::Target, 20).gain.is_nan());
+        let dt_gain = at(FeatureSet::Target, 90);
+        assert!(dt_gain.gain_low <= dt_gain.gain && dt_gain.gain <= dt_gain.gain_high);
+    }
+
+    /// The gate goes on only while the best set's last step gains beyond its interval.
+    #[test]
+    fn the_gate_keeps_mining_only_while_the_best_set_still_gains() {
+        let rows = TestRows::new(160, 12, 3);
+        let spec = |sizes: Vec<usize>| CurveSpec {
+            sets: vec![FeatureSet::Target],
+            sizes,
+            reference: FeatureSet::Target,
+            train: TrainOptions {
+                c_grid: Some(vec![0.01, 1.0]),
+                val_fraction: 0.25,
+                ..TrainOptions::default()
+            },
+            bootstrap: 200,
+        };
+        // Weak signal: from 2 to 120 training prompts the AUC rises far beyond its interval.
+        let weak = [rows.set(FeatureSet::Target, 0.6)];
+        let curve = measure(&weak, &spec(vec![2, 120]), "test", &mut |_| {}).unwrap();
+        let gate = curve.gate(500).unwrap();
+        assert!(gate.best.gain_low > 0.0, "{:?}", gate.best);
+        assert_eq!(gate.decision, GateDecision::KeepMining { to: 240 });
+        assert_eq!(gate.previous_size, Some(2));
+        assert!(
+            gate.markdown().contains("keep mining, to 240"),
+            "{}",
+            gate.markdown()
+        );
+        assert_eq!(curve.gate(120).unwrap().decision, GateDecision::CapReached);
+        // Noise: nothing to gain.
+        let noise = [rows.set(FeatureSet::Target, 0.0)];
+        let curve = measure(&noise, &spec(vec![60, 120]), "test", &mut |_| {}).unwrap();
+        let gate = curve.gate(500).unwrap();
+        assert_eq!(gate.decision, GateDecision::Stop, "{:?}", gate.best);
+        assert!(gate.markdown().contains("stop mining"));
+        let one = measure(&noise, &spec(vec![60]), "test", &mut |_| {}).unwrap();
+        assert_eq!(one.gate(500).unwrap().decision, GateDecision::NeedsTwoSizes);
     }
 }

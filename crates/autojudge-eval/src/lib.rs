@@ -54,7 +54,9 @@ mod training;
 
 pub use error::{EvalError, EvalResult};
 pub use join::{join_dirs, read_joined};
-pub use learning_curve::{learning_curve, CurvePoint, CurveSpec, LearningCurve};
+pub use learning_curve::{
+    learning_curve, CurvePoint, CurveSpec, Gate, GateDecision, LearningCurve,
+};
 pub use method::{judge_sweep, JudgeMethod, Method, LOSSLESS, TARGET_ONLY, THRESHOLD_QUANTILES};
 pub use operating_points::{sweep_dirs, Criterion, OperatingPoint, Sweep, SweepRow};
 pub use pipeline::{judge_file, run_pipeline, MiningStep, PipelineProgress, PipelineSpec};
@@ -62,7 +64,7 @@ pub use result_line::ResultLine;
 pub use run::{evaluate, EvalDir, EvalPlan, Progress, RESULTS_FILE};
 pub use same_path::same_path;
 pub use settings::EvalSettings;
-pub use summary::{method_order, summarize, MethodSummary, Report};
+pub use summary::{clopper_pearson, method_order, summarize, MethodSummary, Report};
 pub use training::{
     sibling, train_judge, ThresholdRule, TrainOptions, TrainedJudge, TrainingSet, MIN_USABLE_SPREAD,
 };

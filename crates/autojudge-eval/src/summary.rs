@@ -31,10 +31,12 @@ pub struct MethodSummary {
     pub agreement: f64,
     /// Agreement's 95% bootstrap interval.
     pub agreement_ci: (f64, f64),
-    /// Prompts target-only answers correctly (the denominator of `agreement_on_correct`).
+    /// Prompts target-only answers correctly (the denominator of `agreement_on_correct`, whose
+    /// interval is the exact binomial one, [`clopper_pearson`]).
     pub target_correct_prompts: usize,
     /// Fraction of the prompts target-only answers correctly whose answer equals
-    /// target-only's, with its 95% bootstrap interval: the answers a lossy method may not lose.
+    /// target-only's, with its exact binomial 95% interval ([`clopper_pearson`]; a bootstrap
+    /// collapses to a point when every answer is kept): the answers a lossy method may not lose.
     pub agreement_on_correct: (f64, f64, f64),
     /// Accepted draft tokens per verification cycle.
     pub accepted_per_cycle: f64,
@@ -56,6 +58,61 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
         return f64::NAN;
     }
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+/// The exact (Clopper–Pearson) `1 − alpha` interval of a binomial proportion: `successes` of
+/// `n`. Unlike a bootstrap it does not collapse to a point when every trial succeeds (27 of 27
+/// gives [0.872, 1]). NaN bounds for `n = 0`.
+pub fn clopper_pearson(successes: usize, n: usize, alpha: f64) -> (f64, f64) {
+    if n == 0 || successes > n {
+        return (f64::NAN, f64::NAN);
+    }
+    // P(X ≤ k) for X ~ Binomial(n, p), summed in log space.
+    let cdf = |k: usize, p: f64| -> f64 {
+        if p <= 0.0 {
+            return 1.0;
+        }
+        if p >= 1.0 {
+            return if k >= n { 1.0 } else { 0.0 };
+        }
+        let (lp, lq) = (p.ln(), (1.0 - p).ln());
+        let mut log_choose = 0.0;
+        let mut sum = 0.0;
+        for i in 0..=k {
+            if i > 0 {
+                log_choose += ((n - i + 1) as f64).ln() - (i as f64).ln();
+            }
+            sum += (log_choose + i as f64 * lp + (n - i) as f64 * lq).exp();
+        }
+        sum.min(1.0)
+    };
+    // Bisection on a monotone function of p: the first p at which `above(p)` holds.
+    let solve = |above: &dyn Fn(f64) -> bool| -> f64 {
+        let (mut lo, mut hi) = (0.0f64, 1.0f64);
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            if above(mid) {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        0.5 * (lo + hi)
+    };
+    let half = alpha / 2.0;
+    // Lower: P(X ≥ k; p) = alpha/2, i.e. 1 − cdf(k − 1, p) rises through alpha/2.
+    let lower = if successes == 0 {
+        0.0
+    } else {
+        solve(&|p| 1.0 - cdf(successes - 1, p) >= half)
+    };
+    // Upper: P(X ≤ k; p) = alpha/2, i.e. cdf(k, p) falls through alpha/2.
+    let upper = if successes == n {
+        1.0
+    } else {
+        solve(&|p| cdf(successes, p) <= half)
+    };
+    (lower, upper)
 }
 
 /// Mean and 95% bootstrap interval of `v` (seeded resampling of prompts).
@@ -148,7 +205,12 @@ pub fn summarize(lines: &[ResultLine], order: &[String], resamples: usize) -> Ve
                 agreement: ag,
                 agreement_ci: (alo, ahi),
                 target_correct_prompts: agree_on_correct.len(),
-                agreement_on_correct: bootstrap(&agree_on_correct, resamples, 3),
+                agreement_on_correct: {
+                    let kept = agree_on_correct.iter().filter(|&&a| a > 0.5).count();
+                    let n = agree_on_correct.len();
+                    let (lo, hi) = clopper_pearson(kept, n, 0.05);
+                    (kept as f64 / n as f64, lo, hi)
+                },
                 accepted_per_cycle: if m.as_str() == TARGET_ONLY {
                     0.0
                 } else {
@@ -279,6 +341,25 @@ impl Report {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn clopper_pearson_matches_the_beta_quantiles() {
+        // Beta quantiles from scipy.stats.beta.ppf.
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-4;
+        let (lo, hi) = super::clopper_pearson(27, 27, 0.05);
+        assert!(
+            close(lo, 0.025f64.powf(1.0 / 27.0)) && hi == 1.0,
+            "{lo} {hi}"
+        );
+        let (lo, hi) = super::clopper_pearson(0, 10, 0.05);
+        assert!(
+            lo == 0.0 && close(hi, 1.0 - 0.025f64.powf(0.1)),
+            "{lo} {hi}"
+        );
+        let (lo, hi) = super::clopper_pearson(5, 10, 0.05);
+        assert!(close(lo, 0.187086) && close(hi, 0.812914), "{lo} {hi}");
+        assert!(super::clopper_pearson(0, 0, 0.05).0.is_nan());
+    }
+
     use super::*;
 
     #[test]

@@ -47,7 +47,10 @@ pub struct LearningCurveArgs {
     /// Bootstrap resamples of the validation prompts.
     #[arg(long, default_value_t = 1000, value_parser = BOOTSTRAP.parser::<usize>())]
     pub bootstrap: usize,
-    /// Output directory: learning_curve.{md,csv,png,svg}.
+    /// The mining gate's cap: the most training prompts it ever asks for (gate.md).
+    #[arg(long, default_value_t = 500, value_parser = TRAIN_PROMPTS.parser::<usize>())]
+    pub gate_cap: usize,
+    /// Output directory: learning_curve.{md,csv,png,svg} and gate.md.
     #[arg(long)]
     pub out: PathBuf,
 }
@@ -58,6 +61,7 @@ pub const CURVE_FILES: &[&str] = &[
     "learning_curve.csv",
     "learning_curve.png",
     "learning_curve.svg",
+    "gate.md",
 ];
 
 /// Runs `learning-curve`.
@@ -114,10 +118,14 @@ pub fn run(a: LearningCurveArgs) -> anyhow::Result<()> {
         a.bootstrap,
         curve.markdown(a.reference)
     );
-    println!("{md}");
+    let gate = curve
+        .gate(a.gate_cap)
+        .map_or_else(|| "Gate: no point was measured.\n".into(), |g| g.markdown());
+    println!("{md}\n{gate}");
     for (name, text) in [
         ("learning_curve.md", md),
         ("learning_curve.csv", curve.csv()),
+        ("gate.md", gate),
     ] {
         let p = a.out.join(name);
         std::fs::write(&p, text).with_context(|| p.display().to_string())?;
