@@ -425,6 +425,7 @@ fn run(out: &Path) -> anyhow::Result<Report> {
         dtype: "counts".into(),
         k: 4,
         max_new_tokens: MAX_NEW_TOKENS,
+        prefill: autojudge::eval::PromptPrefill::Shared,
     };
     let mut dir = EvalDir::create_or_resume(&out.join("eval"), settings)?;
     let mut methods = Method::baselines(&[], &[]);

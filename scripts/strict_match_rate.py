@@ -52,10 +52,9 @@ def boxed(text):
     return found[-1].strip() if found else None
 
 
-def main():
-    if len(sys.argv) < 3:
-        sys.exit(__doc__)
-    vocab = vocabulary(sys.argv[1])
+def decoder(path):
+    """A function from token ids to text, from the GGUF file's byte-level BPE vocabulary."""
+    vocab = vocabulary(path)
     dec = byte_decoder()
 
     def decode(ids):
@@ -64,6 +63,14 @@ def main():
             for ch in vocab[t]:
                 out.extend([dec[ch]] if ch in dec else ch.encode())
         return out.decode("utf-8", "replace")
+
+    return decode
+
+
+def main():
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    decode = decoder(sys.argv[1])
 
     counts = {"responses": 0, "strict": 0, "boxed": 0, "either": 0}
     misses = []

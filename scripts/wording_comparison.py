@@ -19,7 +19,7 @@ import sys
 from scipy.stats import beta
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from strict_match_rate import byte_decoder, strict, vocabulary  # noqa: E402
+from strict_match_rate import decoder, strict  # noqa: E402
 
 
 def clopper_pearson(k, n):
@@ -36,16 +36,8 @@ def rate(k, n):
 def main():
     if len(sys.argv) < 4:
         sys.exit(__doc__)
-    vocab = vocabulary(sys.argv[1])
-    dec = byte_decoder()
+    decode = decoder(sys.argv[1])
     n_wanted = int(sys.argv[2])
-
-    def decode(ids):
-        out = bytearray()
-        for t in ids:
-            for ch in vocab[t]:
-                out.extend([dec[ch]] if ch in dec else ch.encode())
-        return out.decode("utf-8", "replace")
 
     print(f"First {n_wanted} GSM8K train prompts mined under each wording "
           f"(Qwen2.5-Coder-1.5B-Instruct target, 0.5B draft):\n")

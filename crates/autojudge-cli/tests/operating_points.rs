@@ -25,6 +25,7 @@ fn settings(k: usize) -> EvalSettings {
         dtype: "quant".into(),
         k,
         max_new_tokens: 64,
+        prefill: autojudge_eval::PromptPrefill::PerMethod,
     }
 }
 

@@ -158,6 +158,8 @@ fn pipeline_trains_both_judges_and_evaluates_them_resumably() {
                 "--max-new-tokens",
                 "16",
             ])
+            // The zero-shot wording: the eight-shot one does not fit the tiny model's context.
+            .args(["--gsm8k-wording", "reference-0shot"])
             .args(["--eval-prompts", "2", "--test-skip", "20"])
             .args(["--topk", "2", "--prob", "none", "--judge-quantiles", "none"])
             // Relabelled rows carry no signal: a large validation split keeps the thresholds
@@ -289,6 +291,8 @@ fn mine_train_eval_pipeline_on_a_tiny_model() {
     let eval_into = |results: &Path, skip: &str, prompts: &str, max_new: &str| {
         bin()
             .args(["eval", "--draft", "self:exit:2", "--prompt-format", "plain"])
+            // The zero-shot wording: the eight-shot one does not fit the tiny model's context.
+            .args(["--gsm8k-wording", "reference-0shot"])
             .args([
                 "--max-new-tokens",
                 max_new,

@@ -59,6 +59,32 @@ pub trait ModelSession: Send {
     }
 }
 
+/// A borrowed session is a session: a caller lends its session to code that takes one by
+/// value (a drafter) and keeps it, cache and all, afterwards.
+impl<S: ModelSession + ?Sized> ModelSession for &mut S {
+    fn info(&self) -> &ModelInfo {
+        (**self).info()
+    }
+    fn tokens(&self) -> &[TokenId] {
+        (**self).tokens()
+    }
+    fn len(&self) -> usize {
+        (**self).len()
+    }
+    fn is_empty(&self) -> bool {
+        (**self).is_empty()
+    }
+    fn extend(&mut self, tokens: &[TokenId], outputs: Outputs) -> CoreResult<ExtendOutput> {
+        (**self).extend(tokens, outputs)
+    }
+    fn truncate(&mut self, n: usize) -> CoreResult<()> {
+        (**self).truncate(n)
+    }
+    fn rewind_to(&mut self, ctx: &[TokenId], at_most: usize) -> CoreResult<usize> {
+        (**self).rewind_to(ctx, at_most)
+    }
+}
+
 /// A loaded model with immutable, shareable weights that hands out sessions.
 ///
 /// This is the seam a foreign engine implements to reuse mining, the judge and the decode loop.

@@ -14,7 +14,7 @@
 //! whether positions come one at a time or in one call (the chunked-extend rule of the model
 //! contract; `tests/derived_lossless.rs` checks it on the mock engine and the burn engine).
 
-use autojudge_core::{extend_checked, ModelSession, OutputRows, Outputs, TokenId};
+use autojudge_core::{extend_checked, rewind_checked, ModelSession, OutputRows, Outputs, TokenId};
 use rand::{rngs::StdRng, SeedableRng};
 
 use crate::error::{DecodeError, DecodeResult};
@@ -22,6 +22,16 @@ use crate::generate::{DecodeConfig, Generation, WindowPolicy};
 use crate::sampling::Sampling;
 use crate::stats::DecodeStats;
 use crate::stop::StopReason;
+
+/// What a derivation needs to know of the target's side of the run it replaces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TargetFacts {
+    /// The target's context limit (`ModelInfo::max_context`).
+    pub max_context: usize,
+    /// Leading prompt tokens the target session already held when the run began (0 for a
+    /// fresh session; all but the last for a prompt prefilled once and shared).
+    pub cached_prompt: usize,
+}
 
 /// Positions per teacher-forced draft call (bounds the logits held at once).
 const FORCED_CHUNK: usize = 64;
@@ -33,7 +43,9 @@ const FORCED_CHUNK: usize = 64;
 /// [`crate::ModelDrafter`] over `draft` and [`crate::policies::ExactMatch`] would count. Times
 /// are zero: nothing was timed.
 ///
-/// `target_max_context` is the target's context limit. `cfg` must be greedy with a fixed
+/// `target` gives the target's context limit and how much of the prompt its session already
+/// held (the measured run's prefill call is counted only when that was less than all but the
+/// prompt's last token, as the decode loop counts it). `cfg` must be greedy with a fixed
 /// window and no stop strings ([`DecodeError::InvalidConfig`] otherwise), and `target_only` must
 /// have stopped at an EOS the draft also stops at, at the budget or at a full context
 /// ([`DecodeError::NotDerivable`] otherwise: run lossless for real then).
@@ -41,9 +53,10 @@ pub fn derive_lossless<D: ModelSession>(
     draft: &mut D,
     prompt: &[TokenId],
     target_only: &Generation,
-    target_max_context: usize,
+    target: TargetFacts,
     cfg: &DecodeConfig,
 ) -> DecodeResult<DecodeStats> {
+    let target_max_context = target.max_context;
     let WindowPolicy::Fixed(k) = cfg.window else {
         return Err(invalid("window", "a fixed window is needed"));
     };
@@ -83,7 +96,7 @@ pub fn derive_lossless<D: ModelSession>(
     let max_new = cfg.stop.max_new_tokens;
     let draft_max = draft.info().max_context;
     let mut stats = DecodeStats {
-        target_calls: u64::from(prompt.len() > 1),
+        target_calls: u64::from(target.cached_prompt < prompt.len() - 1),
         ..DecodeStats::default()
     };
     let mut draft_calls = 0u64;
@@ -174,14 +187,7 @@ fn forced_proposals<D: ModelSession>(
     seq: &[TokenId],
 ) -> DecodeResult<Vec<TokenId>> {
     let mut rng = StdRng::seed_from_u64(0);
-    let keep = draft
-        .tokens()
-        .iter()
-        .zip(prompt)
-        .take_while(|(a, b)| a == b)
-        .count()
-        .min(prompt.len() - 1);
-    draft.truncate(keep)?;
+    let keep = rewind_checked(draft, prompt, prompt.len() - 1)?;
     if keep < prompt.len() - 1 {
         extend_checked(draft, &prompt[keep..prompt.len() - 1], Outputs::NONE)?;
     }
@@ -222,13 +228,7 @@ fn own_continuation<D: ModelSession>(
 ) -> DecodeResult<usize> {
     // The session may hold another branch: keep the common prefix, feed the rest and `tok`.
     let context: Vec<TokenId> = prompt.iter().chain(committed).copied().collect();
-    let keep = draft
-        .tokens()
-        .iter()
-        .zip(&context)
-        .take_while(|(a, b)| a == b)
-        .count();
-    draft.truncate(keep)?;
+    let keep = rewind_checked(draft, &context, context.len())?;
     let mut input = context[keep..].to_vec();
     input.push(tok);
     for n in 1..=limit {

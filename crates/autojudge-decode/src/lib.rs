@@ -17,7 +17,7 @@ mod sampling;
 mod stats;
 mod stop;
 
-pub use derived::derive_lossless;
+pub use derived::{derive_lossless, TargetFacts};
 pub use drafter::{
     Drafter, ModelDrafter, NgramDrafter, NoDraft, Proposal, ProposalBreach, ProposalInput,
 };

@@ -2,14 +2,20 @@
 //! counter for counter, on random mock pairs: EOS ends (several EOS ids, the draft stopping
 //! early after a disagreement), the token budget and a full context.
 
-use autojudge_core::{TargetModel, TokenId};
+use autojudge_core::{ModelSession, Outputs, TargetModel, TokenId};
 use autojudge_decode::policies::ExactMatch;
 use autojudge_decode::testing::MockLm;
 use autojudge_decode::{
     derive_lossless, generate_speculative, generate_target_only, DecodeConfig, DecodeError,
-    DecodeStats, Hooks, ModelDrafter, Sampling, StopReason, WindowPolicy,
+    DecodeStats, Hooks, ModelDrafter, Sampling, StopReason, TargetFacts, WindowPolicy,
 };
 use proptest::prelude::*;
+
+/// A fresh target session with the mock's context.
+const FRESH: TargetFacts = TargetFacts {
+    max_context: 4096,
+    cached_prompt: 0,
+};
 
 /// The counters a derivation promises (times aside).
 fn counters(s: &DecodeStats) -> DecodeStats {
@@ -62,9 +68,31 @@ proptest! {
             &mut draft.new_session().unwrap(),
             &prompt,
             &t_only,
-            context,
+            TargetFacts { max_context: context, cached_prompt: 0 },
             &cfg,
         );
+        // The prompt prefilled once into both sessions (an evaluation's shared prefill): the
+        // measured run counts no prefill call, and neither does the derivation told so.
+        let head = &prompt[..prompt.len() - 1];
+        let mut t2 = target.new_session().unwrap();
+        let mut d2 = draft.new_session().unwrap();
+        if !head.is_empty() {
+            t2.extend(head, Outputs::NONE).unwrap();
+            d2.extend(head, Outputs::NONE).unwrap();
+        }
+        let mut d2 = ModelDrafter::new(d2);
+        let shared =
+            generate_speculative(&mut t2, &mut d2, &mut ExactMatch, &prompt, &cfg, Hooks::default())
+                .unwrap();
+        prop_assert_eq!(&shared.tokens, &t_only.tokens);
+        let mut d3 = draft.new_session().unwrap();
+        if !head.is_empty() {
+            d3.extend(head, Outputs::NONE).unwrap();
+        }
+        let facts = TargetFacts { max_context: context, cached_prompt: head.len() };
+        if let Ok(stats) = derive_lossless(&mut d3, &prompt, &t_only, facts, &cfg) {
+            prop_assert_eq!(counters(&stats), counters(&shared.stats));
+        }
         match derived {
             Ok(stats) => prop_assert_eq!(counters(&stats), counters(&measured.stats)),
             // The draft's context is shorter than the target's: the teacher-forced pass cannot
@@ -94,11 +122,11 @@ fn a_reused_draft_session_gives_the_same_counters() {
             &mut draft.new_session().unwrap(),
             &prompt,
             &t_only,
-            4096,
+            FRESH,
             &cfg,
         )
         .unwrap();
-        let reused = derive_lossless(&mut session, &prompt, &t_only, 4096, &cfg).unwrap();
+        let reused = derive_lossless(&mut session, &prompt, &t_only, FRESH, &cfg).unwrap();
         assert_eq!(fresh, reused);
         if prompt == [2, 3, 4] {
             match &first {
@@ -129,7 +157,7 @@ fn what_cannot_be_derived_is_a_typed_error() {
     );
     assert_eq!(t_only.end_token, Some(0));
     let mut d = draft_without_eos.new_session().unwrap();
-    let e = derive_lossless(&mut d, &prompt, &t_only, 4096, &cfg).unwrap_err();
+    let e = derive_lossless(&mut d, &prompt, &t_only, FRESH, &cfg).unwrap_err();
     assert!(matches!(e, DecodeError::NotDerivable { .. }), "{e}");
     assert!(e.to_string().contains("EOS 0"), "{e}");
 
@@ -149,7 +177,7 @@ fn what_cannot_be_derived_is_a_typed_error() {
         ..cfg.clone()
     };
     for bad in [adaptive, sampled] {
-        let e = derive_lossless(&mut d, &prompt, &t_only, 4096, &bad).unwrap_err();
+        let e = derive_lossless(&mut d, &prompt, &t_only, FRESH, &bad).unwrap_err();
         assert!(matches!(e, DecodeError::InvalidConfig { .. }), "{e}");
     }
     // A run of another budget is not this prompt's greedy output under `cfg`.
@@ -162,7 +190,7 @@ fn what_cannot_be_derived_is_a_typed_error() {
     )
     .unwrap();
     if t_short.stop == StopReason::MaxTokens {
-        let e = derive_lossless(&mut d, &prompt, &t_short, 4096, &cfg).unwrap_err();
+        let e = derive_lossless(&mut d, &prompt, &t_short, FRESH, &cfg).unwrap_err();
         assert!(matches!(e, DecodeError::NotDerivable { .. }), "{e}");
     }
 }

@@ -20,12 +20,12 @@
 //! #     oracle: &dyn autojudge_search::Oracle,
 //! #     tasks: Vec<(usize, autojudge_search::TaskLine)>,
 //! # ) -> autojudge_eval::EvalResult<()> {
-//! use autojudge_eval::{evaluate, EvalDir, EvalPlan, EvalSettings, Method};
+//! use autojudge_eval::{evaluate, EvalDir, EvalPlan, EvalSettings, Method, PromptPrefill};
 //! use autojudge_search::SearchModels;
 //! let settings = EvalSettings {
 //!     task: "gsm8k".into(), data: "test.jsonl".into(), oracle: oracle.name(), chat: false,
 //!     wording: String::new(), target: target.info().name.clone(), draft: draft.info().name.clone(),
-//!     dtype: "f32".into(), k: 8, max_new_tokens: 256,
+//!     dtype: "f32".into(), k: 8, max_new_tokens: 256, prefill: PromptPrefill::Shared,
 //! };
 //! let mut dir = EvalDir::create_or_resume("results/eval".as_ref(), settings)?;
 //! let models = SearchModels { target, draft, tokenizer, oracle };
@@ -63,7 +63,7 @@ pub use pipeline::{judge_file, run_pipeline, MiningStep, PipelineProgress, Pipel
 pub use result_line::ResultLine;
 pub use run::{evaluate, EvalDir, EvalPlan, Progress, RESULTS_FILE};
 pub use same_path::same_path;
-pub use settings::EvalSettings;
+pub use settings::{EvalSettings, PromptPrefill};
 pub use summary::{clopper_pearson, method_order, summarize, MethodSummary, Report};
 pub use training::{
     sibling, train_judge, ThresholdRule, TrainOptions, TrainedJudge, TrainingSet, MIN_USABLE_SPREAD,

@@ -4,11 +4,11 @@
 use std::path::Path;
 
 use autojudge_classifier::{load_judge, JudgeModel};
-use autojudge_core::{ModelInfo, TargetModel, TokenId};
+use autojudge_core::{ModelInfo, ModelSession, TargetModel, TokenId};
 use autojudge_decode::policies::{Divergence, ExactMatch, JudgePolicy, TopK};
 use autojudge_decode::{
     derive_lossless, generate_speculative, generate_target_only, AcceptancePolicy, DecodeConfig,
-    Generation, Hooks, ModelDrafter,
+    Generation, Hooks, ModelDrafter, TargetFacts,
 };
 
 use crate::EvalResult;
@@ -96,16 +96,38 @@ impl Method {
         prompt: &[TokenId],
         cfg: &DecodeConfig,
     ) -> EvalResult<Generation> {
-        fn spec<T: TargetModel, D: TargetModel, P: AcceptancePolicy>(
-            target: &T,
-            draft: &D,
+        self.generate_in(
+            &mut target.new_session()?,
+            &mut draft.new_session()?,
+            target.info().max_context,
+            prompt,
+            cfg,
+        )
+    }
+
+    /// [`Method::generate`] in the given sessions, which may hold a prefix of `prompt` (a
+    /// prefill shared by the methods of one prompt; the decode loop keeps the common prefix):
+    /// the same output, without paying for what the sessions already hold. `target_max_context`
+    /// is the target's context limit.
+    pub fn generate_in<TS: ModelSession, DS: ModelSession>(
+        &self,
+        target: &mut TS,
+        draft: &mut DS,
+        target_max_context: usize,
+        prompt: &[TokenId],
+        cfg: &DecodeConfig,
+    ) -> EvalResult<Generation> {
+        fn spec<TS: ModelSession, DS: ModelSession, P: AcceptancePolicy>(
+            target: &mut TS,
+            draft: &mut DS,
             mut policy: P,
             prompt: &[TokenId],
             cfg: &DecodeConfig,
         ) -> EvalResult<Generation> {
+            let mut drafter = ModelDrafter::new(&mut *draft);
             Ok(generate_speculative(
-                &mut target.new_session()?,
-                &mut ModelDrafter::new(draft.new_session()?),
+                target,
+                &mut drafter,
                 &mut policy,
                 prompt,
                 cfg,
@@ -114,15 +136,21 @@ impl Method {
         }
         match self {
             Method::TargetOnly => Ok(generate_target_only(
-                &mut target.new_session()?,
+                target,
                 prompt,
                 &DecodeConfig::greedy(1, cfg.stop.max_new_tokens),
                 Hooks::default(),
             )?),
             Method::Lossless => spec(target, draft, ExactMatch, prompt, cfg),
             Method::LosslessDerived => {
-                let t_only = Method::TargetOnly.generate(target, draft, prompt, cfg)?;
-                Method::derive_lossless(target, draft, prompt, &t_only, cfg)
+                let t_only = Method::TargetOnly.generate_in(
+                    target,
+                    draft,
+                    target_max_context,
+                    prompt,
+                    cfg,
+                )?;
+                Method::derive_lossless_in(draft, target_max_context, prompt, &t_only, cfg)
             }
             Method::TopK(k) => spec(target, draft, TopK { k: *k }, prompt, cfg),
             Method::TargetProb(t) => spec(target, draft, Divergence::TargetProb(*t), prompt, cfg),
@@ -139,25 +167,33 @@ impl Method {
             ),
         }
     }
-}
 
-impl Method {
     /// [`Method::LosslessDerived`]'s generation from `target_only` (this prompt's target-only
-    /// generation under `cfg`'s budget): its tokens and stop, and the derived counters, with
-    /// the derivation's own time as wall and draft time.
-    pub fn derive_lossless<T: TargetModel, D: TargetModel>(
-        target: &T,
-        draft: &D,
+    /// generation under `cfg`'s budget, in a session that held the same prefix of the prompt as
+    /// `draft` holds now): its tokens and stop, and the derived counters, with the
+    /// derivation's own time as wall and draft time.
+    pub fn derive_lossless_in<DS: ModelSession>(
+        draft: &mut DS,
+        target_max_context: usize,
         prompt: &[TokenId],
         target_only: &Generation,
         cfg: &DecodeConfig,
     ) -> EvalResult<Generation> {
         let started = std::time::Instant::now();
+        let cached_prompt = draft
+            .tokens()
+            .iter()
+            .zip(&prompt[..prompt.len().saturating_sub(1)])
+            .take_while(|(a, b)| a == b)
+            .count();
         let mut stats = derive_lossless(
-            &mut draft.new_session()?,
+            draft,
             prompt,
             target_only,
-            target.info().max_context,
+            TargetFacts {
+                max_context: target_max_context,
+                cached_prompt,
+            },
             cfg,
         )?;
         // What the derivation cost (draft forwards only): summaries never read it as the

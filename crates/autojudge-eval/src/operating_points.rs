@@ -405,6 +405,7 @@ mod tests {
             method: method.into(),
             family: family.into(),
             prompts: 50,
+            answered: 50,
             accuracy: 0.6 + diff.0,
             accuracy_diff: diff,
             agreement: 0.9,

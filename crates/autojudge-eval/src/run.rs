@@ -4,8 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use autojudge_core::TargetModel;
-use autojudge_core::TokenId;
+use autojudge_core::{extend_checked, Outputs, TargetModel, TokenId};
 use autojudge_decode::DecodeConfig;
 use autojudge_search::run_dir::{read_lines, JsonlLog, TornTail};
 use autojudge_search::{
@@ -14,7 +13,7 @@ use autojudge_search::{
 
 use crate::method::TARGET_ONLY;
 use crate::summary::Report;
-use crate::{EvalError, EvalResult, EvalSettings, Method, ResultLine};
+use crate::{EvalError, EvalResult, EvalSettings, Method, PromptPrefill, ResultLine};
 
 /// File name of the result lines inside an evaluation directory.
 pub const RESULTS_FILE: &str = "results.jsonl";
@@ -146,6 +145,19 @@ pub fn evaluate<T: TargetModel, D: TargetModel>(
         })
         .collect();
     let names: Vec<String> = plan.methods.iter().map(Method::name).collect();
+    if let Some(dup) = names
+        .iter()
+        .enumerate()
+        .find(|(i, n)| names[..*i].contains(n))
+    {
+        return Err(EvalError::InvalidOption {
+            field: "plan",
+            reason: format!(
+                "method `{}` appears twice (lossless measured and derived share one name)",
+                dup.1
+            ),
+        });
+    }
     let done: HashSet<(String, usize)> = dir
         .lines
         .iter()
@@ -168,6 +180,7 @@ pub fn evaluate<T: TargetModel, D: TargetModel>(
         done: already,
     });
     let cfg = DecodeConfig::greedy(dir.settings.k, dir.settings.max_new_tokens);
+    let prefill = dir.settings.prefill;
     // Rendering failures are reported as they come; `jobs` runs lazily on this thread.
     let skipped = std::cell::RefCell::new(Vec::new());
     let jobs = tasks.into_iter().filter_map(|task| {
@@ -200,13 +213,37 @@ pub fn evaluate<T: TargetModel, D: TargetModel>(
         let mut lines = Vec::with_capacity(todo.len());
         // This prompt's target-only generation, for a derived lossless line.
         let mut target_only = None;
+        let max_context = m.target.info().max_context;
+        // With a shared prefill, one pair of sessions holds the prompt for every method.
+        let mut shared = match prefill {
+            PromptPrefill::Shared => {
+                let (mut t, mut d) = (m.target.new_session()?, m.draft.new_session()?);
+                if let Some((_, head)) = prompt.split_last() {
+                    if !head.is_empty() {
+                        extend_checked(&mut t, head, Outputs::NONE)?;
+                        extend_checked(&mut d, head, Outputs::NONE)?;
+                    }
+                }
+                Some((t, d))
+            }
+            PromptPrefill::PerMethod => None,
+        };
         for i in todo {
             let method = &plan.methods[i];
-            let g = match (method, &target_only) {
-                (Method::LosslessDerived, Some(t)) => {
-                    Method::derive_lossless(m.target, m.draft, &prompt, t, &cfg)?
+            let (mut fresh_t, mut fresh_d);
+            let (t, d) = match shared.as_mut() {
+                Some((t, d)) => (t, d),
+                None => {
+                    fresh_t = m.target.new_session()?;
+                    fresh_d = m.draft.new_session()?;
+                    (&mut fresh_t, &mut fresh_d)
                 }
-                _ => method.generate(m.target, m.draft, &prompt, &cfg)?,
+            };
+            let g = match (method, &target_only) {
+                (Method::LosslessDerived, Some(to)) => {
+                    Method::derive_lossless_in(d, max_context, &prompt, to, &cfg)?
+                }
+                _ => method.generate_in(t, d, max_context, &prompt, &cfg)?,
             };
             if matches!(method, Method::TargetOnly) {
                 target_only = Some(g.clone());

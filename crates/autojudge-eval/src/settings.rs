@@ -34,6 +34,32 @@ pub struct EvalSettings {
     pub k: usize,
     /// Response budget.
     pub max_new_tokens: usize,
+    /// Whether the methods of one prompt share its prefill (absent from `eval.json` files that
+    /// predate the setting: they ran per method).
+    #[serde(default, skip_serializing_if = "PromptPrefill::is_per_method")]
+    pub prefill: PromptPrefill,
+}
+
+/// How the prompt reaches the models' caches in an evaluation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PromptPrefill {
+    /// Every method prefills the prompt itself, in fresh sessions: its times and target calls
+    /// include the prefill.
+    #[default]
+    PerMethod,
+    /// The prompt is prefilled once into a target and a draft session that every method of the
+    /// prompt then continues (the decode loop keeps the common prefix): no method's times or
+    /// target calls include the prefill, and a long prompt (eight shots) is not paid once per
+    /// method. Outputs are the same.
+    Shared,
+}
+
+impl PromptPrefill {
+    /// Whether this is [`PromptPrefill::PerMethod`] (the default, left out of `eval.json`).
+    pub fn is_per_method(&self) -> bool {
+        *self == PromptPrefill::PerMethod
+    }
 }
 
 impl EvalSettings {

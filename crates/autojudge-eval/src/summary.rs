@@ -23,6 +23,8 @@ pub struct MethodSummary {
     pub family: String,
     /// Prompts.
     pub prompts: usize,
+    /// Prompts whose response the oracle found an answer in.
+    pub answered: usize,
     /// Accuracy against the gold.
     pub accuracy: f64,
     /// Accuracy minus target-only's, with a 95% paired bootstrap interval.
@@ -200,6 +202,7 @@ pub fn summarize(lines: &[ResultLine], order: &[String], resamples: usize) -> Ve
                 method: m.to_string(),
                 family: rows.first().map_or_else(String::new, |r| r.family.clone()),
                 prompts: rows.len(),
+                answered: rows.iter().filter(|r| r.answer.is_some()).count(),
                 accuracy: rows.iter().map(|r| correct(r)).sum::<f64>() / rows.len().max(1) as f64,
                 accuracy_diff: (d, lo, hi),
                 agreement: ag,
@@ -270,9 +273,28 @@ impl Report {
         }
     }
 
-    /// The Markdown table (with the title above it).
+    /// A loud warning when target-only's responses mostly have no answer: accuracy and
+    /// agreement then say little about a lossy method (every method "agrees" on no answer).
+    pub fn warning(&self) -> Option<String> {
+        let t = self.rows.iter().find(|r| r.method == TARGET_ONLY)?;
+        (t.prompts > 0 && t.answered * 2 < t.prompts).then(|| {
+            format!(
+                "**WARNING: target-only's responses have no answer on {} of {} prompts**: the \
+                 oracle reads none (a response cut off by the token budget, or an answer format \
+                 it does not read), so accuracy and answer agreement below say little about what \
+                 a lossy method keeps.",
+                t.prompts - t.answered,
+                t.prompts
+            )
+        })
+    }
+
+    /// The Markdown table (with the title above it, and [`Report::warning`] when there is one).
     pub fn markdown(&self) -> String {
         let mut md = format!("{}\n\n", self.title);
+        if let Some(w) = self.warning() {
+            let _ = writeln!(md, "{w}\n");
+        }
         md.push_str("| method | prompts | accuracy | Δ accuracy vs target-only [95% CI] | agreement with target-only [95% CI] | agreement where target-only is correct [95% CI] | accepted/cycle | tokens/target call | tok/s | speed-up vs target-only | vs lossless |\n");
         md.push_str("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
         for r in &self.rows {
@@ -341,6 +363,8 @@ impl Report {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn clopper_pearson_matches_the_beta_quantiles() {
         // Beta quantiles from scipy.stats.beta.ppf.
@@ -361,6 +385,50 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn a_target_without_answers_is_a_loud_warning_in_the_table() {
+        let line = |index: usize, method: &str, answer: Option<&str>| ResultLine {
+            method: method.into(),
+            family: method.into(),
+            index,
+            task_id: format!("t{index}"),
+            answer: answer.map(String::from),
+            gold: Some("1".into()),
+            correct: Some(answer == Some("1")),
+            agrees: Some(true),
+            tokens: 10,
+            stats: DecodeStats::default(),
+            derived: false,
+        };
+        let settings = crate::EvalSettings {
+            task: "t".into(),
+            data: "d".into(),
+            oracle: "o".into(),
+            chat: false,
+            wording: String::new(),
+            target: "T".into(),
+            draft: "D".into(),
+            dtype: "f32".into(),
+            k: 4,
+            max_new_tokens: 8,
+            prefill: crate::PromptPrefill::PerMethod,
+        };
+        let order = [TARGET_ONLY.to_string()];
+        let mostly_none: Vec<ResultLine> = (0..4)
+            .map(|i| line(i, TARGET_ONLY, (i == 0).then_some("1")))
+            .collect();
+        let report = Report::new(&settings, &mostly_none, &order, 10);
+        assert_eq!(report.rows[0].answered, 1);
+        let md = report.markdown();
+        assert!(
+            md.contains("WARNING") && md.contains("no answer on 3 of 4 prompts"),
+            "{md}"
+        );
+        let answered: Vec<ResultLine> = (0..4).map(|i| line(i, TARGET_ONLY, Some("2"))).collect();
+        let report = Report::new(&settings, &answered, &order, 10);
+        assert!(report.warning().is_none() && !report.markdown().contains("WARNING"));
+    }
 
     #[test]
     fn bootstrap_interval_brackets_the_mean_and_collapses_on_constants() {

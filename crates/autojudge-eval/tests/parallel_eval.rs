@@ -5,7 +5,7 @@ use std::path::Path;
 
 use autojudge_core::{CoreResult, TargetModel, TextTokenizer, TokenId, TokenizerId};
 use autojudge_decode::testing::MockLm;
-use autojudge_eval::{evaluate, EvalDir, EvalPlan, EvalSettings, Method};
+use autojudge_eval::{evaluate, EvalDir, EvalPlan, EvalSettings, Method, PromptPrefill};
 use autojudge_search::{Answer, Oracle, OracleError, SearchModels, Task, TaskLine};
 
 /// Ids as space-separated numbers.
@@ -70,6 +70,16 @@ fn run_methods(
     parallel: usize,
     methods: Vec<Method>,
 ) -> Vec<serde_json::Value> {
+    run_with(dir, prompts, parallel, methods, PromptPrefill::PerMethod)
+}
+
+fn run_with(
+    dir: &Path,
+    prompts: usize,
+    parallel: usize,
+    methods: Vec<Method>,
+    prefill: PromptPrefill,
+) -> Vec<serde_json::Value> {
     let target = MockLm::new(1, 48, 4.0);
     let draft = target.noisy_copy(2, 0.6);
     let tok = IdText(target.info().tokenizer.clone());
@@ -90,6 +100,7 @@ fn run_methods(
         dtype: "f32".into(),
         k: 4,
         max_new_tokens: 24,
+        prefill,
     };
     let mut eval = EvalDir::create_or_resume(dir, settings).unwrap();
     let plan = EvalPlan {
@@ -190,4 +201,92 @@ fn derived_lossless_lines_equal_measured_ones_but_for_the_mark_and_timings() {
     assert!(row.tokens_per_second.is_nan() && row.speedup_vs_target.is_nan());
     assert!(row.tokens_per_target_call > 1.0);
     assert!(report.markdown().contains("untimed"));
+}
+
+#[test]
+fn a_shared_prefill_changes_no_output_and_drops_only_the_prefill_call() {
+    let tmp = tempfile::tempdir().unwrap();
+    let methods = || {
+        let mut m = Method::baselines(&[2], &[0.3]);
+        m.push(Method::Judi(0.5));
+        m[1] = Method::LosslessDerived;
+        m
+    };
+    let per = run_with(
+        &tmp.path().join("per"),
+        6,
+        1,
+        methods(),
+        PromptPrefill::PerMethod,
+    );
+    let shared = run_with(
+        &tmp.path().join("shared"),
+        6,
+        2,
+        methods(),
+        PromptPrefill::Shared,
+    );
+    assert_eq!(per.len(), shared.len());
+    for (a, b) in per.iter().zip(&shared) {
+        for field in ["method", "index", "answer", "tokens", "agrees", "derived"] {
+            assert_eq!(a.get(field), b.get(field), "{field}: {a} vs {b}");
+        }
+        for counter in [
+            "cycles",
+            "emitted",
+            "accepted",
+            "drafted",
+            "draft_calls",
+            "accepted_hist",
+        ] {
+            assert_eq!(
+                a["stats"][counter], b["stats"][counter],
+                "{counter}: {a} vs {b}"
+            );
+        }
+        let calls = |v: &serde_json::Value| v["stats"]["target_calls"].as_u64().unwrap();
+        assert_eq!(
+            calls(a),
+            calls(b) + 1,
+            "only the prefill call is gone: {a} vs {b}"
+        );
+    }
+    // A directory from before the setting (no `prefill` in eval.json) is per-method: resuming
+    // it shared is refused, naming the field.
+    let settings = std::fs::read_to_string(tmp.path().join("per/eval.json")).unwrap();
+    assert!(!settings.contains("prefill"), "{settings}");
+    let again = std::panic::catch_unwind(|| {
+        run_with(
+            &tmp.path().join("per"),
+            6,
+            1,
+            methods(),
+            PromptPrefill::Shared,
+        )
+    });
+    assert!(
+        again.is_err(),
+        "a shared run resumed a per-method directory"
+    );
+}
+
+#[test]
+fn a_plan_naming_one_method_twice_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("twice");
+    let twice = std::panic::catch_unwind(|| {
+        run_methods(
+            &dir,
+            2,
+            1,
+            vec![
+                Method::TargetOnly,
+                Method::Lossless,
+                Method::LosslessDerived,
+            ],
+        )
+    });
+    assert!(twice.is_err(), "a plan with two `lossless` methods ran");
+    let lines = std::fs::read_to_string(dir.join("results.jsonl")).unwrap_or_default();
+    assert!(lines.is_empty(), "{lines}");
 }

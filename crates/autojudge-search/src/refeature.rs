@@ -10,8 +10,8 @@
 //! response per model, plus one position per mismatch, recomputes them all.
 
 use autojudge_core::{
-    draft_distribution, extend_checked, logit_features, ModelSession, OutputRows, Outputs,
-    TargetModel, TokenId,
+    draft_distribution, extend_checked, logit_features, rewind_checked, ModelSession, OutputRows,
+    Outputs, TargetModel, TokenId,
 };
 
 use crate::record::{MinedPrompt, MismatchFeatures};
@@ -88,14 +88,7 @@ fn around<S: ModelSession>(
     session: &mut S,
     ctx: &[TokenId],
 ) -> SearchResult<autojudge_core::ExtendOutput> {
-    let keep = session
-        .tokens()
-        .iter()
-        .zip(ctx)
-        .take_while(|(a, b)| a == b)
-        .count()
-        .min(ctx.len().saturating_sub(2));
-    session.truncate(keep)?;
+    let keep = rewind_checked(session, ctx, ctx.len().saturating_sub(2))?;
     let rows = extend_checked(session, &ctx[keep..], AROUND_SWAP)?;
     session.truncate(ctx.len() - 1)?;
     Ok(rows)

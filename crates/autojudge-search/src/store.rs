@@ -259,26 +259,11 @@ impl MinedDir {
 
     /// Opens an existing directory for reading.
     pub fn open(root: &Path) -> SearchResult<Self> {
-        let mpath = root.join("manifest.json");
-        let manifest: Manifest = read_settings(&mpath)?;
-        if manifest.format != FORMAT {
-            return Err(SearchError::file(
-                &mpath,
-                format!("format {} (this build reads {FORMAT})", manifest.format),
-            ));
-        }
-        let path = Self::records_path(root);
-        let records = index_records(&path, read_lines(&path, TornTail::Ignore)?)?;
-        if let Some(d) = Self::damaged(root, &manifest, records.values()).first() {
+        let dir = Self::open_records(root)?;
+        if let Some(d) = dir.feature_damage().first() {
             return Err(d.error());
         }
-        Ok(MinedDir {
-            root: root.to_path_buf(),
-            manifest,
-            records,
-            log: None,
-            remining: Vec::new(),
-        })
+        Ok(dir)
     }
 
     /// Opens an existing directory whose feature files may be missing or damaged, to recompute

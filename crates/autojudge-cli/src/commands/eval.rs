@@ -6,7 +6,9 @@
 use std::path::PathBuf;
 
 use autojudge_core::TargetModel;
-use autojudge_eval::{evaluate, judge_sweep, EvalDir, EvalPlan, EvalSettings, Method, Progress};
+use autojudge_eval::{
+    evaluate, judge_sweep, EvalDir, EvalPlan, EvalSettings, Method, Progress, PromptPrefill,
+};
 use burn::tensor::backend::Backend;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -56,6 +58,11 @@ pub struct EvalArgs {
     /// (identical counters, no target forward, no wall-clock figures).
     #[arg(long, value_enum, default_value = "measured")]
     pub lossless: LosslessFlag,
+    /// `shared`: the prompt is prefilled once and every method of the prompt continues from
+    /// that cache (no method's times include the prefill); `per-method`: each method prefills
+    /// it in fresh sessions (what directories from before this option hold).
+    #[arg(long, value_enum, default_value = "shared")]
+    pub prefill: PrefillFlag,
     /// Draft window k.
     #[arg(long, default_value_t = 4, value_parser = WINDOW.parser::<usize>())]
     pub k: usize,
@@ -79,6 +86,15 @@ pub enum LosslessFlag {
     Measured,
     /// Derive its counters ([`Method::LosslessDerived`]).
     Derived,
+}
+
+/// How the prompt reaches the caches ([`PromptPrefill`]).
+#[derive(Clone, Copy, Debug, clap::ValueEnum, PartialEq, Eq)]
+pub enum PrefillFlag {
+    /// Once per prompt, shared by its methods.
+    Shared,
+    /// Once per method.
+    PerMethod,
 }
 
 /// Runs `eval`.
@@ -125,6 +141,7 @@ pub fn eval_settings<B: Backend>(
     oracle: &dyn Oracle,
     k: usize,
     max_new_tokens: usize,
+    prefill: PromptPrefill,
 ) -> EvalSettings {
     EvalSettings {
         task: task.name().into(),
@@ -138,6 +155,7 @@ pub fn eval_settings<B: Backend>(
         dtype: format!("{:?}", pair.target.dtype()),
         k,
         max_new_tokens,
+        prefill,
     }
 }
 
@@ -206,6 +224,10 @@ fn eval<B: Backend>(a: &EvalArgs, device: &B::Device) -> anyhow::Result<()> {
         oracle.as_ref(),
         a.k,
         a.task.max_new_tokens(a.max_new_tokens),
+        match a.prefill {
+            PrefillFlag::Shared => PromptPrefill::Shared,
+            PrefillFlag::PerMethod => PromptPrefill::PerMethod,
+        },
     );
     a.parallel.check_memory(
         &pair.target,

@@ -245,6 +245,7 @@ fn pipeline<B: Backend>(a: &PipelineArgs, device: &B::Device) -> anyhow::Result<
             oracle.as_ref(),
             a.k,
             test.max_new_tokens(a.max_new_tokens),
+            autojudge_eval::PromptPrefill::PerMethod,
         ),
         eval_tasks,
         baselines: Method::baselines(a.topk.items(), a.prob.items())

@@ -112,7 +112,9 @@ pub fn features_of<B: Backend>(
 
 /// Writes the missing or damaged feature files of the directory at `root` (when it holds a
 /// mined run of `pair` rendered as `prompt_format`) from its records; returns how many. A
-/// directory that does not exist yet, or whose records cannot be read, is left to the caller.
+/// directory that does not exist yet, of other models or rendering, or whose records cannot
+/// be read is left to the caller, and so is a prompt whose features cannot be recomputed (it
+/// is named on stderr).
 pub fn restore_missing<B: Backend>(
     pair: &ModelPair<B>,
     root: &std::path::Path,
@@ -129,17 +131,29 @@ pub fn restore_missing<B: Backend>(
     if damaged.is_empty() {
         return Ok(0);
     }
-    check_identity(
+    // Another run's directory: resuming refuses it, naming the field.
+    if check_identity(
         &dir,
         pair.target.info().into(),
         pair.draft.info().into(),
         prompt_format,
-    )?;
-    for d in &damaged {
-        let features = features_of(pair, &dir, d.index, lines)?;
-        dir.write_features(d.index, &features)?;
+    )
+    .is_err()
+    {
+        return Ok(0);
     }
-    Ok(damaged.len())
+    let mut restored = 0;
+    for d in &damaged {
+        // A prompt that cannot be recomputed is left damaged: resuming mines it again.
+        match features_of(pair, &dir, d.index, lines) {
+            Ok(features) => {
+                dir.write_features(d.index, &features)?;
+                restored += 1;
+            }
+            Err(e) => eprintln!("{}: {e:#}; the prompt is mined again", d.path.display()),
+        }
+    }
+    Ok(restored)
 }
 
 /// Rounds `v` as the manifest's feature precision stores it.
