@@ -384,8 +384,6 @@ mod tests {
         assert!(super::clopper_pearson(0, 0, 0.05).0.is_nan());
     }
 
-    use super::*;
-
     #[test]
     fn a_target_without_answers_is_a_loud_warning_in_the_table() {
         let line = |index: usize, method: &str, answer: Option<&str>| ResultLine {
