@@ -12,8 +12,12 @@
 #   scripts/campaign.sh commit              commit the campaign's finished files (git commit of
 #                                           docs/results/showcase-qwen only)
 #
-# It runs from a copy of the release binary (CAMPAIGN_HOME/bin/autojudge), so rebuilds in the
-# foreground never replace the binary under a running job. The job's output is
+# While it runs, never `git stash`, `git checkout` or `git reset --hard` over its directory:
+# git replaces the files a running `mine` appends to, and what it appends then goes to a
+# deleted file. `commit` only reads them.
+#
+# It runs from copies of the release binary and of scripts/showcase-qwen.sh (CAMPAIGN_HOME/bin),
+# so rebuilds and edits in the foreground never change a running job. The job's output is
 # CAMPAIGN_HOME/campaign.log; its process group id is CAMPAIGN_HOME/pgid.
 # Env: CAMPAIGN_HOME (default ~/.cache/autojudge/campaign), JOBS (default: the number of cores),
 #      and everything showcase-qwen.sh reads.
@@ -46,13 +50,23 @@ case $cmd in
     cargo build --release -q -p autojudge-cli
     cp "$CARGO_TARGET_DIR/release/autojudge" "$HOME_DIR/bin/autojudge.new"
     mv "$HOME_DIR/bin/autojudge.new" "$HOME_DIR/bin/autojudge"
+    # bash reads a script as it runs it: the job runs a copy, so editing the checkout's
+    # script never changes the commands of a running campaign.
+    cp scripts/showcase-qwen.sh "$HOME_DIR/bin/showcase-qwen.sh"
     # A new session (setsid) gives the job its own process group for pause/resume/stop.
-    AUTOJUDGE_BIN="$HOME_DIR/bin/autojudge" OUT=$OUT \
-      setsid nohup nice -n 19 scripts/showcase-qwen.sh "$@" >> "$LOG" 2>&1 < /dev/null &
+    AUTOJUDGE_BIN="$HOME_DIR/bin/autojudge" OUT=$OUT SHOWCASE_REPO=$PWD \
+      setsid nohup nice -n 19 "$HOME_DIR/bin/showcase-qwen.sh" "$@" >> "$LOG" 2>&1 < /dev/null &
     echo $! > "$PGID_FILE"
     # With the kernel's autogroup scheduling, nice ranks processes only within their session:
     # the new session's group gets nice 19 too, or it takes half the machine from the foreground.
-    if [[ -w /proc/$!/autogroup ]]; then echo 19 > "/proc/$!/autogroup" || true; fi
+    # Only once the job leads its own session: before setsid, the group is this shell's.
+    for _ in $(seq 50); do
+      [[ $(ps -o sid= -p "$!" | tr -d ' ') == "$!" ]] && break
+      sleep 0.1
+    done
+    if [[ $(ps -o sid= -p "$!" | tr -d ' ') == "$!" && -w /proc/$!/autogroup ]]; then
+      echo 19 > "/proc/$!/autogroup" || true
+    fi
     echo "campaign started (process group $!, nice 19); log: $LOG"
     ;;
   pause) signal STOP && echo "paused" ;;

@@ -41,9 +41,10 @@
 #      EVAL_BLOCK (25), K (8), SWEEP_KS ("16"), SWEEP_PROMPTS (100), QUANTILES (0.4,0.7:
 #      thresholds besides each judge's own), JUDI (0.1,0.3), TOPK (none), HE_TRAIN (100),
 #      HE_KS ("8 16"), AUTOJUDGE_MODELS, AUTOJUDGE_BIN (a built `autojudge`; default: cargo
-#      build --release).
+#      build --release), SHOWCASE_REPO (the checkout, when this file runs from a copy).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# SHOWCASE_REPO: the checkout to work in when this file runs from a copy (scripts/campaign.sh).
+cd "${SHOWCASE_REPO:-$(dirname "$0")/..}"
 OUT=${OUT:-docs/results/showcase-qwen}
 JOBS=${JOBS:-$(nproc)}
 MINE_PROMPTS=${MINE_PROMPTS:-200}
@@ -222,6 +223,7 @@ for stage in "${STAGES[@]}"; do
     report)
       mapfile -t main < <(eval_dirs "$OUT/eval-gsm8k" "$K")
       # shellcheck disable=SC2046
+      # shellcheck disable=SC2086 # the windows are words
       mapfile -t sweep < <(eval_dirs "$OUT/eval-gsm8k" $(printf '%s\n' "$K" $SWEEP_KS | sort -nu))
       # shellcheck disable=SC2046
       [[ ${#main[@]} -gt 0 ]] && "$AUTOJUDGE_BIN" operating-points $(families "$OUT/eval-gsm8k") \
@@ -229,6 +231,7 @@ for stage in "${STAGES[@]}"; do
       # shellcheck disable=SC2046
       [[ ${#sweep[@]} -gt 0 ]] && "$AUTOJUDGE_BIN" operating-points $(families "$OUT/eval-gsm8k") \
         --first "$SWEEP_PROMPTS" --out "$OUT/report-gsm8k-sweep" "${sweep[@]}" | tee "$LOGS/report-sweep.log"
+      # shellcheck disable=SC2086 # the windows are words
       mapfile -t he < <(eval_dirs "$OUT/humaneval/eval" $HE_KS)
       [[ ${#he[@]} -gt 0 ]] && "$AUTOJUDGE_BIN" operating-points --out "$OUT/report-humaneval" \
         "${he[@]}" | tee "$LOGS/report-humaneval.log"
