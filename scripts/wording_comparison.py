@@ -10,7 +10,9 @@ and wall seconds per prompt (one thread; noisy when other jobs share the cores, 
 counters are not). Each rate has its exact (Clopper-Pearson) 95% interval.
 
     pip install gguf scipy
-    scripts/wording_comparison.py MODEL.gguf N LABEL=MINED_DIR [LABEL=MINED_DIR ...]
+    scripts/wording_comparison.py MODEL.gguf N LABEL=MINED_DIR[,MINED_DIR...] [LABEL=... ...]
+
+N: the first N prompts (by dataset line) of each label's directories together.
 """
 import json
 import os
@@ -47,19 +49,20 @@ def main():
           "| wall s/prompt |")
     print("| --- " * 13 + "|")
     for arg in sys.argv[3:]:
-        label, d = arg.split("=", 1)
+        label, dirs = arg.split("=", 1)
         recs = []
-        with open(os.path.join(d, "records.jsonl")) as f:
-            for line in f:
-                if not line.endswith("\n"):
-                    continue
-                r = json.loads(line)
-                if r.get("status") == "mined":
-                    recs.append(r)
+        for d in dirs.split(","):
+            with open(os.path.join(d, "records.jsonl")) as f:
+                for line in f:
+                    if not line.endswith("\n"):
+                        continue
+                    r = json.loads(line)
+                    if r.get("status") == "mined":
+                        recs.append(r)
         recs = sorted(recs, key=lambda r: r["index"])[:n_wanted]
         n = len(recs)
         if n == 0:
-            sys.exit(f"{d}: no mined prompt")
+            sys.exit(f"{dirs}: no mined prompt")
         strict_n = sum(strict(decode(r["response"])) is not None for r in recs)
         answered = sum(r.get("answer") is not None for r in recs)
         correct = sum(r.get("answer") is not None and r.get("answer") == r.get("gold") for r in recs)
