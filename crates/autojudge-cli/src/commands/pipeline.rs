@@ -245,7 +245,8 @@ fn pipeline<B: Backend>(a: &PipelineArgs, device: &B::Device) -> anyhow::Result<
             oracle.as_ref(),
             a.k,
             test.max_new_tokens(a.max_new_tokens),
-            autojudge_eval::PromptPrefill::PerMethod,
+            // One prefill per prompt: the eight-shot prompt is not paid once per method.
+            autojudge_eval::PromptPrefill::Shared,
         ),
         eval_tasks,
         baselines: Method::baselines(a.topk.items(), a.prob.items())
