@@ -41,8 +41,8 @@ def main():
     decode = decoder(sys.argv[1])
     n_wanted = int(sys.argv[2])
 
-    print(f"First {n_wanted} GSM8K train prompts mined under each wording "
-          f"(Qwen2.5-Coder-1.5B-Instruct target, 0.5B draft):\n")
+    print(f"Up to {n_wanted} mined GSM8K train prompts per wording, the first by dataset line "
+          f"in its directories (Qwen2.5-Coder-1.5B-Instruct target, 0.5B draft):\n")
     print("| wording | prompts | strict-match answer [95% CI] | answer, phrase or boxed [95% CI] "
           "| accuracy [95% CI] | prompt tokens | response tokens | mismatches/response | important "
           "| target tokens/prompt beyond prefill | target calls/prompt | draft tokens/prompt "
