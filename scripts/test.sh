@@ -31,6 +31,14 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo test (flex CPU backend)"
 cargo test --workspace --all-targets
+echo "== Slurm: the job arrays of docs/scale-out.md under a one-node Slurm (scripts/slurm/)"
+# A cluster that already takes jobs is used as it is; otherwise one is brought up here (root,
+# packages from apt where missing) and taken down at the end.
+if ! sinfo -h -o %T 2>/dev/null | grep -qE '^(idle|mixed)'; then
+  scripts/slurm/local-cluster.sh up
+  trap 'scripts/slurm/local-cluster.sh down' EXIT
+fi
+cargo test -p autojudge-cli --test slurm -- --ignored
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo check --features cuda,wgpu (GPU backends compile)"

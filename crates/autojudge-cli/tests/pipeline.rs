@@ -2,83 +2,12 @@
 //! a mining run with several prompts in flight, killed at an arbitrary instant and rerun,
 //! yields exactly the records and feature files of an uninterrupted one-at-a-time run.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+mod common;
+
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use autojudge_models::tiny::TinyModel;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_autojudge"))
-}
-
-fn setup(dir: &Path, questions: usize) -> (PathBuf, PathBuf) {
-    let model = dir.join("tiny.gguf");
-    std::fs::write(&model, TinyModel::new(11).layers(3).vocab(300).to_gguf()).unwrap();
-    let data = dir.join("gsm8k.jsonl");
-    let lines: Vec<String> = (0..questions)
-        .map(|i| {
-            format!(
-                "{{\"question\":\"Tom has {i} apples and buys {} more. How many?\",\"answer\":\"#### {}\"}}",
-                i + 3,
-                2 * i + 3
-            )
-        })
-        .collect();
-    std::fs::write(&data, lines.join("\n") + "\n").unwrap();
-    (model, data)
-}
-
-fn mine_cmd(model: &Path, data: &Path, out: &Path, prompts: usize, parallel: usize) -> Command {
-    let mut c = bin();
-    // Lenient labels: mining goes on after an important EOS swap, so a random model yields
-    // enough mismatches to train on.
-    c.args(["mine", "--draft", "self:exit:2", "--prompt-format", "plain"])
-        .args(["--labels", "lenient"])
-        .args(["--max-new-tokens", "40", "--prompts", &prompts.to_string()])
-        .args(["--parallel", &parallel.to_string()])
-        .arg("--model")
-        .arg(model)
-        .arg("--data")
-        .arg(data)
-        .arg("--out")
-        .arg(out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    c
-}
-
-/// Records without their wall time, and every feature file's bytes.
-fn content(dir: &Path) -> (Vec<serde_json::Value>, Vec<(String, Vec<u8>)>) {
-    let records = std::fs::read_to_string(dir.join("records.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-            v.as_object_mut().unwrap().remove("wall_ms");
-            v
-        })
-        .collect();
-    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir.join("features"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().into_owned(),
-                std::fs::read(&p).unwrap(),
-            )
-        })
-        .collect();
-    files.sort();
-    (records, files)
-}
-
-fn records(dir: &Path) -> usize {
-    std::fs::read_to_string(dir.join("records.jsonl"))
-        .map(|t| t.lines().count())
-        .unwrap_or(0)
-}
+use common::{bin, content, mine_cmd, records, relabel, setup};
 
 #[test]
 fn mining_killed_with_sigkill_resumes_to_identical_output() {
@@ -115,25 +44,6 @@ fn mining_killed_with_sigkill_resumes_to_identical_output() {
         .unwrap()
         .success());
     assert_eq!(content(&killed), content(&whole));
-}
-
-/// Marks every third mismatch of a mined directory important (a random tiny model's labels
-/// are one-class, and training needs both).
-fn relabel(mined: &Path) {
-    let records = std::fs::read_to_string(mined.join("records.jsonl")).unwrap();
-    let mut k = 0;
-    let relabelled: Vec<String> = records
-        .lines()
-        .map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-            for m in v["mismatches"].as_array_mut().into_iter().flatten() {
-                k += 1;
-                m["important"] = serde_json::Value::Bool(k % 3 == 0);
-            }
-            v.to_string()
-        })
-        .collect();
-    std::fs::write(mined.join("records.jsonl"), relabelled.join("\n") + "\n").unwrap();
 }
 
 /// `autojudge pipeline` on a reused (relabelled) mined directory: trains both judges, evaluates
