@@ -332,11 +332,7 @@ fn run(out: &Path) -> anyhow::Result<Report> {
     let lines = |split: &Split| -> Vec<(usize, TaskLine)> {
         split.iter().map(|&(i, p)| (i, Ok(task(i, p)))).collect()
     };
-    let render = |t: &Task| {
-        tokenizer
-            .encode(&t.user_prompt, false)
-            .map_err(|e| e.to_string())
-    };
+    let render = |t: &Task| Ok(tokenizer.encode(&t.user_prompt, false)?);
     let oracle = LastNumberOracle;
 
     // 1. Mine important tokens on training problems with the user's oracle.

@@ -25,7 +25,7 @@ pub enum ClassifierError {
     #[error("only one class in the training labels (all {0}); need both important and unimportant examples")]
     OneClass(bool),
     /// Reading, parsing or writing a judge file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     File {
         /// File at fault.
         path: String,

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use autojudge_core::{TextTokenizer, TokenId};
+use autojudge_core::{BoxError, TextTokenizer, TokenId};
 use autojudge_models::{ChatMessage, ChatTemplate};
 use autojudge_search::{
     read_gsm8k, read_humaneval, AnswerFallback, CodeOracle, EosSwap, Gsm8kOracle, Gsm8kWording,
@@ -281,12 +281,10 @@ pub fn render_prompt(
     template: Option<&ChatTemplate>,
     tokenizer: &dyn TextTokenizer,
     task: &Task,
-) -> Result<Vec<TokenId>, String> {
+) -> Result<Vec<TokenId>, BoxError> {
     let text = match template {
-        Some(t) => t
-            .render(&[ChatMessage::user(task.user_prompt.clone())], true)
-            .map_err(|e| e.to_string())?,
+        Some(t) => t.render(&[ChatMessage::user(task.user_prompt.clone())], true)?,
         None => task.user_prompt.clone(),
     };
-    tokenizer.encode(&text, true).map_err(|e| e.to_string())
+    Ok(tokenizer.encode(&text, true)?)
 }

@@ -494,3 +494,50 @@ fn numeric_values_outside_their_domain_are_usage_errors_before_any_work() {
     assert_usage_error(&o, "--k", "from 1 to 1024");
     assert!(!stderr(&o).contains("window"), "{}", stderr(&o));
 }
+
+/// An error's cause is printed once: the message says the context, the "Caused by" chain the
+/// cause (a model file that does not exist; a dataset that is a directory).
+#[test]
+fn errors_print_their_cause_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("missing.gguf");
+    let o = run_within(
+        {
+            let mut c = bin();
+            c.arg("inspect").arg(&missing);
+            c
+        },
+        Duration::from_secs(60),
+    );
+    assert_fails_naming(&o, &["missing.gguf", "No such file or directory"]);
+    assert_eq!(
+        stderr(&o).matches("No such file or directory").count(),
+        1,
+        "{}",
+        stderr(&o)
+    );
+    let (model, _) = setup(tmp.path(), 1);
+    let data_dir = tmp.path().join("data");
+    std::fs::create_dir(&data_dir).unwrap();
+    let o = run_within(
+        {
+            let mut c = bin();
+            c.args(["mine", "--prompt-format", "plain", "--prompts", "1"])
+                .arg("--model")
+                .arg(&model)
+                .arg("--data")
+                .arg(&data_dir)
+                .arg("--out")
+                .arg(tmp.path().join("mined"));
+            c
+        },
+        Duration::from_secs(60),
+    );
+    let err = stderr(&o);
+    assert!(!o.status.success(), "{err}");
+    assert_eq!(
+        err.to_lowercase().matches("is a directory").count(),
+        1,
+        "{err}"
+    );
+}

@@ -656,9 +656,15 @@ mod tests {
         let model = BatchedModel::new(counting(), &group);
         let mut s = model.new_session().unwrap();
         let err = s.extend(&[13], Outputs::LAST_LOGITS).unwrap_err();
-        assert!(err.to_string().contains("panicked"), "{err}");
+        assert!(
+            crate::ErrorChain(&err).to_string().contains("panicked"),
+            "{err:?}"
+        );
         let err = s.extend(&[1], Outputs::LAST_LOGITS).unwrap_err();
-        assert!(err.to_string().contains("lost"), "{err}");
+        assert!(
+            crate::ErrorChain(&err).to_string().contains("lost"),
+            "{err:?}"
+        );
         // The group still serves other sessions.
         let mut t = model.new_session().unwrap();
         assert!(t.extend(&[1, 2], Outputs::LAST_LOGITS).is_ok());

@@ -66,7 +66,7 @@ pub enum CoreError {
         target_vocab: usize,
     },
     /// Tokenization or detokenization failed (a message converts: `"...".into()`).
-    #[error("tokenizer error: {0}")]
+    #[error("tokenizer error")]
     Tokenizer(#[source] BoxError),
     /// An engine, draft or judge behind the contract returned something the contract rules
     /// out (too few rows, rows of another width, NaN values...): a bug in that
@@ -79,6 +79,6 @@ pub enum CoreError {
         breach: ContractBreach,
     },
     /// The engine behind the contract failed (its error is the source).
-    #[error("model backend error: {0}")]
+    #[error("model backend error")]
     Backend(#[source] BoxError),
 }

@@ -9,6 +9,7 @@ mod batch;
 mod batcher;
 mod contract;
 mod error;
+mod error_chain;
 mod features;
 mod judge;
 mod model;
@@ -22,6 +23,7 @@ pub use batch::BatchItem;
 pub use batcher::{BatchGroup, BatchStats, BatchedModel, BatchedSession, Worker};
 pub use contract::{extend_checked, rewind_checked, ContractBreach, OutputPart};
 pub use error::{BoxError, CoreError, CoreResult};
+pub use error_chain::ErrorChain;
 pub use features::{
     draft_distribution, logit_features, FeatureNeeds, FeatureParts, FeatureSet, LOGIT_FEATURES,
 };

@@ -156,8 +156,8 @@ impl Proposal {
 pub trait Drafter {
     /// Short name for reports.
     fn name(&self) -> String;
-    /// `Err(what)` if this drafter cannot provide an input in `needs`.
-    fn supports(&self, needs: Needs) -> Result<(), &'static str>;
+    /// `Err(input)`: the first input in `needs` this drafter cannot provide.
+    fn supports(&self, needs: Needs) -> Result<(), ProposalInput>;
     /// Proposes up to `k` tokens continuing `context` (the committed sequence), with one row
     /// of each input in `needs` per proposed token ([`Proposal::check`]; the decode loop
     /// refuses a proposal that breaks it with [`crate::DecodeError::BrokenDrafter`]).
@@ -181,7 +181,7 @@ impl Drafter for NoDraft {
     fn name(&self) -> String {
         "none".into()
     }
-    fn supports(&self, _needs: Needs) -> Result<(), &'static str> {
+    fn supports(&self, _needs: Needs) -> Result<(), ProposalInput> {
         Ok(())
     }
     fn propose(
@@ -223,7 +223,7 @@ impl<S: ModelSession> Drafter for ModelDrafter<S> {
         self.session.info().name.clone()
     }
 
-    fn supports(&self, _needs: Needs) -> Result<(), &'static str> {
+    fn supports(&self, _needs: Needs) -> Result<(), ProposalInput> {
         Ok(())
     }
 
@@ -361,12 +361,15 @@ impl Drafter for NgramDrafter {
         format!("ngram{}-{}", self.min_n, self.max_n)
     }
 
-    fn supports(&self, needs: Needs) -> Result<(), &'static str> {
-        if needs.draft_hidden || needs.draft_prev_hidden {
-            return Err("draft hidden states");
+    fn supports(&self, needs: Needs) -> Result<(), ProposalInput> {
+        if needs.draft_hidden {
+            return Err(ProposalInput::Hidden);
+        }
+        if needs.draft_prev_hidden {
+            return Err(ProposalInput::PrevHidden);
         }
         if needs.draft_probs_t1 {
-            return Err("the draft's next-token distributions");
+            return Err(ProposalInput::ProbsT1);
         }
         Ok(())
     }

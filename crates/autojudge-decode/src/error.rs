@@ -43,13 +43,13 @@ pub enum DecodeError {
         reason: String,
     },
     /// A policy needs an input the drafter does not provide.
-    #[error("policy `{policy}` needs {what}, which drafter `{drafter}` cannot provide")]
+    #[error("policy `{policy}` needs the proposal's `{what}` rows, which drafter `{drafter}` cannot provide")]
     MissingInput {
         /// Policy name.
         policy: String,
         /// Drafter name.
         drafter: String,
         /// The missing input.
-        what: &'static str,
+        what: crate::ProposalInput,
     },
 }

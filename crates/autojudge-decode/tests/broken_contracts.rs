@@ -334,7 +334,7 @@ impl Drafter for ShortProbs {
     fn name(&self) -> String {
         "short-probs".into()
     }
-    fn supports(&self, needs: Needs) -> Result<(), &'static str> {
+    fn supports(&self, needs: Needs) -> Result<(), ProposalInput> {
         self.inner.supports(needs)
     }
     fn propose(

@@ -323,5 +323,5 @@ fn typed_errors() {
     )
     .unwrap_err();
     assert!(matches!(e, DecodeError::MissingInput { .. }), "{e}");
-    assert!(e.to_string().contains("draft hidden"));
+    assert!(e.to_string().contains("`hidden` rows"), "{e}");
 }

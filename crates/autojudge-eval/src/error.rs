@@ -25,7 +25,7 @@ pub enum EvalError {
     #[error(transparent)]
     Classifier(#[from] ClassifierError),
     /// A file could not be written.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     File {
         /// File at fault.
         path: String,

@@ -30,9 +30,7 @@
 //! let mut dir = EvalDir::create_or_resume("results/eval".as_ref(), settings)?;
 //! let models = SearchModels { target, draft, tokenizer, oracle };
 //! let plan = EvalPlan { methods: Method::baselines(&[4], &[]), bootstrap: 2000 };
-//! let render = |t: &autojudge_search::Task| {
-//!     tokenizer.encode(&t.user_prompt, true).map_err(|e| e.to_string())
-//! };
+//! let render = |t: &autojudge_search::Task| Ok(tokenizer.encode(&t.user_prompt, true)?);
 //! let report = evaluate(&mut dir, &models, &plan, tasks, &render, 1, &mut |_| {})?;
 //! report.write_tables(dir.root())?;
 //! println!("{}", report.markdown());

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use autojudge_core::{extend_checked, Outputs, TargetModel, TokenId};
+use autojudge_core::{extend_checked, ErrorChain, Outputs, TargetModel, TokenId};
 use autojudge_decode::DecodeConfig;
 use autojudge_search::run_dir::{read_lines, JsonlLog, TornTail};
 use autojudge_search::{
@@ -138,7 +138,7 @@ pub fn evaluate<T: TargetModel, D: TargetModel>(
             Err(e) => {
                 progress(Progress::Skipped {
                     task_id: format!("line {}", index + 1),
-                    reason: e.to_string(),
+                    reason: ErrorChain(&e).to_string(),
                 });
                 None
             }
@@ -198,7 +198,9 @@ pub fn evaluate<T: TargetModel, D: TargetModel>(
                 todo,
             })),
             Err(reason) => {
-                skipped.borrow_mut().push((task.id.clone(), reason));
+                skipped
+                    .borrow_mut()
+                    .push((task.id.clone(), ErrorChain(&*reason).to_string()));
                 None
             }
         }

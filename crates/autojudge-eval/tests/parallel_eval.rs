@@ -107,7 +107,7 @@ fn run_with(
         methods,
         bootstrap: 10,
     };
-    let render = |t: &Task| tok.encode(&t.user_prompt, false).map_err(|e| e.to_string());
+    let render = |t: &Task| Ok(tok.encode(&t.user_prompt, false)?);
     evaluate(
         &mut eval,
         &models,

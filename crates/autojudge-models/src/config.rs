@@ -221,144 +221,93 @@ impl LlamaConfig {
 
     /// Reads an HF `config.json`.
     pub fn from_hf_json(path: &Path, text: &str) -> ModelResult<Self> {
-        let v: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| ModelError::invalid(path, "config.json", e.to_string()))?;
-        let get_u = |k: &str| -> ModelResult<usize> {
-            v.get(k)
-                .ok_or_else(|| ModelError::MissingMetadata {
-                    path: path.to_path_buf(),
-                    key: k.to_string(),
-                })?
-                .as_u64()
-                .map(|x| x as usize)
-                .ok_or_else(|| ModelError::invalid(path, k, "expected an unsigned integer"))
+        // Types are serde's (an error names the key by its path); presence, defaults and
+        // ranges are checked below, each naming its key.
+        let json = &mut serde_json::Deserializer::from_str(text);
+        let v: HfConfigJson = serde_path_to_error::deserialize(json).map_err(|e| {
+            let key = e.path().to_string();
+            let key = if key == "." {
+                "config.json".into()
+            } else {
+                key
+            };
+            ModelError::invalid(path, key, e.into_inner())
+        })?;
+        let required = |value: Option<usize>, key: &str| {
+            value.ok_or_else(|| ModelError::MissingMetadata {
+                path: path.to_path_buf(),
+                key: key.to_string(),
+            })
         };
-        // An optional key: absent or null gives `None`, anything but the expected type is an
-        // error naming it (never a silent default).
-        let present = |k: &str| v.get(k).filter(|x| !x.is_null());
-        let opt_u = |k: &str| -> ModelResult<Option<usize>> {
-            present(k)
-                .map(|x| {
-                    x.as_u64().map(|x| x as usize).ok_or_else(|| {
-                        ModelError::invalid(path, k, format!("{x} is not an unsigned integer"))
-                    })
-                })
-                .transpose()
-        };
-        let opt_f = |k: &str| -> ModelResult<Option<f64>> {
-            present(k)
-                .map(|x| {
-                    x.as_f64()
-                        .ok_or_else(|| ModelError::invalid(path, k, format!("{x} is not a number")))
-                })
-                .transpose()
-        };
-        let opt_b = |k: &str| -> ModelResult<Option<bool>> {
-            present(k)
-                .map(|x| {
-                    x.as_bool().ok_or_else(|| {
-                        ModelError::invalid(path, k, format!("{x} is not a boolean"))
-                    })
-                })
-                .transpose()
-        };
-        let model_type = v
-            .get("model_type")
-            .and_then(|x| x.as_str())
-            .unwrap_or("llama");
+        let model_type = v.model_type.as_deref().unwrap_or("llama");
         let architecture =
             Architecture::parse(model_type).ok_or_else(|| ModelError::UnsupportedArchitecture {
                 path: path.to_path_buf(),
                 arch: model_type.to_string(),
             })?;
-        let hidden_size = get_u("hidden_size")?;
-        let num_heads = get_u("num_attention_heads")?;
-        let num_kv_heads = opt_u("num_key_value_heads")?.unwrap_or(num_heads);
-        let (head_dim, given) = match opt_u("head_dim")? {
+        let hidden_size = required(v.hidden_size, "hidden_size")?;
+        let num_heads = required(v.num_attention_heads, "num_attention_heads")?;
+        let (head_dim, given) = match v.head_dim {
             Some(d) => (d, HeadDim::Given),
             None => (hidden_size / num_heads.max(1), HeadDim::Derived),
         };
         // transformers ≥ 5 writes `rope_parameters` {rope_theta, rope_type, ...}; earlier
         // versions a top-level `rope_theta` and an optional `rope_scaling`.
-        let rope_params = present("rope_parameters");
-        let nested_theta = rope_params.and_then(|p| p.get("rope_theta"));
-        let (rope_theta, theta_key) = match nested_theta.filter(|x| !x.is_null()) {
-            Some(x) => (
-                x.as_f64().ok_or_else(|| {
-                    ModelError::invalid(
-                        path,
-                        "rope_parameters.rope_theta",
-                        format!("{x} is not a number"),
-                    )
-                })?,
-                "rope_parameters.rope_theta",
-            ),
-            None => (opt_f("rope_theta")?.unwrap_or(10_000.0), "rope_theta"),
+        let (rope_theta, theta_key) = match v.rope_parameters.as_ref().and_then(|p| p.rope_theta) {
+            Some(theta) => (theta, "rope_parameters.rope_theta"),
+            None => (v.rope_theta.unwrap_or(10_000.0), "rope_theta"),
         };
-        let scaling_key = if rope_params.is_some() {
-            "rope_parameters"
-        } else {
-            "rope_scaling"
+        let (scaling, scaling_key) = match &v.rope_parameters {
+            Some(p) => (Some(p), "rope_parameters"),
+            None => (v.rope_scaling.as_ref(), "rope_scaling"),
         };
-        let rope_freq_factors = match rope_params.or_else(|| present("rope_scaling")) {
-            Some(s) => {
-                let kind = s
-                    .get("rope_type")
-                    .or_else(|| s.get("type"))
-                    .and_then(|x| x.as_str())
-                    .unwrap_or("");
-                match kind {
-                    "llama3" => {
-                        let f = |k: &str| {
-                            let key = format!("{scaling_key}.{k}");
-                            let x = s.get(k).filter(|x| !x.is_null()).ok_or_else(|| {
-                                ModelError::MissingMetadata {
-                                    path: path.to_path_buf(),
-                                    key: key.clone(),
-                                }
-                            })?;
-                            x.as_f64().ok_or_else(|| {
-                                ModelError::invalid(path, key, format!("{x} is not a number"))
-                            })
-                        };
-                        let sc = Llama3RopeScaling {
-                            factor: f("factor")?,
-                            low_freq_factor: f("low_freq_factor")?,
-                            high_freq_factor: f("high_freq_factor")?,
-                            original_max_position_embeddings: f(
-                                "original_max_position_embeddings",
-                            )?,
-                        };
-                        sc.check(path, scaling_key)?;
-                        Some(llama3_freq_factors(&sc, rope_theta, head_dim))
-                    }
-                    "default" | "" => None,
-                    other => {
-                        return Err(ModelError::invalid(
-                            path,
-                            format!("{scaling_key}.rope_type"),
-                            format!("`{other}` is not supported (supported: llama3)"),
-                        ))
-                    }
-                }
+        let rope_freq_factors = match scaling.and_then(|s| s.rope_type.as_deref()) {
+            Some("llama3") => {
+                let s = scaling.expect("a rope type comes from a scaling object");
+                let f = |value: Option<f64>, k: &str| {
+                    value.ok_or_else(|| ModelError::MissingMetadata {
+                        path: path.to_path_buf(),
+                        key: format!("{scaling_key}.{k}"),
+                    })
+                };
+                let sc = Llama3RopeScaling {
+                    factor: f(s.factor, "factor")?,
+                    low_freq_factor: f(s.low_freq_factor, "low_freq_factor")?,
+                    high_freq_factor: f(s.high_freq_factor, "high_freq_factor")?,
+                    original_max_position_embeddings: f(
+                        s.original_max_position_embeddings,
+                        "original_max_position_embeddings",
+                    )?,
+                };
+                sc.check(path, scaling_key)?;
+                Some(llama3_freq_factors(&sc, rope_theta, head_dim))
             }
-            None => None,
+            Some("default") | Some("") | None => None,
+            Some(other) => {
+                return Err(ModelError::invalid(
+                    path,
+                    format!("{scaling_key}.rope_type"),
+                    format!("`{other}` is not supported (supported: llama3)"),
+                ))
+            }
         };
         let config = LlamaConfig {
             architecture,
-            vocab_size: get_u("vocab_size")?,
+            vocab_size: required(v.vocab_size, "vocab_size")?,
             hidden_size,
-            intermediate_size: get_u("intermediate_size")?,
-            num_layers: get_u("num_hidden_layers")?,
+            intermediate_size: required(v.intermediate_size, "intermediate_size")?,
+            num_layers: required(v.num_hidden_layers, "num_hidden_layers")?,
             num_heads,
-            num_kv_heads,
+            num_kv_heads: v.num_key_value_heads.unwrap_or(num_heads),
             head_dim,
-            rms_norm_eps: opt_f("rms_norm_eps")?.unwrap_or(1e-6),
+            rms_norm_eps: v.rms_norm_eps.unwrap_or(1e-6),
             rope_theta,
             rope_freq_factors,
-            max_context: get_u("max_position_embeddings")?,
-            attention_bias: opt_b("attention_bias")?.unwrap_or(architecture == Architecture::Qwen2),
-            tie_embeddings: opt_b("tie_word_embeddings")?.unwrap_or(false),
+            max_context: required(v.max_position_embeddings, "max_position_embeddings")?,
+            attention_bias: v
+                .attention_bias
+                .unwrap_or(architecture == Architecture::Qwen2),
+            tie_embeddings: v.tie_word_embeddings.unwrap_or(false),
         };
         config.check(
             path,
@@ -370,6 +319,40 @@ impl LlamaConfig {
         )?;
         Ok(config)
     }
+}
+
+/// The keys of an HF `config.json` this crate reads, with their JSON types; every one is
+/// optional here (absent and `null` alike) so that presence is checked by name afterwards.
+/// Other keys are ignored.
+#[derive(Deserialize)]
+struct HfConfigJson {
+    model_type: Option<String>,
+    vocab_size: Option<usize>,
+    hidden_size: Option<usize>,
+    intermediate_size: Option<usize>,
+    num_hidden_layers: Option<usize>,
+    num_attention_heads: Option<usize>,
+    num_key_value_heads: Option<usize>,
+    head_dim: Option<usize>,
+    rms_norm_eps: Option<f64>,
+    rope_theta: Option<f64>,
+    rope_parameters: Option<HfRopeJson>,
+    rope_scaling: Option<HfRopeJson>,
+    max_position_embeddings: Option<usize>,
+    attention_bias: Option<bool>,
+    tie_word_embeddings: Option<bool>,
+}
+
+/// `rope_parameters` (transformers ≥ 5) or `rope_scaling` (earlier) of an HF `config.json`.
+#[derive(Deserialize)]
+struct HfRopeJson {
+    rope_theta: Option<f64>,
+    #[serde(alias = "type")]
+    rope_type: Option<String>,
+    factor: Option<f64>,
+    low_freq_factor: Option<f64>,
+    high_freq_factor: Option<f64>,
+    original_max_position_embeddings: Option<f64>,
 }
 
 /// Whether a configuration gives its head width or derives it as `hidden_size / num_heads`
@@ -560,7 +543,7 @@ mod tests {
                     ModelError::MissingMetadata { key, .. } => key.clone(),
                     _ => unreachable!(),
                 };
-                let msg = e.to_string();
+                let msg = autojudge_core::ErrorChain(&e).to_string();
                 assert!(msg.starts_with(CONFIG), "{msg}");
                 (field, msg)
             }
@@ -611,7 +594,10 @@ mod tests {
         for key in ["rms_norm_eps", "rope_theta"] {
             let (field, msg) = hf_err(set(key, json!("tiny")));
             assert_eq!(field, key);
-            assert!(msg.contains("is not a number"), "{msg}");
+            assert!(
+                msg.contains("invalid type: string \"tiny\", expected f64"),
+                "{msg}"
+            );
         }
         // transformers ≥ 5 nests the base.
         let (field, _) = hf_err(set(
@@ -639,7 +625,7 @@ mod tests {
             assert!(msg.contains("must be positive"), "{msg}");
             let (field, msg) = hf_err(set(key, json!(-4)));
             assert_eq!(field, key, "{msg}");
-            assert!(msg.contains("unsigned integer"), "{msg}");
+            assert!(msg.contains("expected usize"), "{msg}");
         }
         // 5 heads cannot split 32 channels, when no head width is given.
         let (field, msg) = hf_err(set("num_attention_heads", json!(5)));
@@ -662,7 +648,7 @@ mod tests {
         assert_eq!(field, "head_dim");
         let (field, msg) = hf_err(set("attention_bias", json!("yes")));
         assert_eq!(field, "attention_bias");
-        assert!(msg.contains("not a boolean"), "{msg}");
+        assert!(msg.contains("expected a boolean"), "{msg}");
     }
 
     #[test]
@@ -742,7 +728,7 @@ mod tests {
                 let ModelError::Invalid { field, .. } = &e else {
                     unreachable!()
                 };
-                let msg = e.to_string();
+                let msg = autojudge_core::ErrorChain(&e).to_string();
                 assert!(msg.starts_with("model.gguf"), "{msg}");
                 (field.clone(), msg)
             }
@@ -818,7 +804,8 @@ mod tests {
     fn native_validation_checks_the_frequency_factors() {
         let mut c = gguf(|_| {}).unwrap();
         c.rope_freq_factors = Some(vec![1.0, 2.0, f32::NAN, 1.0]);
-        let e = c.validate(Path::new("tiny")).unwrap_err().to_string();
+        let e = c.validate(Path::new("tiny")).unwrap_err();
+        let e = autojudge_core::ErrorChain(&e).to_string();
         assert!(
             e.contains("rope_freq_factors") && e.contains("entry 2"),
             "{e}"

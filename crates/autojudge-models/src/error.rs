@@ -10,7 +10,7 @@ pub type ModelResult<T> = Result<T, ModelError>;
 #[non_exhaustive]
 pub enum ModelError {
     /// The file could not be opened or read.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// File at fault.
         path: PathBuf,
@@ -45,7 +45,7 @@ pub enum ModelError {
         offset: u64,
     },
     /// A structurally invalid value (bad type tag, bad UTF-8, absurd count...).
-    #[error("{path}: invalid {field}: {reason}")]
+    #[error("{path}: invalid {field}")]
     Invalid {
         /// File at fault.
         path: PathBuf,
@@ -114,7 +114,7 @@ pub enum ModelError {
         arch: String,
     },
     /// The tokenizer could not be built or used.
-    #[error("{path}: tokenizer: {reason}")]
+    #[error("{path}: tokenizer")]
     Tokenizer {
         /// File at fault.
         path: PathBuf,

@@ -243,8 +243,10 @@ fn non_positive_rope_frequency_factors_name_the_tensor() {
             "{e}"
         );
         assert!(
-            e.to_string().contains(&format!("entry {}", half - 1)),
-            "{e}"
+            autojudge_core::ErrorChain(&e)
+                .to_string()
+                .contains(&format!("entry {}", half - 1)),
+            "{e:?}"
         );
     }
 }

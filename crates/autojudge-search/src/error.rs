@@ -13,7 +13,7 @@ pub enum SearchError {
     #[error(transparent)]
     Core(#[from] CoreError),
     /// A file could not be read, parsed or written.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     File {
         /// File at fault.
         path: String,

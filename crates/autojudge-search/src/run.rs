@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use autojudge_core::{CoreError, TargetModel, TokenId};
+use autojudge_core::{BoxError, CoreError, ErrorChain, TargetModel, TokenId};
 
 use crate::concurrent::{run_ordered, BatchedModels, Event, Flight, Job};
 use crate::record::{PromptOutcome, PromptRecord, WorkCounters};
@@ -70,8 +70,8 @@ impl Totals {
 }
 
 /// Turns a task into prompt tokens (chat template + tokenizer, supplied by the caller so this
-/// crate stays engine-agnostic).
-pub type Render<'a> = dyn Fn(&Task) -> Result<Vec<TokenId>, String> + 'a;
+/// crate stays engine-agnostic). Its error, with its causes, becomes the task's failure reason.
+pub type Render<'a> = dyn Fn(&Task) -> Result<Vec<TokenId>, BoxError> + 'a;
 
 /// What mining reports while it works.
 #[derive(Debug)]
@@ -129,7 +129,7 @@ pub fn run_mining<T: TargetModel, D: TargetModel>(
                         format!("line {}", index + 1),
                         None,
                         0,
-                        failed(e.to_string()),
+                        failed(ErrorChain(&e).to_string()),
                         start,
                     ),
                     Vec::new(),
@@ -141,7 +141,7 @@ pub fn run_mining<T: TargetModel, D: TargetModel>(
                             task.id.clone(),
                             task.gold.clone(),
                             0,
-                            failed(e),
+                            failed(ErrorChain(&*e).to_string()),
                             start,
                         ),
                         Vec::new(),
@@ -156,7 +156,7 @@ pub fn run_mining<T: TargetModel, D: TargetModel>(
         let (outcome, features) = match mine_prompt(m, &task, &prompt, cfg) {
             Ok((mined, features)) => (PromptOutcome::Mined(mined), features),
             Err(e @ SearchError::Core(CoreError::BrokenContract { .. })) => return Err(e),
-            Err(e) => (failed(e.to_string()), Vec::new()),
+            Err(e) => (failed(ErrorChain(&e).to_string()), Vec::new()),
         };
         let r = record(index, task.id, task.gold, prompt.len(), outcome, start);
         Ok((r, features))

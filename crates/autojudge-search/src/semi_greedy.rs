@@ -4,7 +4,7 @@
 //! cost model: fresh forwards and token-by-token regeneration for every mismatch).
 
 use autojudge_core::{
-    draft_distribution, logit_features, rewind_checked, CoreError, OutputRows, Outputs,
+    draft_distribution, logit_features, rewind_checked, CoreError, ErrorChain, OutputRows, Outputs,
     TargetModel, TextTokenizer, TokenId,
 };
 
@@ -213,7 +213,7 @@ impl<T: TargetModel, D: TargetModel> Search<'_, '_, T, D> {
             .m
             .oracle
             .answer(self.task, &text)
-            .map_err(|e| e.to_string()))
+            .map_err(|e| ErrorChain(&e).to_string()))
     }
 
     /// The draft's argmax at response positions `from..` of `response`, given the prompt and

@@ -338,7 +338,12 @@ mod tests {
                 .downcast_ref::<std::io::Error>()
                 .unwrap_or_else(|| panic!("source is not an io::Error: {source:?}"));
             assert_eq!(io.kind(), std::io::ErrorKind::IsADirectory);
-            assert!(e.to_string().contains("is a directory"), "{e}");
+            assert!(
+                autojudge_core::ErrorChain(&e)
+                    .to_string()
+                    .contains("is a directory"),
+                "{e:?}"
+            );
         }
     }
 

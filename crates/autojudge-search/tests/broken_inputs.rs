@@ -44,7 +44,7 @@ fn prompt(seed: u64) -> Vec<TokenId> {
         .collect()
 }
 
-fn render(t: &Task) -> Result<Vec<TokenId>, String> {
+fn render(t: &Task) -> Result<Vec<TokenId>, autojudge_core::BoxError> {
     Ok(prompt(t.index as u64))
 }
 

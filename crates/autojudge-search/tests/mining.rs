@@ -226,7 +226,7 @@ fn tasks(shard: Shard) -> Vec<(usize, TaskLine)> {
         .collect()
 }
 
-fn render(t: &Task) -> Result<Vec<TokenId>, String> {
+fn render(t: &Task) -> Result<Vec<TokenId>, autojudge_core::BoxError> {
     // Task 6's prompt does not fit the context.
     Ok(prompt(t.index as u64, if t.index == 6 { 300 } else { 5 }))
 }

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use autojudge_core::FeatureSet;
+use autojudge_core::{ErrorChain, FeatureSet};
 use autojudge_eval::{
     run_pipeline, Method, MiningStep, PipelineProgress, PipelineSpec, TrainOptions,
 };
@@ -302,7 +302,9 @@ fn show(
             rows.important(),
             rows.prompts()
         ),
-        PipelineProgress::Refused(set, e) => eprintln!("the {set} judge is left out: {e}"),
+        PipelineProgress::Refused(set, e) => {
+            eprintln!("the {set} judge is left out: {}", ErrorChain(e))
+        }
         PipelineProgress::Trained(t, path) => {
             print_tables(t, TrainOptions::default().threshold);
             println!("wrote {} (+ .c_table.csv, .thresholds.csv)", path.display());

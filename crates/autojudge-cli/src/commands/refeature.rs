@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use autojudge_core::TargetModel;
+use autojudge_core::{ErrorChain, TargetModel};
 use autojudge_search::{
     recompute_features, FeatureDType, MinedDir, MismatchFeatures, ModelIdentity, PromptOutcome,
     TaskLine,
@@ -85,14 +85,14 @@ pub fn features_of<B: Backend>(
     };
     let task = match lines.get(index) {
         Some((_, Ok(t))) => t,
-        Some((_, Err(e))) => anyhow::bail!("{source}: prompt {index}: {e}"),
+        Some((_, Err(e))) => anyhow::bail!("{source}: prompt {index}: {}", ErrorChain(e)),
         None => anyhow::bail!(
             "{source}: prompt {index} is past the end of the dataset ({} lines)",
             lines.len()
         ),
     };
     let prompt = render_prompt(pair.template.as_ref(), &pair.tokenizer, task)
-        .map_err(|e| anyhow::anyhow!("{source}: prompt {index}: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("{source}: prompt {index}: {}", ErrorChain(&*e)))?;
     anyhow::ensure!(
         prompt.len() == record.prompt_tokens,
         "{source}: prompt {index} renders to {} tokens, the record says {}: other task flags \

@@ -8,6 +8,8 @@ pub use sandbox::{
     Isolation, ProgramOutcome, Sandbox, SandboxError, SandboxLimits, HARNESS, SANDBOX_PATH,
 };
 
+use autojudge_core::ErrorChain;
+
 use super::{Answer, Oracle, OracleError};
 use crate::Task;
 
@@ -67,7 +69,7 @@ impl CodeOracle {
     pub fn run_program(&self, source: &str) -> Result<ProgramOutcome, OracleError> {
         self.sandbox
             .run(source)
-            .map_err(|e| OracleError::Unavailable(e.to_string()))
+            .map_err(|e| OracleError::Unavailable(ErrorChain(&e).to_string()))
     }
 }
 

@@ -194,7 +194,7 @@ pub enum SandboxError {
         stderr: String,
     },
     /// Starting or talking to the sandbox process failed.
-    #[error("cannot run the code sandbox `{program}`: {source}")]
+    #[error("cannot run the code sandbox `{program}`")]
     Spawn {
         /// The executable.
         program: PathBuf,
