@@ -428,7 +428,7 @@ fn run(out: &Path) -> anyhow::Result<Report> {
     methods.push(Method::Judge(JudgeMethod {
         label: "autojudge-dd-dt".into(),
         judge: trained.judge,
-        threshold: trained.meta.threshold as f32,
+        threshold: trained.meta.threshold,
     }));
     let plan = EvalPlan {
         methods,

@@ -127,7 +127,7 @@ fn decode_time_rows_equal_mined_rows_for_every_feature_set() {
                     set,
                     rows: RefCell::new(Vec::new()),
                 },
-                threshold: 0.5,
+                threshold: autojudge::core::Threshold::new(0.5).unwrap(),
             };
             let out = generate_speculative(
                 &mut target.new_session().unwrap(),

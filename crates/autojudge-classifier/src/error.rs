@@ -24,6 +24,9 @@ pub enum ClassifierError {
     /// Only one class present: logistic regression is undefined.
     #[error("only one class in the training labels (all {0}); need both important and unimportant examples")]
     OneClass(bool),
+    /// A judge threshold that is no probability.
+    #[error(transparent)]
+    Threshold(#[from] autojudge_core::NotAProbability),
     /// Reading, parsing or writing a judge file failed.
     #[error("{path}")]
     File {

@@ -18,8 +18,10 @@ mod thresholds;
 pub use error::{check_data, ClassifierError, ClassifierResult, JudgeFileFault};
 pub use judge_model::JudgeModel;
 pub use logistic::{ClassWeight, LogisticRegression, LogisticRegressionOptions};
-pub use metrics::{at_threshold, roc_auc, ThresholdMetrics};
-pub use persist::{load as load_judge, save as save_judge, validate as validate_judge, JudgeMeta};
+pub use metrics::{at_threshold, roc_auc, score_spread, ThresholdMetrics};
+pub use persist::{
+    load as load_judge, save as save_judge, validate as validate_judge, JudgeMeta, ThresholdRow,
+};
 pub use scaler::StandardScaler;
 pub use selection::{default_c_grid, select_c, select_c_on_split, split_by_group, Selection};
 pub use thresholds::{threshold_for_budget, threshold_for_recall, threshold_table};

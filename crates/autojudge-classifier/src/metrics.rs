@@ -30,6 +30,19 @@ pub fn roc_auc(scores: &[f64], y: &[bool]) -> Option<f64> {
     Some(u / (pos as f64 * neg as f64))
 }
 
+/// Width between the 5th and 95th percentiles of `scores` (0 for none): how far apart a model
+/// places the rows it ranks. A threshold among scores that span almost nothing is fragile: a
+/// small shift of the features moves many rows across it.
+pub fn score_spread(scores: &[f64]) -> f64 {
+    let mut s = scores.to_vec();
+    s.sort_by(f64::total_cmp);
+    if s.is_empty() {
+        return 0.0;
+    }
+    let at = |q: f64| s[((s.len() - 1) as f64 * q).round() as usize];
+    at(0.95) - at(0.05)
+}
+
 /// Confusion-matrix metrics at a threshold (`score ≥ threshold` predicts positive).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ThresholdMetrics {
@@ -42,7 +55,7 @@ pub struct ThresholdMetrics {
     /// Of positives, the fraction predicted positive.
     pub recall: f64,
     /// Fraction predicted negative (for a judge: mismatches accepted).
-    pub negative_rate: f64,
+    pub accepted_fraction: f64,
 }
 
 /// Metrics of `scores` against `y` at `threshold`.
@@ -70,7 +83,7 @@ pub fn at_threshold(scores: &[f64], y: &[bool], threshold: f64) -> ThresholdMetr
         } else {
             tp as f64 / (tp + fn_) as f64
         },
-        negative_rate: (tn + fn_) as f64 / n,
+        accepted_fraction: (tn + fn_) as f64 / n,
     }
 }
 

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use autojudge_core::{FeatureSet, ModelInfo};
+use autojudge_core::{FeatureSet, ModelInfo, NotAProbability, Threshold};
 use safetensors::tensor::{Dtype, TensorView};
 use serde::{Deserialize, Serialize};
 
@@ -30,23 +30,85 @@ pub struct JudgeMeta {
     /// Fitting options (C, class weights, tolerance).
     pub options: LogisticRegressionOptions,
     /// Chosen decision threshold.
-    pub threshold: f64,
-    /// `(threshold, recall, precision, accepted fraction)` rows of the validation table.
-    pub threshold_table: Vec<(f64, f64, f64, f64)>,
+    pub threshold: Threshold,
+    /// The validation threshold table, one row per quantile of the validation scores.
+    pub threshold_table: Vec<ThresholdRow>,
     /// `(C, validation AUC)` rows of the model selection.
     pub c_table: Vec<(f64, Option<f64>)>,
     /// Training rows and positives.
     pub samples: (usize, usize),
 }
 
+/// One row of a judge's validation threshold table: what the judge does on its validation
+/// mismatches at one threshold.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "ThresholdRowRepr")]
+pub struct ThresholdRow {
+    /// The threshold.
+    pub threshold: Threshold,
+    /// Fraction of important mismatches it rejects.
+    pub recall: f64,
+    /// Of the mismatches it rejects, the fraction that are important.
+    pub precision: f64,
+    /// Fraction of mismatches it accepts.
+    pub accepted_fraction: f64,
+}
+
+impl ThresholdRow {
+    /// The row of `m`, whose threshold must be a probability (a threshold among a judge's
+    /// scores is).
+    pub fn from_metrics(m: &ThresholdMetrics) -> Result<Self, NotAProbability> {
+        Ok(ThresholdRow {
+            threshold: Threshold::new(m.threshold)?,
+            recall: m.recall,
+            precision: m.precision,
+            accepted_fraction: m.accepted_fraction,
+        })
+    }
+}
+
+/// The forms a threshold row is read in.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ThresholdRowRepr {
+    Named {
+        threshold: Threshold,
+        recall: f64,
+        precision: f64,
+        accepted_fraction: f64,
+    },
+    /// Files written before rows had names: `[threshold, recall, precision, accepted]`.
+    Unnamed(Threshold, f64, f64, f64),
+}
+
+impl From<ThresholdRowRepr> for ThresholdRow {
+    fn from(r: ThresholdRowRepr) -> Self {
+        let (threshold, recall, precision, accepted_fraction) = match r {
+            ThresholdRowRepr::Named {
+                threshold,
+                recall,
+                precision,
+                accepted_fraction,
+            } => (threshold, recall, precision, accepted_fraction),
+            ThresholdRowRepr::Unnamed(t, r, p, a) => (t, r, p, a),
+        };
+        ThresholdRow {
+            threshold,
+            recall,
+            precision,
+            accepted_fraction,
+        }
+    }
+}
+
 impl JudgeMeta {
-    /// Records a threshold table.
-    pub fn with_table(mut self, t: &[ThresholdMetrics]) -> Self {
+    /// Records a threshold table (its thresholds must be probabilities).
+    pub fn with_table(mut self, t: &[ThresholdMetrics]) -> Result<Self, NotAProbability> {
         self.threshold_table = t
             .iter()
-            .map(|m| (m.threshold, m.recall, m.precision, m.negative_rate))
-            .collect();
-        self
+            .map(ThresholdRow::from_metrics)
+            .collect::<Result<_, _>>()?;
+        Ok(self)
     }
 
     /// Checks that this judge belongs to `target` (and `draft` when its features read the
@@ -106,8 +168,8 @@ fn f64_bytes(v: &[f64]) -> Vec<u8> {
 /// Checks that a judge's weights and metadata can run: the recorded hidden sizes positive, a
 /// draft recorded when the feature set reads the draft's hidden states, weights exactly as wide
 /// as the recorded feature set reads for those sizes, finite weights and scaler, positive
-/// scales, and a threshold (and threshold-table thresholds) within `[0, 1]`, the range of
-/// P(important). The first field at fault is named with `path`.
+/// scales (thresholds are probabilities by type). The first field at fault is named with
+/// `path`.
 pub fn validate(path: &Path, model: &LogisticRegression, meta: &JudgeMeta) -> ClassifierResult<()> {
     let bad = |field: String, fault: JudgeFileFault| {
         Err(ClassifierError::BadJudgeFile {
@@ -180,23 +242,6 @@ pub fn validate(path: &Path, model: &LogisticRegression, meta: &JudgeMeta) -> Cl
             },
         );
     }
-    let probability = |v: f64| (0.0..=1.0).contains(&v);
-    if !probability(meta.threshold) {
-        return bad(
-            "threshold".into(),
-            JudgeFileFault::NotAProbability {
-                value: meta.threshold,
-            },
-        );
-    }
-    if let Some(i) = meta.threshold_table.iter().position(|r| !probability(r.0)) {
-        return bad(
-            format!("threshold_table[{i}]"),
-            JudgeFileFault::NotAProbability {
-                value: meta.threshold_table[i].0,
-            },
-        );
-    }
     Ok(())
 }
 
@@ -208,6 +253,16 @@ pub fn save(path: &Path, judge: &JudgeModel, meta: &JudgeMeta) -> ClassifierResu
 
 /// Writes `judge` and `meta` to `path` as they are.
 fn write(path: &Path, judge: &JudgeModel, meta: &JudgeMeta) -> ClassifierResult<()> {
+    let meta_json = serde_json::to_value(meta).map_err(|e| ClassifierError::file(path, e))?;
+    write_json(path, judge, &meta_json)
+}
+
+/// Writes `judge` with `meta_json` as its metadata.
+fn write_json(
+    path: &Path,
+    judge: &JudgeModel,
+    meta_json: &serde_json::Value,
+) -> ClassifierResult<()> {
     let err = |e: autojudge_core::BoxError| ClassifierError::file(path, e);
     let m = &judge.model;
     let data = [
@@ -233,28 +288,38 @@ fn write(path: &Path, judge: &JudgeModel, meta: &JudgeMeta) -> ClassifierResult<
             ))
         })
         .collect::<ClassifierResult<_>>()?;
-    let meta_json = serde_json::to_string(meta).map_err(|e| err(e.into()))?;
-    let info = HashMap::from([("autojudge".to_string(), meta_json)]);
+    let info = HashMap::from([("autojudge".to_string(), meta_json.to_string())]);
     safetensors::serialize_to_file(views, Some(info), path).map_err(|e| err(e.into()))
 }
 
-/// Names the threshold field that holds no number (JSON writes NaN and infinities as `null`),
-/// which a typed parse would only report by line and column.
-fn check_numbers(path: &Path, meta: &serde_json::Value) -> ClassifierResult<()> {
-    let not_a_number = |field: String, v: &serde_json::Value| ClassifierError::BadJudgeFile {
-        path: path.display().to_string(),
-        field,
-        fault: JudgeFileFault::NotANumber {
-            found: v.to_string(),
-        },
+/// Names the threshold field that holds no number (JSON writes NaN and infinities as `null`)
+/// or no probability, which a typed parse would only report by line and column. A table row
+/// holds its threshold first (`[threshold, ...]`, files from before rows had names) or under
+/// `threshold`.
+fn check_thresholds(path: &Path, meta: &serde_json::Value) -> ClassifierResult<()> {
+    let check = |field: String, v: &serde_json::Value| {
+        let fault = match v.as_f64() {
+            None => JudgeFileFault::NotANumber {
+                found: v.to_string(),
+            },
+            Some(x) => match Threshold::new(x) {
+                Ok(_) => return Ok(()),
+                Err(NotAProbability { value }) => JudgeFileFault::NotAProbability { value },
+            },
+        };
+        Err(ClassifierError::BadJudgeFile {
+            path: path.display().to_string(),
+            field,
+            fault,
+        })
     };
-    if let Some(v) = meta.get("threshold").filter(|v| !v.is_number()) {
-        return Err(not_a_number("threshold".into(), v));
+    if let Some(v) = meta.get("threshold") {
+        check("threshold".into(), v)?;
     }
     let rows = meta.get("threshold_table").and_then(|t| t.as_array());
     for (i, row) in rows.into_iter().flatten().enumerate() {
-        if let Some(v) = row.get(0).filter(|v| !v.is_number()) {
-            return Err(not_a_number(format!("threshold_table[{i}]"), v));
+        if let Some(v) = row.get(0).or_else(|| row.get("threshold")) {
+            check(format!("threshold_table[{i}]"), v)?;
         }
     }
     Ok(())
@@ -272,7 +337,7 @@ pub fn load(path: &Path) -> ClassifierResult<(JudgeModel, JudgeMeta)> {
         .ok_or_else(|| err("no `autojudge` metadata (not a judge file)".into()))?;
     let meta_value: serde_json::Value =
         serde_json::from_str(meta_json).map_err(|e| err(format!("metadata: {e}").into()))?;
-    check_numbers(path, &meta_value)?;
+    check_thresholds(path, &meta_value)?;
     let meta: JudgeMeta =
         serde_json::from_value(meta_value).map_err(|e| err(format!("metadata: {e}").into()))?;
     let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| err(e.into()))?;
@@ -346,8 +411,15 @@ mod tests {
             target: ("target.gguf".into(), 3),
             tokenizer: "t".into(),
             options: model.options,
-            threshold: 0.4,
-            threshold_table: vec![(0.1, 1.0, 0.5, 0.2), (0.4, 0.9, 0.6, 0.5)],
+            threshold: Threshold::new(0.4).unwrap(),
+            threshold_table: [(0.1, 1.0, 0.5, 0.2), (0.4, 0.9, 0.6, 0.5)]
+                .map(|(t, recall, precision, accepted_fraction)| ThresholdRow {
+                    threshold: Threshold::new(t).unwrap(),
+                    recall,
+                    precision,
+                    accepted_fraction,
+                })
+                .to_vec(),
             c_table: vec![(1.0, Some(0.8))],
             samples: (10, 4),
         };
@@ -379,6 +451,42 @@ mod tests {
         let loaded = load(&path);
         std::fs::remove_file(&path).unwrap();
         (path.display().to_string(), loaded)
+    }
+
+    /// Writes the DD-DT judge with `edit` applied to its metadata's JSON and loads it.
+    fn load_edited_json(
+        name: &str,
+        edit: impl FnOnce(&mut serde_json::Value),
+    ) -> (String, ClassifierResult<(JudgeModel, JudgeMeta)>) {
+        let (judge, meta) = dd_dt();
+        let mut json = serde_json::to_value(&meta).unwrap();
+        edit(&mut json);
+        let path = scratch(name);
+        write_json(&path, &judge, &json).unwrap();
+        let loaded = load(&path);
+        std::fs::remove_file(&path).unwrap();
+        (path.display().to_string(), loaded)
+    }
+
+    /// Asserts that the file whose metadata JSON is edited is refused naming itself, `field`
+    /// and `fault`.
+    fn refused_json(
+        name: &str,
+        field: &str,
+        fault: JudgeFileFault,
+        edit: impl FnOnce(&mut serde_json::Value),
+    ) {
+        let (path, loaded) = load_edited_json(name, edit);
+        let err = loaded.unwrap_err();
+        assert_eq!(
+            err,
+            ClassifierError::BadJudgeFile {
+                path: path.clone(),
+                field: field.into(),
+                fault,
+            },
+            "{err}"
+        );
     }
 
     /// Asserts that the edited file is refused naming itself, `field` and `fault`.
@@ -453,46 +561,66 @@ mod tests {
     #[test]
     fn thresholds_outside_the_probability_range_are_refused() {
         for v in [-0.1, 1.5] {
-            refused(
+            refused_json(
                 "threshold",
                 "threshold",
                 JudgeFileFault::NotAProbability { value: v },
-                |_, m| m.threshold = v,
+                |m| m["threshold"] = v.into(),
             );
         }
         // JSON holds NaN and infinities as `null`.
-        for v in [f64::NAN, f64::INFINITY] {
-            refused(
-                "threshold-null",
-                "threshold",
-                JudgeFileFault::NotANumber {
-                    found: "null".into(),
-                },
-                |_, m| m.threshold = v,
-            );
-        }
-        refused(
+        refused_json(
+            "threshold-null",
+            "threshold",
+            JudgeFileFault::NotANumber {
+                found: "null".into(),
+            },
+            |m| m["threshold"] = serde_json::Value::Null,
+        );
+        refused_json(
             "table-null",
             "threshold_table[0]",
             JudgeFileFault::NotANumber {
                 found: "null".into(),
             },
-            |_, m| m.threshold_table[0].0 = f64::NAN,
+            |m| m["threshold_table"][0]["threshold"] = serde_json::Value::Null,
         );
-        // `save` refuses a NaN threshold before JSON turns it into `null`.
-        let (judge, mut meta) = dd_dt();
-        meta.threshold = f64::NAN;
-        let err = save(&scratch("save-threshold"), &judge, &meta).unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("judge field `threshold`: NaN is outside [0, 1]"),
-            "{err}"
-        );
-        refused(
+        refused_json(
             "table",
             "threshold_table[1]",
             JudgeFileFault::NotAProbability { value: 2.0 },
-            |_, m| m.threshold_table[1].0 = 2.0,
+            |m| m["threshold_table"][1]["threshold"] = 2.0.into(),
+        );
+    }
+
+    #[test]
+    fn threshold_rows_are_saved_by_name_and_unnamed_rows_still_load() {
+        let (judge, meta) = dd_dt();
+        let path = scratch("named");
+        save(&path, &judge, &meta).unwrap();
+        let (_, header) = safetensors::SafeTensors::read_metadata(&std::fs::read(&path).unwrap())
+            .map(|(n, h)| (n, h.metadata().clone().unwrap()))
+            .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&header["autojudge"]).unwrap();
+        assert_eq!(
+            json["threshold_table"][1],
+            serde_json::json!({"threshold": 0.4, "recall": 0.9, "precision": 0.6,
+                               "accepted_fraction": 0.5})
+        );
+        // A file written before rows had names: `[threshold, recall, precision, accepted]`.
+        let (_, loaded) = load_edited_json("unnamed", |m| {
+            m["threshold_table"] = serde_json::json!([[0.1, 1.0, 0.5, 0.2], [0.4, 0.9, 0.6, 0.5]]);
+        });
+        assert_eq!(loaded.unwrap().1, meta);
+        refused_json(
+            "unnamed-bad",
+            "threshold_table[1]",
+            JudgeFileFault::NotAProbability { value: -1.0 },
+            |m| {
+                m["threshold_table"] =
+                    serde_json::json!([[0.1, 1.0, 0.5, 0.2], [-1.0, 0.9, 0.6, 0.5]])
+            },
         );
     }
 

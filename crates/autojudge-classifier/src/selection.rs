@@ -7,7 +7,7 @@ use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 
 use crate::error::{check_data, ClassifierError, ClassifierResult};
 use crate::logistic::{LogisticRegression, LogisticRegressionOptions};
-use crate::metrics::roc_auc;
+use crate::metrics::{roc_auc, score_spread};
 
 /// The reference's grid: 10⁻⁷ … 10⁻⁰·⁵ in half-decade steps, then 1, 3, 10, 50 and 100.
 pub fn default_c_grid() -> Vec<f64> {
@@ -22,8 +22,10 @@ pub fn default_c_grid() -> Vec<f64> {
 pub struct Selection {
     /// `(C, validation ROC-AUC)` for each grid point (AUC `None` if validation has one class).
     pub table: Vec<(f64, Option<f64>)>,
-    /// The C with the best validation AUC (the smallest such C on ties; a C whose model scores
-    /// every validation row alike is never chosen).
+    /// The C with the best validation AUC; on a tie, the one whose validation scores spread
+    /// widest ([`score_spread`]: on separable data every C ranks alike, and a small C squeezes
+    /// the scores together), then the smallest. A C whose model scores every validation row
+    /// alike is never chosen.
     pub best_c: f64,
     /// Validation rows' indices and the best model's scores on them (for thresholds).
     pub validation: Vec<usize>,
@@ -110,7 +112,10 @@ pub fn select_c_on_split(
         // optimizer stops at zero weights) ranks nothing: its AUC of 0.5 is not a candidate.
         let constant = scores.windows(2).all(|w| w[0] == w[1]);
         if let (Some(a), false) = (auc, constant) {
-            if best.as_ref().is_none_or(|(_, b, _, _)| a > *b) {
+            let better = best.as_ref().is_none_or(|(_, b, best_scores, _)| {
+                a > *b || (a == *b && score_spread(&scores) > score_spread(best_scores))
+            });
+            if better {
                 best = Some((c, a, scores, m));
             }
         }

@@ -231,7 +231,7 @@ fn saved_judges_round_trip_and_refuse_other_models() {
         target: (info.name.clone(), 3),
         tokenizer: "t1".into(),
         options: judge.model.options,
-        threshold: 0.4,
+        threshold: autojudge_core::Threshold::new(0.4).unwrap(),
         threshold_table: vec![],
         c_table: vec![(0.5, Some(1.0))],
         samples: (4, 2),

@@ -214,7 +214,7 @@ fn no_output_overwrites_a_mined_directory_or_an_input() {
     let records = mined.join("records.jsonl");
     let train = |out: &Path, data: &Path| {
         let mut c = bin();
-        c.args(["train", "--features", "dd-dt", "--c-grid", "0.001"])
+        c.args(["train", "--features", "dd-dt", "--c-grid", "100"])
             .args(["--val-fraction", "0.5", "--data"])
             .arg(data)
             .arg("--out")

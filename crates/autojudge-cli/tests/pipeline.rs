@@ -74,7 +74,7 @@ fn pipeline_trains_both_judges_and_evaluates_them_resumably() {
             .args(["--topk", "2", "--prob", "none", "--judge-quantiles", "none"])
             // Relabelled rows carry no signal: a large validation split keeps the thresholds
             // away from accepting none or all of them.
-            .args(["--val-fraction", "0.5"])
+            .args(["--val-fraction", "0.5", "--c-grid", "100"])
             .arg("--model")
             .arg(&model)
             .arg("--train-data")
@@ -154,14 +154,7 @@ fn mine_train_eval_pipeline_on_a_tiny_model() {
     let judge = tmp.path().join("judges/dd-dt.safetensors");
     let train = |dir: &Path| {
         bin()
-            .args([
-                "train",
-                "--features",
-                "dd-dt",
-                "--c-grid",
-                "0.001",
-                "--data",
-            ])
+            .args(["train", "--features", "dd-dt", "--c-grid", "100", "--data"])
             .arg(dir)
             .arg("--out")
             .arg(&judge)
@@ -174,14 +167,7 @@ fn mine_train_eval_pipeline_on_a_tiny_model() {
     }
     relabel(&mined);
     let out = bin()
-        .args([
-            "train",
-            "--features",
-            "dd-dt",
-            "--c-grid",
-            "0.001",
-            "--data",
-        ])
+        .args(["train", "--features", "dd-dt", "--c-grid", "100", "--data"])
         .arg(&mined)
         .arg("--out")
         .arg(&judge)

@@ -223,7 +223,7 @@ fn job_arrays_with_a_cancelled_and_resubmitted_task_equal_sequential_runs() {
     relabel(&merged);
     let judge = tmp.path().join("judge.safetensors");
     let o = bin()
-        .args(["train", "--features", "dd-dt", "--c-grid", "0.001"])
+        .args(["train", "--features", "dd-dt", "--c-grid", "100"])
         .args(["--val-fraction", "0.5", "--data"])
         .arg(&merged)
         .arg("--out")

@@ -27,7 +27,7 @@ pub use error_chain::ErrorChain;
 pub use features::{
     draft_distribution, logit_features, FeatureNeeds, FeatureParts, FeatureSet, LOGIT_FEATURES,
 };
-pub use judge::Judge;
+pub use judge::{Judge, NotAProbability, Threshold};
 pub use model::{
     check_extend, check_same_tokenizer, check_truncate, ModelInfo, ModelSession, TargetModel,
 };

@@ -1,7 +1,9 @@
 //! A foreign engine, drafter or judge that breaks its contract gets a typed error naming the
 //! rule it broke, never a panic inside the library and never a silently wrong generation.
 
-use autojudge_core::{ContractBreach, CoreError, FeatureSet, OutputPart, TargetModel, TokenId};
+use autojudge_core::{
+    ContractBreach, CoreError, FeatureSet, OutputPart, TargetModel, Threshold, TokenId,
+};
 use autojudge_decode::policies::{ExactMatch, JudgePolicy, RejectionSampling};
 use autojudge_decode::testing::{Fault, Faulty, MockLm};
 use autojudge_decode::{
@@ -51,7 +53,7 @@ fn never(set: FeatureSet) -> JudgePolicy<TestJudge> {
             width: None,
             values: |n| vec![1.0; n],
         },
-        threshold: 0.5,
+        threshold: Threshold::new(0.5).unwrap(),
     }
 }
 
@@ -244,7 +246,7 @@ fn a_judge_returning_too_few_values_is_named() {
             width: None,
             values: |n| vec![0.0; n - 1],
         },
-        threshold: 0.5,
+        threshold: Threshold::new(0.5).unwrap(),
     };
     let mut d = ModelDrafter::new(draft().new_session().unwrap());
     let e = run(&target(), &mut d, &mut policy, &DecodeConfig::greedy(4, 40)).unwrap_err();
@@ -268,7 +270,7 @@ fn a_judge_returning_no_probability_is_named() {
                 width: None,
                 values,
             },
-            threshold: 0.5,
+            threshold: Threshold::new(0.5).unwrap(),
         };
         let mut d = ModelDrafter::new(draft().new_session().unwrap());
         let e = run(&target(), &mut d, &mut policy, &DecodeConfig::greedy(4, 40)).unwrap_err();
@@ -292,7 +294,7 @@ fn rows_of_another_width_than_the_judge_reads_are_refused() {
             width: Some(FeatureSet::DraftAndTarget.width(4, 4)),
             values: |n| vec![0.0; n],
         },
-        threshold: 0.5,
+        threshold: Threshold::new(0.5).unwrap(),
     };
     let mut d = ModelDrafter::new(draft().new_session().unwrap());
     let e = run(&target(), &mut d, &mut policy, &DecodeConfig::greedy(4, 40)).unwrap_err();
@@ -307,21 +309,11 @@ fn rows_of_another_width_than_the_judge_reads_are_refused() {
 }
 
 #[test]
-fn a_nan_judge_threshold_is_an_invalid_option() {
-    let mut policy = never(FeatureSet::Target);
-    policy.threshold = f32::NAN;
-    let mut d = ModelDrafter::new(draft().new_session().unwrap());
-    let e = run(&target(), &mut d, &mut policy, &DecodeConfig::greedy(4, 40)).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            DecodeError::InvalidConfig {
-                field: "threshold",
-                ..
-            }
-        ),
-        "{e}"
-    );
+fn a_nan_judge_threshold_cannot_reach_the_policy() {
+    // The policy holds a `Threshold`, which is a probability by construction.
+    for bad in [f64::NAN, -0.5, 2.0] {
+        assert!(Threshold::new(bad).is_err(), "{bad}");
+    }
 }
 
 /// A drafter proposing `k` tokens of the n-gram drafter with `probs` cut to `keep` rows.

@@ -100,7 +100,7 @@ fn never_accept_judge_is_exact_match_and_always_accept_takes_every_draft() {
                 d,
                 &mut JudgePolicy {
                     judge: ConstJudge(1.0, fs),
-                    threshold: 0.5,
+                    threshold: autojudge_core::Threshold::new(0.5).unwrap(),
                 },
                 &prompt,
                 &cfg,
@@ -116,7 +116,7 @@ fn never_accept_judge_is_exact_match_and_always_accept_takes_every_draft() {
                 d,
                 &mut JudgePolicy {
                     judge: ConstJudge(0.0, fs),
-                    threshold: 0.5,
+                    threshold: autojudge_core::Threshold::new(0.5).unwrap(),
                 },
                 &prompt,
                 &cfg,
@@ -311,7 +311,7 @@ fn typed_errors() {
     ));
     let mut judge = JudgePolicy {
         judge: ConstJudge(0.0, FeatureSet::DraftAndTarget),
-        threshold: 0.5,
+        threshold: autojudge_core::Threshold::new(0.5).unwrap(),
     };
     let e = generate_speculative(
         &mut s,

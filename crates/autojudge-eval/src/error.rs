@@ -53,6 +53,23 @@ pub enum EvalError {
         /// Where the threshold and the scores lie.
         reason: String,
     },
+    /// The best C's validation probabilities span less than a usable width
+    /// ([`crate::MIN_USABLE_SPREAD`], 5th to 95th percentile): any threshold among them is
+    /// fragile, so no judge is written.
+    #[error(
+        "the judge's validation probabilities span only {spread:.2e} (5th to 95th percentile; \
+         C = {c:e}), below the usable minimum {minimum}: its threshold would sit within noise of \
+         many mismatches. A larger C (--c-grid), more mined prompts or another feature set may \
+         spread them"
+    )]
+    FragileJudge {
+        /// 5th-to-95th-percentile width of the validation probabilities.
+        spread: f64,
+        /// The minimum ([`crate::MIN_USABLE_SPREAD`]).
+        minimum: f64,
+        /// The chosen C.
+        c: f64,
+    },
     /// An option out of range.
     #[error("invalid option {field}: {reason}")]
     InvalidOption {

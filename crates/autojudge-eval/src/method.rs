@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use autojudge_classifier::{load_judge, JudgeModel};
-use autojudge_core::{ModelInfo, ModelSession, TargetModel, TokenId};
+use autojudge_core::{ModelInfo, ModelSession, TargetModel, Threshold, TokenId};
 use autojudge_decode::policies::{Divergence, ExactMatch, JudgePolicy, TopK};
 use autojudge_decode::{
     derive_lossless, generate_speculative, generate_target_only, AcceptancePolicy, DecodeConfig,
@@ -44,7 +44,7 @@ pub struct JudgeMethod {
     /// The trained judge.
     pub judge: JudgeModel,
     /// Probability of "important" at or above which a mismatch is rejected.
-    pub threshold: f32,
+    pub threshold: Threshold,
 }
 
 impl Method {
@@ -241,15 +241,16 @@ pub fn judge_sweep(
     for q in quantiles {
         // The row whose accepted fraction of validation mismatches is nearest `q` (row `i` sits
         // at quantile `THRESHOLD_QUANTILES[i]`, whatever table size a judge was saved with).
-        let nearest = meta
-            .threshold_table
-            .iter()
-            .min_by(|a, b| (a.3 - q).abs().total_cmp(&(b.3 - q).abs()));
+        let nearest = meta.threshold_table.iter().min_by(|a, b| {
+            (a.accepted_fraction - q)
+                .abs()
+                .total_cmp(&(b.accepted_fraction - q).abs())
+        });
         if let Some(r) = nearest {
-            thresholds.push(r.0);
+            thresholds.push(r.threshold);
         }
     }
-    thresholds.sort_by(f64::total_cmp);
+    thresholds.sort_by(|a, b| a.get().total_cmp(&b.get()));
     thresholds.dedup();
     Ok(thresholds
         .into_iter()
@@ -257,7 +258,7 @@ pub fn judge_sweep(
             Method::Judge(JudgeMethod {
                 label: label.clone(),
                 judge: judge.clone(),
-                threshold: t as f32,
+                threshold: t,
             })
         })
         .collect())

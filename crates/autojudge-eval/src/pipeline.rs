@@ -132,7 +132,10 @@ pub fn run_pipeline<T: TargetModel, D: TargetModel>(
                     trained.save(&path)?;
                     progress(PipelineProgress::Trained(&trained, &path));
                 }
-                Err(e @ crate::EvalError::DegenerateJudge { .. }) => {
+                Err(
+                    e @ (crate::EvalError::DegenerateJudge { .. }
+                    | crate::EvalError::FragileJudge { .. }),
+                ) => {
                     progress(PipelineProgress::Refused(set, &e));
                     continue;
                 }

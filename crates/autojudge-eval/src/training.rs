@@ -6,18 +6,21 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use autojudge_classifier::{
-    at_threshold, default_c_grid, save_judge, select_c, threshold_for_budget, threshold_for_recall,
-    threshold_table, ClassWeight, JudgeMeta, JudgeModel, LogisticRegressionOptions,
-    ThresholdMetrics,
+    at_threshold, default_c_grid, save_judge, score_spread, select_c, threshold_for_budget,
+    threshold_for_recall, threshold_table, ClassWeight, ClassifierError, JudgeMeta, JudgeModel,
+    LogisticRegressionOptions, ThresholdMetrics,
 };
-use autojudge_core::FeatureSet;
+use autojudge_core::{FeatureSet, Threshold};
 use autojudge_search::{Manifest, MinedDir};
 
 use crate::method::THRESHOLD_QUANTILES;
 use crate::{EvalError, EvalResult};
 
-/// Below this 5th-to-95th-percentile width of validation probabilities a threshold is fragile:
-/// a small shift of the features at decode time moves many mismatches across it.
+/// The narrowest 5th-to-95th-percentile width of validation probabilities a judge may have
+/// ([`score_spread`]). Below it the threshold is fragile: a small shift of the features at
+/// decode time moves many mismatches across it (a judge at 1e-4 lost a third of the answers
+/// its validation table promised to keep), and training refuses it
+/// ([`EvalError::FragileJudge`]).
 pub const MIN_USABLE_SPREAD: f64 = 0.05;
 
 /// How a judge is fitted and its threshold chosen.
@@ -174,12 +177,6 @@ pub struct TrainedJudge {
 }
 
 impl TrainedJudge {
-    /// Whether the validation probabilities are too narrow for a stable threshold
-    /// ([`MIN_USABLE_SPREAD`]).
-    pub fn threshold_is_fragile(&self) -> bool {
-        self.probability_spread < MIN_USABLE_SPREAD
-    }
-
     /// The `(C, validation AUC)` table as CSV.
     pub fn c_table_csv(&self) -> String {
         let mut csv = String::from("c,validation_auc\n");
@@ -198,7 +195,7 @@ impl TrainedJudge {
             let _ = writeln!(
                 csv,
                 "{q},{},{},{},{},{}",
-                m.threshold, m.recall, m.precision, m.accuracy, m.negative_rate
+                m.threshold, m.recall, m.precision, m.accuracy, m.accepted_fraction
             );
         }
         csv
@@ -228,17 +225,6 @@ pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
         .file_stem()
         .map_or_else(|| "judge".into(), |s| s.to_string_lossy().into_owned());
     path.with_file_name(format!("{stem}.{suffix}"))
-}
-
-/// Width between the 5th and 95th percentiles of `scores`.
-fn score_spread(scores: &[f64]) -> f64 {
-    let mut s = scores.to_vec();
-    s.sort_by(f64::total_cmp);
-    if s.is_empty() {
-        return 0.0;
-    }
-    let at = |q: f64| s[((s.len() - 1) as f64 * q).round() as usize];
-    at(0.95) - at(0.05)
 }
 
 /// Fits the judge on `set`: C by validation ROC-AUC over the grid (split by prompt), the
@@ -279,6 +265,14 @@ pub fn train_judge(set: &TrainingSet, opts: &TrainOptions) -> EvalResult<Trained
         opts.seed,
         base,
     )?;
+    let spread = score_spread(&sel.validation_scores);
+    if spread < MIN_USABLE_SPREAD {
+        return Err(EvalError::FragileJudge {
+            spread,
+            minimum: MIN_USABLE_SPREAD,
+            c: sel.best_c,
+        });
+    }
     let yv: Vec<bool> = sel.validation.iter().map(|&i| set.y[i]).collect();
     let table = threshold_table(&sel.validation_scores, &yv, &THRESHOLD_QUANTILES);
     let threshold = match opts.threshold {
@@ -292,7 +286,8 @@ pub fn train_judge(set: &TrainingSet, opts: &TrainOptions) -> EvalResult<Trained
     }
     .unwrap_or(0.5);
     let at_chosen = at_threshold(&sel.validation_scores, &yv, threshold);
-    if at_chosen.negative_rate <= 0.0 || at_chosen.negative_rate >= 1.0 {
+    let threshold = Threshold::new(threshold).map_err(ClassifierError::from)?;
+    if at_chosen.accepted_fraction <= 0.0 || at_chosen.accepted_fraction >= 1.0 {
         let (lo, hi) = sel
             .validation_scores
             .iter()
@@ -300,7 +295,7 @@ pub fn train_judge(set: &TrainingSet, opts: &TrainOptions) -> EvalResult<Trained
                 (l.min(s), h.max(s))
             });
         return Err(EvalError::DegenerateJudge {
-            accepted_fraction: at_chosen.negative_rate,
+            accepted_fraction: at_chosen.accepted_fraction,
             reason: format!(
                 "threshold {threshold:.6} ({}) against validation scores in \
                  [{lo:.6}, {hi:.6}] (C = {:e}, {} validation rows); more mined prompts or \
@@ -331,9 +326,10 @@ pub fn train_judge(set: &TrainingSet, opts: &TrainOptions) -> EvalResult<Trained
             (rows, important)
         },
     }
-    .with_table(&table);
+    .with_table(&table)
+    .map_err(ClassifierError::from)?;
     Ok(TrainedJudge {
-        probability_spread: score_spread(&sel.validation_scores),
+        probability_spread: spread,
         best_c: sel.best_c,
         validation_rows: sel.validation.clone(),
         thresholds: THRESHOLD_QUANTILES.iter().copied().zip(table).collect(),
@@ -463,10 +459,10 @@ pub(crate) mod tests {
             .into_iter()
             .map(f64::from)
             .collect();
-        let got = at_threshold(&scores, &labels, meta.threshold);
+        let got = at_threshold(&scores, &labels, meta.threshold.get());
         assert_eq!(got.recall, trained.at_chosen.recall);
-        assert_eq!(got.negative_rate, trained.at_chosen.negative_rate);
-        assert!(got.recall >= 0.9 && got.negative_rate > 0.0 && got.negative_rate < 1.0);
+        assert_eq!(got.accepted_fraction, trained.at_chosen.accepted_fraction);
+        assert!(got.recall >= 0.9 && got.accepted_fraction > 0.0 && got.accepted_fraction < 1.0);
         // 10% of the 60 prompts, whole.
         assert_eq!(trained.validation_rows.len(), 60);
         std::fs::remove_dir_all(dir).unwrap();
@@ -520,6 +516,66 @@ pub(crate) mod tests {
             let err = train_judge(&set, &opts).expect_err("out of range");
             assert!(matches!(err, EvalError::InvalidOption { .. }), "{err}");
         }
-        assert!(ok.at_chosen.negative_rate > 0.0 && ok.at_chosen.negative_rate < 1.0);
+        assert!(ok.at_chosen.accepted_fraction > 0.0 && ok.at_chosen.accepted_fraction < 1.0);
+    }
+
+    /// Separable rows: the first feature's sign is the label.
+    fn separable_set() -> TrainingSet {
+        let mut rng = StdRng::seed_from_u64(9);
+        let (mut x, mut y, mut groups) = (Vec::new(), Vec::new(), Vec::new());
+        for p in 0..40u64 {
+            for _ in 0..6 {
+                let important = rng.random::<f64>() < 0.4;
+                let first = rng.random::<f32>() * 0.9 + 0.1;
+                let row = vec![
+                    if important { first } else { -first },
+                    rng.random::<f32>() * 2.0 - 1.0,
+                ];
+                x.push(row);
+                y.push(important);
+                groups.push(p);
+            }
+        }
+        TrainingSet {
+            features: FeatureSet::Target,
+            x,
+            y,
+            groups,
+            first: manifest(),
+        }
+    }
+
+    #[test]
+    fn auc_ties_go_to_the_c_that_separates_and_a_fragile_judge_is_refused() {
+        let set = separable_set();
+        // Every C ranks separable rows perfectly; the tie goes to the widest spread.
+        let grid = vec![1e-6, 1e-4, 1.0, 100.0];
+        let opts = TrainOptions {
+            c_grid: Some(grid.clone()),
+            ..TrainOptions::default()
+        };
+        let trained = train_judge(&set, &opts).unwrap();
+        assert!(
+            trained.meta.c_table.iter().all(|(_, a)| *a == Some(1.0)),
+            "{:?}",
+            trained.meta.c_table
+        );
+        assert!(trained.best_c >= 1.0, "C = {}", trained.best_c);
+        assert!(trained.probability_spread >= MIN_USABLE_SPREAD);
+        // Only tiny Cs: the scores hug the base rate, and no judge is made of them.
+        let tiny = TrainOptions {
+            c_grid: Some(vec![1e-6]),
+            ..TrainOptions::default()
+        };
+        let err = train_judge(&set, &tiny).expect_err("a fragile judge");
+        let EvalError::FragileJudge { spread, minimum, c } = err else {
+            panic!("{err}");
+        };
+        assert!(spread < minimum && minimum == MIN_USABLE_SPREAD && c == 1e-6);
+        assert!(err_text(&set, &tiny).contains("--c-grid"));
+    }
+
+    fn err_text(set: &TrainingSet, opts: &TrainOptions) -> String {
+        train_judge(set, opts).unwrap_err().to_string()
     }
 }

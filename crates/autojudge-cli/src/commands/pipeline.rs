@@ -21,7 +21,7 @@ use crate::device::ModelArgs;
 use crate::draft_choice::ModelPair;
 use crate::list_arg::ListArg;
 use crate::numeric_flag::{
-    KL, NEW_TOKENS, PROMPTS, PROPOSALS, QUANTILE, SKIP, TARGET_PROB, TOP_K, VAL_FRACTION, WINDOW,
+    C, KL, NEW_TOKENS, PROMPTS, PROPOSALS, QUANTILE, SKIP, TARGET_PROB, TOP_K, VAL_FRACTION, WINDOW,
 };
 use crate::output_guard::{check_outputs, draft_input, Input, Output, OutputKind};
 use crate::parallel_arg::{ParallelArgs, SessionsPerWorker};
@@ -105,6 +105,10 @@ pub struct PipelineArgs {
     /// more for a few dozen prompts).
     #[arg(long, default_value_t = 0.1, value_parser = VAL_FRACTION.parser::<f64>())]
     pub val_fraction: f64,
+    /// C grid of every judge (default: the reference's, 1e-7 … 10^-0.5 in half decades, 1, 3,
+    /// 10, 50, 100).
+    #[arg(long, value_delimiter = ',', value_parser = C.parser::<f64>())]
+    pub c_grid: Option<Vec<f64>>,
     /// Threshold-table quantiles swept per judge, plus its chosen threshold (`none`: only that).
     #[arg(long, default_value = "0.3,0.5,0.7,0.9", value_parser = QUANTILE.list::<f64>())]
     pub judge_quantiles: ListArg<f64>,
@@ -236,6 +240,7 @@ fn pipeline<B: Backend>(a: &PipelineArgs, device: &B::Device) -> anyhow::Result<
         feature_sets: a.features.items().to_vec(),
         train: TrainOptions {
             val_fraction: a.val_fraction,
+            c_grid: a.c_grid.clone(),
             ..TrainOptions::default()
         },
         eval_dir: eval_dir.clone(),

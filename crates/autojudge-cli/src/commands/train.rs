@@ -147,8 +147,7 @@ pub fn train(a: &TrainArgs) -> anyhow::Result<JudgeMeta> {
     Ok(trained.meta)
 }
 
-/// Prints the C table, the threshold table, the chosen threshold, and a warning when the
-/// validation probabilities are too narrow for a stable threshold.
+/// Prints the C table, the threshold table and the chosen threshold.
 pub fn print_tables(t: &TrainedJudge, rule: ThresholdRule) {
     println!("\n| C | validation ROC-AUC |\n| --- | --- |");
     for (c, auc) in &t.meta.c_table {
@@ -160,22 +159,13 @@ pub fn print_tables(t: &TrainedJudge, rule: ThresholdRule) {
     for (q, m) in &t.thresholds {
         println!(
             "| {q:.2} | {:.4} | {:.3} | {:.3} | {:.3} | {:.3} |",
-            m.threshold, m.recall, m.precision, m.accuracy, m.negative_rate
+            m.threshold, m.recall, m.precision, m.accuracy, m.accepted_fraction
         );
     }
     println!(
         "\nthreshold for {rule}: {:.4} (validation recall {:.3}, {:.1}% of mismatches accepted)",
         t.meta.threshold,
         t.at_chosen.recall,
-        100.0 * t.at_chosen.negative_rate
+        100.0 * t.at_chosen.accepted_fraction
     );
-    if t.threshold_is_fragile() {
-        eprintln!(
-            "warning: the validation probabilities of C = {:e} span only {:.4} (5th to 95th \
-             percentile), so its threshold is fragile: a small shift of the features at decode \
-             time moves many mismatches across it. A larger C from the AUC plateau (--c-grid) \
-             spreads them.",
-            t.best_c, t.probability_spread
-        );
-    }
 }

@@ -1,13 +1,13 @@
 //! The acceptance policies: lossless (exact match, rejection sampling) and lossy (top-k,
 //! divergence thresholds, learned judge).
 
-use autojudge_core::ContractBreach;
+use autojudge_core::{ContractBreach, Threshold};
 use rand::{rngs::StdRng, Rng};
 
 use super::{
     draw_from, probs_t1, residual, walk, AcceptancePolicy, Decision, Judge, Needs, Verdict, Window,
 };
-use crate::error::{DecodeError, DecodeResult};
+use crate::error::DecodeResult;
 
 /// Accept a draft token only if it is the target's own choice (greedy: argmax; sampling: the
 /// target's sample). Lossless.
@@ -196,7 +196,7 @@ pub struct JudgePolicy<J: Judge> {
     /// The classifier.
     pub judge: J,
     /// Decision threshold on P(important).
-    pub threshold: f32,
+    pub threshold: Threshold,
 }
 
 impl<J: Judge> AcceptancePolicy for JudgePolicy<J> {
@@ -214,12 +214,6 @@ impl<J: Judge> AcceptancePolicy for JudgePolicy<J> {
         }
     }
     fn verify(&mut self, w: &Window<'_>, rng: &mut StdRng) -> DecodeResult<Verdict> {
-        if self.threshold.is_nan() {
-            return Err(DecodeError::InvalidConfig {
-                field: "threshold",
-                reason: "NaN (a judge threshold is a probability)".into(),
-            });
-        }
         let mismatches: Vec<usize> = (0..w.draft.len())
             .filter(|&i| !w.is_greedy_match(i))
             .collect();
@@ -233,7 +227,7 @@ impl<J: Judge> AcceptancePolicy for JudgePolicy<J> {
         Ok(walk(w, rng, |i, _| {
             match mismatches.iter().position(|&m| m == i) {
                 None => Decision::Match,
-                Some(j) if p[j] < self.threshold => Decision::AcceptedMismatch,
+                Some(j) if self.threshold.accepts(p[j]) => Decision::AcceptedMismatch,
                 Some(_) => Decision::Rejected,
             }
         }))
