@@ -196,6 +196,11 @@ mod simd {
 
     /// Dispatches a `nr × nc` block to a monomorphized kernel, so every (weight row,
     /// activation row) pair is computed by the same instruction sequence whatever the block.
+    ///
+    /// # Safety
+    /// The CPU has the features of the kernel `isa` picked (AVX2, FMA and F16C; AVX-512F for
+    /// the 16-lane one). The bounds the pointer arithmetic relies on (`nc · cols ≤ x.len()`,
+    /// `r + nr ≤ w.rows`, `nr ≤ NR`, `nc ≤ NC`) are asserted.
     pub unsafe fn dot_block(
         w: &HostMatrix,
         r: usize,
@@ -205,97 +210,122 @@ mod simd {
         cols: usize,
         acc: &mut [[f32; NC]; NR],
     ) {
-        assert!(x.len() >= nc * cols && (r + nr) * cols <= w.rows * cols && nr <= NR && nc <= NC);
-        // Both block sizes are compile-time constants in the kernels so the accumulators stay
-        // in registers (a run-time row count spills them to the stack).
-        macro_rules! rows {
-            ($m:ident, $p:expr, $c:literal, $acc:expr, $xs:expr) => {
-                match nr {
-                    4 => $m::dot::<_, 4, $c>($p, $xs, cols, $acc),
-                    3 => $m::dot::<_, 3, $c>($p, $xs, cols, $acc),
-                    2 => $m::dot::<_, 2, $c>($p, $xs, cols, $acc),
-                    _ => $m::dot::<_, 1, $c>($p, $xs, cols, $acc),
-                }
-            };
-        }
-        macro_rules! go {
-            ($f:ident, $p:expr) => {
-                match isa() {
-                    Isa::Avx512 => match nc {
-                        8 => rows!(avx512, $p, 8, acc, x),
-                        7 => rows!(avx512, $p, 7, acc, x),
-                        6 => rows!(avx512, $p, 6, acc, x),
-                        5 => rows!(avx512, $p, 5, acc, x),
-                        4 => rows!(avx512, $p, 4, acc, x),
-                        3 => rows!(avx512, $p, 3, acc, x),
-                        2 => rows!(avx512, $p, 2, acc, x),
-                        _ => rows!(avx512, $p, 1, acc, x),
-                    },
-                    Isa::Avx2 => {
-                        let mut c = 0;
-                        while c < nc {
-                            let n = 2.min(nc - c);
-                            let mut part = [[0.0f32; NC]; NR];
-                            let xs = &x[c * cols..];
-                            match n {
-                                2 => rows!(avx2, $p, 2, &mut part, xs),
-                                _ => rows!(avx2, $p, 1, &mut part, xs),
-                            }
-                            for i in 0..nr {
-                                for j in 0..n {
-                                    acc[i][c + j] = part[i][j];
+        // SAFETY: the CPU features are the caller's to guarantee (# Safety); the bounds the pointer
+        // arithmetic relies on are asserted first.
+        unsafe {
+            assert!(
+                x.len() >= nc * cols && (r + nr) * cols <= w.rows * cols && nr <= NR && nc <= NC
+            );
+            // Both block sizes are compile-time constants in the kernels so the accumulators stay
+            // in registers (a run-time row count spills them to the stack).
+            macro_rules! rows {
+                ($m:ident, $p:expr, $c:literal, $acc:expr, $xs:expr) => {
+                    match nr {
+                        4 => $m::dot::<_, 4, $c>($p, $xs, cols, $acc),
+                        3 => $m::dot::<_, 3, $c>($p, $xs, cols, $acc),
+                        2 => $m::dot::<_, 2, $c>($p, $xs, cols, $acc),
+                        _ => $m::dot::<_, 1, $c>($p, $xs, cols, $acc),
+                    }
+                };
+            }
+            macro_rules! go {
+                ($f:ident, $p:expr) => {
+                    match isa() {
+                        Isa::Avx512 => match nc {
+                            8 => rows!(avx512, $p, 8, acc, x),
+                            7 => rows!(avx512, $p, 7, acc, x),
+                            6 => rows!(avx512, $p, 6, acc, x),
+                            5 => rows!(avx512, $p, 5, acc, x),
+                            4 => rows!(avx512, $p, 4, acc, x),
+                            3 => rows!(avx512, $p, 3, acc, x),
+                            2 => rows!(avx512, $p, 2, acc, x),
+                            _ => rows!(avx512, $p, 1, acc, x),
+                        },
+                        Isa::Avx2 => {
+                            let mut c = 0;
+                            while c < nc {
+                                let n = 2.min(nc - c);
+                                let mut part = [[0.0f32; NC]; NR];
+                                let xs = &x[c * cols..];
+                                match n {
+                                    2 => rows!(avx2, $p, 2, &mut part, xs),
+                                    _ => rows!(avx2, $p, 1, &mut part, xs),
                                 }
+                                for i in 0..nr {
+                                    for j in 0..n {
+                                        acc[i][c + j] = part[i][j];
+                                    }
+                                }
+                                c += n;
                             }
-                            c += n;
                         }
                     }
-                }
-            };
-        }
-        match &w.elems {
-            HostElems::F32(v) => go!(f32, v.as_ptr().add(r * cols)),
-            HostElems::F16(v) => go!(f16, v.as_ptr().add(r * cols) as *const u16),
-            HostElems::Quant(_) => unreachable!("quantized rows run in quant_matmul"),
+                };
+            }
+            match &w.elems {
+                HostElems::F32(v) => go!(f32, v.as_ptr().add(r * cols)),
+                HostElems::F16(v) => go!(f16, v.as_ptr().add(r * cols) as *const u16),
+                HostElems::Quant(_) => unreachable!("quantized rows run in quant_matmul"),
+            }
         }
     }
 
     /// A weight element type the kernels can widen to f32 lanes.
     pub trait WElem: Copy {
         /// 8 lanes from `p`.
+        ///
+        /// # Safety
+        /// `p` points at 8 readable elements; the CPU has AVX2 and F16C.
         unsafe fn load8(p: *const Self) -> __m256;
         /// 16 lanes from `p`.
+        ///
+        /// # Safety
+        /// `p` points at 16 readable elements; the CPU has AVX-512F and F16C.
         unsafe fn load16(p: *const Self) -> __m512;
         /// One element.
+        ///
+        /// # Safety
+        /// `p` points at one readable element; the CPU has F16C.
         unsafe fn get(p: *const Self) -> f32;
     }
 
     impl WElem for f32 {
         #[inline(always)]
         unsafe fn load8(p: *const f32) -> __m256 {
-            _mm256_loadu_ps(p)
+            // SAFETY: the caller keeps `WElem::load8`'s contract (8 readable elements at `p`,
+            // AVX2).
+            unsafe { _mm256_loadu_ps(p) }
         }
         #[inline(always)]
         unsafe fn load16(p: *const f32) -> __m512 {
-            _mm512_loadu_ps(p)
+            // SAFETY: the caller keeps `WElem::load16`'s contract (16 readable elements at `p`,
+            // AVX-512F).
+            unsafe { _mm512_loadu_ps(p) }
         }
         #[inline(always)]
         unsafe fn get(p: *const f32) -> f32 {
-            *p
+            // SAFETY: the caller keeps `WElem::get`'s contract (one readable element at `p`).
+            unsafe { *p }
         }
     }
 
     impl WElem for u16 {
         #[inline(always)]
         unsafe fn load8(p: *const u16) -> __m256 {
-            _mm256_cvtph_ps(_mm_loadu_si128(p as *const __m128i))
+            // SAFETY: the caller keeps `WElem::load8`'s contract (8 readable elements at `p`, AVX2
+            // and F16C).
+            unsafe { _mm256_cvtph_ps(_mm_loadu_si128(p as *const __m128i)) }
         }
         #[inline(always)]
         unsafe fn load16(p: *const u16) -> __m512 {
-            _mm512_cvtph_ps(_mm256_loadu_si256(p as *const __m256i))
+            // SAFETY: the caller keeps `WElem::load16`'s contract (16 readable elements at `p`,
+            // AVX-512F and F16C).
+            unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(p as *const __m256i)) }
         }
         #[inline(always)]
         unsafe fn get(p: *const u16) -> f32 {
-            half::f16::from_bits(*p).to_f32()
+            // SAFETY: the caller keeps `WElem::get`'s contract (one readable element at `p`, F16C).
+            unsafe { half::f16::from_bits(*p).to_f32() }
         }
     }
 
@@ -303,6 +333,10 @@ mod simd {
         use super::*;
 
         /// `R` (≤ 4) weight rows × `C` activation rows, `4·C` FMA accumulators of 8 lanes.
+        ///
+        /// # Safety
+        /// The CPU has the enabled features; `w` points at `R` rows of `cols` readable
+        /// elements, `x` holds at least `C · cols` values, `R ≤ NR`, `C ≤ NC`.
         #[target_feature(enable = "avx2,fma,f16c")]
         pub unsafe fn dot<T: WElem, const R: usize, const C: usize>(
             w: *const T,
@@ -310,32 +344,36 @@ mod simd {
             cols: usize,
             acc: &mut [[f32; NC]; NR],
         ) {
-            let n8 = cols / 8 * 8;
-            let mut a = [[_mm256_setzero_ps(); C]; R];
-            let mut i = 0;
-            while i < n8 {
-                let mut xv = [_mm256_setzero_ps(); C];
-                for (j, v) in xv.iter_mut().enumerate() {
-                    *v = _mm256_loadu_ps(x.as_ptr().add(j * cols + i));
+            // SAFETY: the caller keeps this kernel's # Safety contract (features, `R` rows of
+            // `cols` elements at `w`, `C · cols` values in `x`).
+            unsafe {
+                let n8 = cols / 8 * 8;
+                let mut a = [[_mm256_setzero_ps(); C]; R];
+                let mut i = 0;
+                while i < n8 {
+                    let mut xv = [_mm256_setzero_ps(); C];
+                    for (j, v) in xv.iter_mut().enumerate() {
+                        *v = _mm256_loadu_ps(x.as_ptr().add(j * cols + i));
+                    }
+                    for (row, ar) in a.iter_mut().enumerate() {
+                        let wv = T::load8(w.add(row * cols + i));
+                        for j in 0..C {
+                            ar[j] = _mm256_fmadd_ps(wv, xv[j], ar[j]);
+                        }
+                    }
+                    i += 8;
                 }
-                for (row, ar) in a.iter_mut().enumerate() {
-                    let wv = T::load8(w.add(row * cols + i));
+                for (row, ar) in a.iter().enumerate() {
                     for j in 0..C {
-                        ar[j] = _mm256_fmadd_ps(wv, xv[j], ar[j]);
+                        let v = ar[j];
+                        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+                        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+                        let mut s = _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 0x55)));
+                        for t in n8..cols {
+                            s += T::get(w.add(row * cols + t)) * x[j * cols + t];
+                        }
+                        acc[row][j] = s;
                     }
-                }
-                i += 8;
-            }
-            for (row, ar) in a.iter().enumerate() {
-                for j in 0..C {
-                    let v = ar[j];
-                    let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-                    let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-                    let mut s = _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 0x55)));
-                    for t in n8..cols {
-                        s += T::get(w.add(row * cols + t)) * x[j * cols + t];
-                    }
-                    acc[row][j] = s;
                 }
             }
         }
@@ -345,6 +383,10 @@ mod simd {
         use super::*;
 
         /// `R` (≤ 4) weight rows × `C` activation rows, `4·C` FMA accumulators of 16 lanes.
+        ///
+        /// # Safety
+        /// The CPU has the enabled features; `w` points at `R` rows of `cols` readable
+        /// elements, `x` holds at least `C · cols` values, `R ≤ NR`, `C ≤ NC`.
         #[target_feature(enable = "avx512f,fma,f16c")]
         pub unsafe fn dot<T: WElem, const R: usize, const C: usize>(
             w: *const T,
@@ -352,37 +394,41 @@ mod simd {
             cols: usize,
             acc: &mut [[f32; NC]; NR],
         ) {
-            let n16 = cols / 16 * 16;
-            let mut a = [[_mm512_setzero_ps(); C]; R];
-            let mut i = 0;
-            while i < n16 {
-                let mut xv = [_mm512_setzero_ps(); C];
-                for (j, v) in xv.iter_mut().enumerate() {
-                    *v = _mm512_loadu_ps(x.as_ptr().add(j * cols + i));
+            // SAFETY: the caller keeps this kernel's # Safety contract (features, `R` rows of
+            // `cols` elements at `w`, `C · cols` values in `x`).
+            unsafe {
+                let n16 = cols / 16 * 16;
+                let mut a = [[_mm512_setzero_ps(); C]; R];
+                let mut i = 0;
+                while i < n16 {
+                    let mut xv = [_mm512_setzero_ps(); C];
+                    for (j, v) in xv.iter_mut().enumerate() {
+                        *v = _mm512_loadu_ps(x.as_ptr().add(j * cols + i));
+                    }
+                    for (row, ar) in a.iter_mut().enumerate() {
+                        // Software prefetch of the rows `PREFETCH_BLOCKS` blocks ahead. A prefetch
+                        // a fixed distance ahead within the row stream misses every row but the
+                        // first of a block (measured: 57% of the kernel's samples stalled on the
+                        // second row's load at k = 8); the hardware prefetcher alone lags when
+                        // each iteration is long (C FMAs per weight vector).
+                        _mm_prefetch::<_MM_HINT_T0>(
+                            w.wrapping_add((row + PREFETCH_BLOCKS * R) * cols + i) as *const i8,
+                        );
+                        let wv = T::load16(w.add(row * cols + i));
+                        for j in 0..C {
+                            ar[j] = _mm512_fmadd_ps(wv, xv[j], ar[j]);
+                        }
+                    }
+                    i += 16;
                 }
-                for (row, ar) in a.iter_mut().enumerate() {
-                    // Software prefetch of the rows `PREFETCH_BLOCKS` blocks ahead. A prefetch
-                    // a fixed distance ahead within the row stream misses every row but the
-                    // first of a block (measured: 57% of the kernel's samples stalled on the
-                    // second row's load at k = 8); the hardware prefetcher alone lags when
-                    // each iteration is long (C FMAs per weight vector).
-                    _mm_prefetch::<_MM_HINT_T0>(
-                        w.wrapping_add((row + PREFETCH_BLOCKS * R) * cols + i) as *const i8,
-                    );
-                    let wv = T::load16(w.add(row * cols + i));
+                for (row, ar) in a.iter().enumerate() {
                     for j in 0..C {
-                        ar[j] = _mm512_fmadd_ps(wv, xv[j], ar[j]);
+                        let mut s = _mm512_reduce_add_ps(ar[j]);
+                        for t in n16..cols {
+                            s += T::get(w.add(row * cols + t)) * x[j * cols + t];
+                        }
+                        acc[row][j] = s;
                     }
-                }
-                i += 16;
-            }
-            for (row, ar) in a.iter().enumerate() {
-                for j in 0..C {
-                    let mut s = _mm512_reduce_add_ps(ar[j]);
-                    for t in n16..cols {
-                        s += T::get(w.add(row * cols + t)) * x[j * cols + t];
-                    }
-                    acc[row][j] = s;
                 }
             }
         }
