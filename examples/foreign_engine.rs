@@ -21,18 +21,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::bail;
-use autojudge::core::{
-    check_extend, check_truncate, CoreError, CoreResult, ExtendOutput, FeatureSet, ModelInfo,
-    ModelSession, OutputRows, Outputs, TargetModel, TextTokenizer, TokenId, TokenizerId,
-};
-use autojudge::eval::{
-    evaluate, train_judge, EvalDir, EvalPlan, EvalSettings, JudgeMethod, Method, Report,
-    TrainOptions, TrainingSet,
-};
-use autojudge::search::{
-    run_mining, Answer, FeatureDType, Manifest, MinedDir, Oracle, OracleError, SearchConfig,
-    SearchModels, Shard, Task, TaskLine, MANIFEST_FORMAT,
-};
+// The whole flow comes from the prelude: the contract, mining, training, evaluation.
+use autojudge::prelude::*;
 
 /// Token 0 ends a document; the others are these characters.
 /// Prompts mined and evaluated at once: this engine implements only `extend`, and the
@@ -335,24 +325,32 @@ fn run(out: &Path) -> anyhow::Result<Report> {
     let render = |t: &Task| Ok(tokenizer.encode(&t.user_prompt, false)?);
     let oracle = LastNumberOracle;
 
+    // 0. The engine keeps the contract the rest relies on (bit-exactly: tolerance 0).
+    for model in [&target, &draft] {
+        let probe = &documents[0][..documents[0].len().min(16)];
+        let checked = check_conformance(model, probe, 0.0)?;
+        println!(
+            "{}: conforms ({} checks, max row difference {})",
+            model.info.name,
+            checked.checks.len(),
+            checked.max_difference
+        );
+    }
+
     // 1. Mine important tokens on training problems with the user's oracle.
     let search = SearchConfig {
         max_new_tokens: MAX_NEW_TOKENS,
         ..SearchConfig::default()
     };
-    let manifest = Manifest {
-        format: MANIFEST_FORMAT,
-        target: target.info().into(),
-        draft: draft.info().into(),
-        task: "toy-sum".into(),
-        dataset: "generated".into(),
-        prompt_format: "plain".into(),
-        oracle: oracle.name(),
-        search: search.clone(),
-        feature_dtype: FeatureDType::F32,
-        shard: Shard::ALL,
-        lines: 0..problems.len(),
-    };
+    let manifest = Manifest::new(
+        target.info(),
+        draft.info(),
+        "toy-sum",
+        &oracle,
+        search.clone(),
+        0..problems.len(),
+    )
+    .with_dataset("generated");
     let mined_path = out.join("mined");
     let mut mined = MinedDir::create_or_resume(&mined_path, manifest)?;
     let models = SearchModels {
@@ -410,26 +408,19 @@ fn run(out: &Path) -> anyhow::Result<Report> {
 
     // 3. Evaluate held-out problems with each method through the same engine and the same
     //    harness as `autojudge eval`.
-    let settings = EvalSettings {
-        task: "toy-sum".into(),
-        data: "generated".into(),
-        oracle: oracle.name(),
-        chat: false,
-        wording: String::new(),
-        target: target.info().name.clone(),
-        draft: draft.info().name.clone(),
-        dtype: "counts".into(),
-        k: 4,
-        max_new_tokens: MAX_NEW_TOKENS,
-        prefill: autojudge::eval::PromptPrefill::Shared,
-    };
+    let settings = EvalSettings::new(
+        "toy-sum",
+        target.info(),
+        draft.info(),
+        &oracle,
+        4,
+        MAX_NEW_TOKENS,
+    )
+    .with_data("generated")
+    .with_dtype("counts");
     let mut dir = EvalDir::create_or_resume(&out.join("eval"), settings)?;
     let mut methods = Method::baselines(&[], &[]);
-    methods.push(Method::Judge(JudgeMethod {
-        label: "autojudge-dd-dt".into(),
-        judge: trained.judge,
-        threshold: trained.meta.threshold,
-    }));
+    methods.extend(trained.methods("autojudge-dd-dt", &[]));
     let plan = EvalPlan {
         methods,
         bootstrap: 1000,

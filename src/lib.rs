@@ -34,3 +34,27 @@ pub use autojudge_decode::{
 };
 pub use autojudge_eval::{evaluate, train_judge, EvalDir, Method, Report};
 pub use autojudge_search::{mine_prompt, Oracle, SearchConfig, Task};
+
+/// Everything the mine → train → evaluate flow names, for `use autojudge::prelude::*;`: the
+/// engine contract an engine implements, mining into a mined directory with an oracle,
+/// training a judge, and evaluating it against the baselines (`examples/foreign_engine.rs`
+/// runs the flow from these alone).
+pub mod prelude {
+    pub use autojudge_classifier::{load_judge, JudgeModel};
+    pub use autojudge_core::{
+        check_conformance, check_extend, check_truncate, CoreError, CoreResult, ExtendOutput,
+        FeatureSet, ModelInfo, ModelSession, OutputRows, Outputs, TargetModel, TextTokenizer,
+        Threshold, TokenId, TokenizerId,
+    };
+    pub use autojudge_decode::{
+        generate_speculative, generate_target_only, DecodeConfig, Generation, ModelDrafter,
+    };
+    pub use autojudge_eval::{
+        evaluate, judge_methods, judge_sweep, train_judge, EvalDir, EvalPlan, EvalSettings,
+        JudgeMethod, Method, PromptPrefill, Report, TrainOptions, TrainedJudge, TrainingSet,
+    };
+    pub use autojudge_search::{
+        mine_prompt, run_mining, Answer, Manifest, MinedDir, Oracle, OracleError, SearchConfig,
+        SearchModels, Shard, Task, TaskLine,
+    };
+}

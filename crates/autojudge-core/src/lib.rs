@@ -7,6 +7,7 @@
 
 mod batch;
 mod batcher;
+mod conformance;
 mod contract;
 mod error;
 mod error_chain;
@@ -21,6 +22,7 @@ mod window;
 
 pub use batch::BatchItem;
 pub use batcher::{BatchGroup, BatchStats, BatchedModel, BatchedSession, Worker};
+pub use conformance::{check_conformance, Check, ConformanceFailure, ConformanceReport};
 pub use contract::{extend_checked, rewind_checked, ContractBreach, OutputPart};
 pub use error::{BoxError, CoreError, CoreResult};
 pub use error_chain::ErrorChain;

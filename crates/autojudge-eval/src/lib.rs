@@ -20,13 +20,10 @@
 //! #     oracle: &dyn autojudge_search::Oracle,
 //! #     tasks: Vec<(usize, autojudge_search::TaskLine)>,
 //! # ) -> autojudge_eval::EvalResult<()> {
-//! use autojudge_eval::{evaluate, EvalDir, EvalPlan, EvalSettings, Method, PromptPrefill};
+//! use autojudge_eval::{evaluate, EvalDir, EvalPlan, EvalSettings, Method};
 //! use autojudge_search::SearchModels;
-//! let settings = EvalSettings {
-//!     task: "gsm8k".into(), data: "test.jsonl".into(), oracle: oracle.name(), chat: false,
-//!     wording: String::new(), target: target.info().name.clone(), draft: draft.info().name.clone(),
-//!     dtype: "f32".into(), k: 8, max_new_tokens: 256, prefill: PromptPrefill::Shared,
-//! };
+//! let settings = EvalSettings::new("gsm8k", target.info(), draft.info(), oracle, 8, 256)
+//!     .with_data("test.jsonl");
 //! let mut dir = EvalDir::create_or_resume("results/eval".as_ref(), settings)?;
 //! let models = SearchModels { target, draft, tokenizer, oracle };
 //! let plan = EvalPlan { methods: Method::baselines(&[4], &[]), bootstrap: 2000 };
@@ -55,7 +52,9 @@ pub use join::{join_dirs, read_joined};
 pub use learning_curve::{
     learning_curve, CurvePoint, CurveSpec, Gate, GateDecision, LearningCurve,
 };
-pub use method::{judge_sweep, JudgeMethod, Method, LOSSLESS, TARGET_ONLY, THRESHOLD_QUANTILES};
+pub use method::{
+    judge_methods, judge_sweep, JudgeMethod, Method, LOSSLESS, TARGET_ONLY, THRESHOLD_QUANTILES,
+};
 pub use operating_points::{sweep_dirs, Criterion, OperatingPoint, Sweep, SweepRow};
 pub use pipeline::{judge_file, run_pipeline, MiningStep, PipelineProgress, PipelineSpec};
 pub use result_line::ResultLine;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use autojudge_classifier::{load_judge, JudgeModel};
+use autojudge_classifier::{load_judge, JudgeMeta, JudgeModel};
 use autojudge_core::{ModelInfo, ModelSession, TargetModel, Threshold, TokenId};
 use autojudge_decode::policies::{Divergence, ExactMatch, JudgePolicy, TopK};
 use autojudge_decode::{
@@ -236,7 +236,24 @@ pub fn judge_sweep(
         || meta.features.to_string(),
         |s| s.to_string_lossy().into_owned(),
     );
-    let label = format!("autojudge-{stem}");
+    Ok(judge_methods(
+        &format!("autojudge-{stem}"),
+        &judge,
+        &meta,
+        quantiles,
+    ))
+}
+
+/// The methods of one judge, in memory: at its chosen threshold and at the thresholds of its
+/// validation table nearest each accepted fraction in `quantiles`, in increasing order, each
+/// once, under the family `label` ([`judge_sweep`] for a judge file;
+/// [`crate::TrainedJudge::methods`] for one just trained).
+pub fn judge_methods(
+    label: &str,
+    judge: &JudgeModel,
+    meta: &JudgeMeta,
+    quantiles: &[f64],
+) -> Vec<Method> {
     let mut thresholds = vec![meta.threshold];
     for q in quantiles {
         // The row whose accepted fraction of validation mismatches is nearest `q` (row `i` sits
@@ -252,14 +269,14 @@ pub fn judge_sweep(
     }
     thresholds.sort_by(|a, b| a.get().total_cmp(&b.get()));
     thresholds.dedup();
-    Ok(thresholds
+    thresholds
         .into_iter()
-        .map(|t| {
+        .map(|threshold| {
             Method::Judge(JudgeMethod {
-                label: label.clone(),
+                label: label.to_owned(),
                 judge: judge.clone(),
-                threshold: t,
+                threshold,
             })
         })
-        .collect())
+        .collect()
 }

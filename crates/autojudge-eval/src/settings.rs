@@ -66,6 +66,52 @@ impl EvalSettings {
     /// File name inside the results directory.
     pub const FILE: &'static str = "eval.json";
 
+    /// The settings of an evaluation of a task given in code: the task's name (also its
+    /// data's), the two models' names, the oracle's name, the window `k` and the response
+    /// budget; plain prompts, no wording variant, no dtype label, one prefill per prompt
+    /// shared by its methods. The `with_` methods set the rest.
+    pub fn new(
+        task: impl Into<String>,
+        target: &autojudge_core::ModelInfo,
+        draft: &autojudge_core::ModelInfo,
+        oracle: &dyn autojudge_search::Oracle,
+        k: usize,
+        max_new_tokens: usize,
+    ) -> Self {
+        let task = task.into();
+        EvalSettings {
+            data: task.clone(),
+            task,
+            oracle: oracle.name(),
+            chat: false,
+            wording: String::new(),
+            target: target.name.clone(),
+            draft: draft.name.clone(),
+            dtype: String::new(),
+            k,
+            max_new_tokens,
+            prefill: PromptPrefill::Shared,
+        }
+    }
+
+    /// The dataset's name (default: the task's).
+    pub fn with_data(mut self, data: impl Into<String>) -> Self {
+        self.data = data.into();
+        self
+    }
+
+    /// The engine's precision or variant label (default empty).
+    pub fn with_dtype(mut self, dtype: impl Into<String>) -> Self {
+        self.dtype = dtype.into();
+        self
+    }
+
+    /// How the prompt reaches the caches (default [`PromptPrefill::Shared`]).
+    pub fn with_prefill(mut self, prefill: PromptPrefill) -> Self {
+        self.prefill = prefill;
+        self
+    }
+
     /// The settings of an existing results directory.
     pub fn load(dir: &Path) -> EvalResult<Self> {
         Ok(autojudge_search::run_dir::read_settings(

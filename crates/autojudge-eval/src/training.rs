@@ -177,6 +177,13 @@ pub struct TrainedJudge {
 }
 
 impl TrainedJudge {
+    /// This judge's methods for an evaluation plan, without a file: at its chosen threshold
+    /// and at the validation-table thresholds nearest each accepted fraction in `quantiles`
+    /// ([`crate::judge_methods`]), under the family `label` (e.g. `autojudge-dd-dt`).
+    pub fn methods(&self, label: &str, quantiles: &[f64]) -> Vec<crate::Method> {
+        crate::judge_methods(label, &self.judge, &self.meta, quantiles)
+    }
+
     /// The `(C, validation AUC)` table as CSV.
     pub fn c_table_csv(&self) -> String {
         let mut csv = String::from("c,validation_auc\n");

@@ -98,6 +98,22 @@ pub enum MiningProgress<'a> {
 /// contract ([`CoreError::BrokenContract`]): that is no property of the prompt, so the run
 /// stops with the error and nothing of that prompt committed, and a resume with a fixed
 /// engine mines it.
+///
+/// ```no_run
+/// # fn demo<T: autojudge_core::TargetModel, D: autojudge_core::TargetModel>(
+/// #     target: &T, draft: &D, tokenizer: &dyn autojudge_core::TextTokenizer,
+/// #     oracle: &dyn autojudge_search::Oracle,
+/// #     tasks: Vec<(usize, autojudge_search::TaskLine)>,
+/// # ) -> autojudge_search::SearchResult<()> {
+/// use autojudge_search::{run_mining, Manifest, MinedDir, SearchConfig, SearchModels};
+/// let search = SearchConfig { max_new_tokens: 256, ..SearchConfig::default() };
+/// let manifest = Manifest::new(target.info(), draft.info(), "gsm8k", oracle, search.clone(), 0..tasks.len());
+/// let mut dir = MinedDir::create_or_resume("results/mined".as_ref(), manifest)?;
+/// let models = SearchModels { target, draft, tokenizer, oracle };
+/// let render = |t: &autojudge_search::Task| Ok(tokenizer.encode(&t.user_prompt, true)?);
+/// let totals = run_mining(&mut dir, &models, &search, tasks, &render, 1, &mut |_| {})?;
+/// # let _ = totals; Ok(()) }
+/// ```
 pub fn run_mining<T: TargetModel, D: TargetModel>(
     dir: &mut MinedDir,
     models: &SearchModels<'_, T, D>,

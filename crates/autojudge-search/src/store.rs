@@ -100,6 +100,59 @@ pub struct Manifest {
     pub lines: std::ops::Range<usize>,
 }
 
+impl Manifest {
+    /// The manifest of an unsharded run over `lines` of a task given in code: the two models'
+    /// identities, the task's name (also its dataset's), the oracle's name, the search
+    /// settings; plain prompts and f32 features. The `with_` methods set the rest.
+    pub fn new(
+        target: &ModelInfo,
+        draft: &ModelInfo,
+        task: impl Into<String>,
+        oracle: &dyn crate::Oracle,
+        search: SearchConfig,
+        lines: std::ops::Range<usize>,
+    ) -> Self {
+        let task = task.into();
+        Manifest {
+            format: FORMAT,
+            target: target.into(),
+            draft: draft.into(),
+            dataset: task.clone(),
+            task,
+            prompt_format: "plain".into(),
+            oracle: oracle.name(),
+            search,
+            feature_dtype: FeatureDType::F32,
+            shard: Shard::ALL,
+            lines,
+        }
+    }
+
+    /// The dataset's name (default: the task's).
+    pub fn with_dataset(mut self, dataset: impl Into<String>) -> Self {
+        self.dataset = dataset.into();
+        self
+    }
+
+    /// How prompts were rendered (default `plain`; e.g. the chat template's name).
+    pub fn with_prompt_format(mut self, format: impl Into<String>) -> Self {
+        self.prompt_format = format.into();
+        self
+    }
+
+    /// The features' storage precision (default f32).
+    pub fn with_feature_dtype(mut self, dtype: FeatureDType) -> Self {
+        self.feature_dtype = dtype;
+        self
+    }
+
+    /// The shard this directory holds (default: all lines).
+    pub fn with_shard(mut self, shard: Shard) -> Self {
+        self.shard = shard;
+        self
+    }
+}
+
 /// Current manifest format.
 pub const FORMAT: u32 = 1;
 
