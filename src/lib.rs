@@ -4,7 +4,8 @@
 //!
 //! The crates, one job each:
 //! - [`core`]: token types, the [`TargetModel`] / [`ModelSession`] contract, typed errors.
-//! - [`search`]: mining important tokens (the semi-greedy search, oracles, mined datasets).
+//! - [`tasks`]: dataset readers and prompt wordings, answer oracles, the code sandbox.
+//! - [`search`]: mining important tokens (the semi-greedy search, mined datasets).
 //! - [`classifier`]: the judge (standardized logistic regression with scikit-learn semantics).
 //! - [`decode`]: the speculative decoding loop, drafters and acceptance policies.
 //! - [`eval`]: evaluation of AutoJudge against its baselines, judge training orchestration.
@@ -24,6 +25,7 @@ pub use autojudge_eval as eval;
 #[cfg(feature = "engine")]
 pub use autojudge_models as models;
 pub use autojudge_search as search;
+pub use autojudge_tasks as tasks;
 
 pub use autojudge_classifier::{load_judge, JudgeModel};
 pub use autojudge_core::{
@@ -33,7 +35,8 @@ pub use autojudge_decode::{
     generate_speculative, generate_target_only, DecodeConfig, Generation, ModelDrafter,
 };
 pub use autojudge_eval::{evaluate, train_judge, EvalDir, Method, Report};
-pub use autojudge_search::{mine_prompt, Oracle, SearchConfig, Task};
+pub use autojudge_search::{mine_prompt, SearchConfig};
+pub use autojudge_tasks::{Oracle, Task};
 
 /// Everything the mine → train → evaluate flow names, for `use autojudge::prelude::*;`: the
 /// engine contract an engine implements, mining into a mined directory with an oracle,
@@ -54,7 +57,7 @@ pub mod prelude {
         JudgeMethod, Method, PromptPrefill, Report, TrainOptions, TrainedJudge, TrainingSet,
     };
     pub use autojudge_search::{
-        mine_prompt, run_mining, Answer, Manifest, MinedDir, Oracle, OracleError, SearchConfig,
-        SearchModels, Shard, Task, TaskLine,
+        mine_prompt, run_mining, Manifest, MinedDir, SearchConfig, SearchModels, Shard,
     };
+    pub use autojudge_tasks::{Answer, Oracle, OracleError, Task, TaskLine};
 }

@@ -11,9 +11,8 @@ use autojudge::core::{
 use autojudge::decode::policies::JudgePolicy;
 use autojudge::decode::{generate_speculative, DecodeConfig, Hooks, ModelDrafter};
 use autojudge::models::{backend::CpuBackend as B, tiny::TinyModel, LayerPlan, Llama};
-use autojudge::search::{
-    mine_prompt, Algorithm, Answer, EosSwap, Oracle, OracleError, SearchConfig, SearchModels, Task,
-};
+use autojudge::search::{mine_prompt, Algorithm, EosSwap, SearchConfig, SearchModels};
+use autojudge::tasks::{Answer, Oracle, OracleError, Task};
 
 /// Rejects every mismatch (so decoding follows the target's greedy response) and records the
 /// first row of each call: the window's first mismatch, whose context is the target's greedy

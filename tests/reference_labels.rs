@@ -11,9 +11,8 @@ use autojudge::core::{TargetModel, TextTokenizer, TokenId};
 use autojudge::models::{
     backend::CpuBackend as B, load_model, ChatMessage, LayerPlan, LoadOptions,
 };
-use autojudge::search::{
-    mine_prompt, read_gsm8k, Gsm8kOracle, Gsm8kWording, SearchConfig, SearchModels,
-};
+use autojudge::search::{mine_prompt, SearchConfig, SearchModels};
+use autojudge::tasks::{read_gsm8k, Gsm8kOracle, Gsm8kWording};
 use serde_json::Value;
 
 // The models crate's test helpers: `smollm_path` finds the embedded SmolLM2 GGUF or fails with

@@ -85,7 +85,7 @@ impl<B: Backend> ModelPair<B> {
     /// The pair, its tokenizer and `oracle` as the search and evaluation libraries take them.
     pub fn search_models<'a>(
         &'a self,
-        oracle: &'a dyn autojudge_search::Oracle,
+        oracle: &'a dyn autojudge_tasks::Oracle,
     ) -> autojudge_search::SearchModels<'a, Llama<B>, Llama<B>> {
         autojudge_search::SearchModels {
             target: &self.target,

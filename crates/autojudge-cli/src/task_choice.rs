@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use autojudge_core::{BoxError, TextTokenizer, TokenId};
 use autojudge_models::{ChatMessage, ChatTemplate};
-use autojudge_search::{
-    read_gsm8k, read_humaneval, AnswerFallback, CodeOracle, EosSwap, Gsm8kOracle, Gsm8kWording,
-    Isolation, Oracle, Sandbox, SandboxLimits, Task, TaskLine, REFERENCE_MAX_NEW_TOKENS,
+use autojudge_search::{EosSwap, REFERENCE_MAX_NEW_TOKENS};
+use autojudge_tasks::{
+    read_gsm8k, read_humaneval, AnswerFallback, CodeOracle, Gsm8kOracle, Gsm8kWording, Isolation,
+    Oracle, Sandbox, SandboxLimits, Task, TaskLine,
 };
 use clap::{Args, ValueEnum};
 

@@ -17,8 +17,8 @@
 //! ```no_run
 //! # fn demo<T: autojudge_core::TargetModel, D: autojudge_core::TargetModel>(
 //! #     target: &T, draft: &D, tokenizer: &dyn autojudge_core::TextTokenizer,
-//! #     oracle: &dyn autojudge_search::Oracle,
-//! #     tasks: Vec<(usize, autojudge_search::TaskLine)>,
+//! #     oracle: &dyn autojudge_tasks::Oracle,
+//! #     tasks: Vec<(usize, autojudge_tasks::TaskLine)>,
 //! # ) -> autojudge_eval::EvalResult<()> {
 //! use autojudge_eval::{evaluate, EvalDir, EvalPlan, EvalSettings, Method};
 //! use autojudge_search::SearchModels;
@@ -27,7 +27,7 @@
 //! let mut dir = EvalDir::create_or_resume("results/eval".as_ref(), settings)?;
 //! let models = SearchModels { target, draft, tokenizer, oracle };
 //! let plan = EvalPlan { methods: Method::baselines(&[4], &[]), bootstrap: 2000 };
-//! let render = |t: &autojudge_search::Task| Ok(tokenizer.encode(&t.user_prompt, true)?);
+//! let render = |t: &autojudge_tasks::Task| Ok(tokenizer.encode(&t.user_prompt, true)?);
 //! let report = evaluate(&mut dir, &models, &plan, tasks, &render, 1, &mut |_| {})?;
 //! report.write_tables(dir.root())?;
 //! println!("{}", report.markdown());

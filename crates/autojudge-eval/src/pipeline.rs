@@ -8,8 +8,9 @@ use std::path::PathBuf;
 
 use autojudge_core::{FeatureSet, TargetModel};
 use autojudge_search::{
-    run_mining, Manifest, MinedDir, MiningProgress, Render, SearchModels, TaskLine, Totals,
+    run_mining, Manifest, MinedDir, MiningProgress, Render, SearchModels, Totals,
 };
+use autojudge_tasks::TaskLine;
 
 use crate::{
     evaluate, judge_sweep, train_judge, EvalDir, EvalPlan, EvalResult, EvalSettings, Method,

@@ -7,9 +7,8 @@ use std::path::{Path, PathBuf};
 use autojudge_core::{extend_checked, ErrorChain, Outputs, TargetModel, TokenId};
 use autojudge_decode::DecodeConfig;
 use autojudge_search::run_dir::{read_lines, JsonlLog, TornTail};
-use autojudge_search::{
-    run_ordered, Answer, BatchedModels, Event, Flight, Job, Render, SearchModels, Task, TaskLine,
-};
+use autojudge_search::{run_ordered, BatchedModels, Event, Flight, Job, Render, SearchModels};
+use autojudge_tasks::{Answer, Task, TaskLine};
 
 use crate::method::TARGET_ONLY;
 use crate::summary::Report;

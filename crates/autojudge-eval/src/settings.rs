@@ -74,7 +74,7 @@ impl EvalSettings {
         task: impl Into<String>,
         target: &autojudge_core::ModelInfo,
         draft: &autojudge_core::ModelInfo,
-        oracle: &dyn autojudge_search::Oracle,
+        oracle: &dyn autojudge_tasks::Oracle,
         k: usize,
         max_new_tokens: usize,
     ) -> Self {

@@ -6,7 +6,8 @@ use std::path::Path;
 use autojudge_core::{CoreResult, TargetModel, TextTokenizer, TokenId, TokenizerId};
 use autojudge_decode::testing::MockLm;
 use autojudge_eval::{evaluate, EvalDir, EvalPlan, EvalSettings, Method, PromptPrefill};
-use autojudge_search::{Answer, Oracle, OracleError, SearchModels, Task, TaskLine};
+use autojudge_search::SearchModels;
+use autojudge_tasks::{Answer, Oracle, OracleError, Task, TaskLine};
 
 /// Ids as space-separated numbers.
 struct IdText(TokenizerId);

@@ -3,15 +3,14 @@
 //!
 //! Per prompt, the semi-greedy search ([`mine_prompt`]) takes the target's greedy response and
 //! its answer, walks the draft's mismatches left to right, swaps each draft token in,
-//! regenerates greedily and asks the task [`Oracle`] whether the answer changed (important) or
-//! not (unimportant: the swap is kept). Hidden states at every tested mismatch are the judge's
+//! regenerates greedily and asks the task's oracle (`autojudge_tasks::Oracle`) whether the
+//! answer changed (important) or not (unimportant: the swap is kept). Hidden states at every tested mismatch are the judge's
 //! features. [`run_mining`] drives a dataset into a resumable [`MinedDir`].
 
 mod concurrent;
 mod continuation;
 mod error;
 mod meter;
-mod oracle;
 mod record;
 mod refeature;
 mod run;
@@ -19,16 +18,9 @@ pub mod run_dir;
 mod semi_greedy;
 mod shard;
 mod store;
-mod task;
 
 pub use concurrent::{run_ordered, BatchedModels, Event, Flight, Job};
 pub use error::{SearchError, SearchResult};
-pub use oracle::code::{
-    extract_code, CodeOracle, Isolation, ProgramOutcome, Sandbox, SandboxError, SandboxLimits,
-    HARNESS, SANDBOX_PATH,
-};
-pub use oracle::gsm8k::{normalize_number, AnswerFallback, Gsm8kOracle};
-pub use oracle::{Answer, Oracle, OracleError};
 pub use record::{
     MinedPrompt, Mismatch, MismatchFeatures, PromptOutcome, PromptRecord, WorkCounters,
 };
@@ -41,8 +33,4 @@ pub use shard::Shard;
 pub use store::{
     DamagedPrompt, FeatureDType, FeatureDamage, Manifest, MinedDir, ModelIdentity, TrainingRows,
     FORMAT as MANIFEST_FORMAT,
-};
-pub use task::{
-    read_gsm8k, read_humaneval, CodeTask, Gsm8kWording, Task, TaskLine, GSM8K_INSTRUCTION,
-    GSM8K_PREAMBLE, GSM8K_SHOTS, HUMANEVAL_INSTRUCTION,
 };

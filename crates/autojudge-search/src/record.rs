@@ -3,7 +3,7 @@
 
 use autojudge_core::TokenId;
 
-use crate::oracle::Answer;
+use autojudge_tasks::Answer;
 
 /// One tested draft/target mismatch.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -10,8 +10,8 @@ use crate::concurrent::{run_ordered, BatchedModels, Event, Flight, Job};
 use crate::record::{PromptOutcome, PromptRecord, WorkCounters};
 use crate::semi_greedy::{mine_prompt, SearchConfig, SearchModels};
 use crate::store::MinedDir;
-use crate::task::TaskLine;
-use crate::{SearchError, SearchResult, Task};
+use crate::{SearchError, SearchResult};
+use autojudge_tasks::{Task, TaskLine};
 
 /// Sums over records (progress display and reports).
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
@@ -102,15 +102,15 @@ pub enum MiningProgress<'a> {
 /// ```no_run
 /// # fn demo<T: autojudge_core::TargetModel, D: autojudge_core::TargetModel>(
 /// #     target: &T, draft: &D, tokenizer: &dyn autojudge_core::TextTokenizer,
-/// #     oracle: &dyn autojudge_search::Oracle,
-/// #     tasks: Vec<(usize, autojudge_search::TaskLine)>,
+/// #     oracle: &dyn autojudge_tasks::Oracle,
+/// #     tasks: Vec<(usize, autojudge_tasks::TaskLine)>,
 /// # ) -> autojudge_search::SearchResult<()> {
 /// use autojudge_search::{run_mining, Manifest, MinedDir, SearchConfig, SearchModels};
 /// let search = SearchConfig { max_new_tokens: 256, ..SearchConfig::default() };
 /// let manifest = Manifest::new(target.info(), draft.info(), "gsm8k", oracle, search.clone(), 0..tasks.len());
 /// let mut dir = MinedDir::create_or_resume("results/mined".as_ref(), manifest)?;
 /// let models = SearchModels { target, draft, tokenizer, oracle };
-/// let render = |t: &autojudge_search::Task| Ok(tokenizer.encode(&t.user_prompt, true)?);
+/// let render = |t: &autojudge_tasks::Task| Ok(tokenizer.encode(&t.user_prompt, true)?);
 /// let totals = run_mining(&mut dir, &models, &search, tasks, &render, 1, &mut |_| {})?;
 /// # let _ = totals; Ok(()) }
 /// ```

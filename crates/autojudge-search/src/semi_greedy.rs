@@ -12,9 +12,9 @@ use crate::continuation::{
     continue_greedy, DraftProposer, Limits, NoProposals, Speculation, SwapRows,
 };
 use crate::meter::Meter;
-use crate::oracle::{Answer, Oracle};
 use crate::record::{MinedPrompt, Mismatch, MismatchFeatures, WorkCounters};
-use crate::{SearchError, SearchResult, Task};
+use crate::{SearchError, SearchResult};
+use autojudge_tasks::{Answer, Oracle, Task};
 
 /// Which implementation of the search to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

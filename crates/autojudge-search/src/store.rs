@@ -108,7 +108,7 @@ impl Manifest {
         target: &ModelInfo,
         draft: &ModelInfo,
         task: impl Into<String>,
-        oracle: &dyn crate::Oracle,
+        oracle: &dyn autojudge_tasks::Oracle,
         search: SearchConfig,
         lines: std::ops::Range<usize>,
     ) -> Self {

@@ -13,6 +13,7 @@ use autojudge_models::backend::CpuBackend;
 use autojudge_models::tiny::TinyModel;
 use autojudge_models::Llama;
 use autojudge_search::*;
+use autojudge_tasks::*;
 use common::{CountOracle, IdText};
 
 type Model = Llama<CpuBackend>;

@@ -11,6 +11,7 @@ use autojudge_models::backend::CpuBackend;
 use autojudge_models::tiny::TinyModel;
 use autojudge_models::{LayerPlan, Llama};
 use autojudge_search::*;
+use autojudge_tasks::*;
 use common::{CountOracle, IdText};
 use proptest::prelude::*;
 
@@ -213,7 +214,7 @@ fn tasks(shard: Shard) -> Vec<(usize, TaskLine)> {
         .filter(|&i| shard.contains(i))
         .map(|i| {
             let t: TaskLine = if i == 4 {
-                Err(SearchError::BadRecord {
+                Err(TaskError::BadRecord {
                     path: "data.jsonl".into(),
                     line: 5,
                     reason: "not JSON".into(),

@@ -23,7 +23,7 @@ use crate::output_guard::{check_outputs, draft_input, Input, Output, OutputKind}
 use crate::parallel_arg::{ParallelArgs, SessionsPerWorker};
 use crate::task_choice::{render_prompt, TaskArgs};
 use crate::with_backend;
-use autojudge_search::Oracle;
+use autojudge_tasks::Oracle;
 
 /// Arguments of `eval`.
 #[derive(Args, Clone)]
@@ -237,7 +237,7 @@ fn eval<B: Backend>(a: &EvalArgs, device: &B::Device) -> anyhow::Result<()> {
     )?;
     let mut dir = EvalDir::create_or_resume(&a.out, settings)?;
     let render =
-        |t: &autojudge_search::Task| render_prompt(pair.template.as_ref(), &pair.tokenizer, t);
+        |t: &autojudge_tasks::Task| render_prompt(pair.template.as_ref(), &pair.tokenizer, t);
     let bar = EvalBar::new()?;
     let report = evaluate(
         &mut dir,

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use autojudge_core::TargetModel;
 use autojudge_search::{
     run_mining, Algorithm, EosSwap, FeatureDType, Flight, Manifest, MinedDir, MiningProgress,
-    Oracle, PromptOutcome, PromptRecord, SearchConfig, Shard, Task, TaskLine, Totals,
+    PromptOutcome, PromptRecord, SearchConfig, Shard, Totals,
 };
+use autojudge_tasks::{Oracle, Task, TaskLine};
 use burn::tensor::backend::Backend;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};

@@ -9,7 +9,8 @@ use autojudge_core::{ErrorChain, FeatureSet};
 use autojudge_eval::{
     run_pipeline, Method, MiningStep, PipelineProgress, PipelineSpec, TrainOptions,
 };
-use autojudge_search::{Algorithm, FeatureDType, SearchConfig, Shard, Task};
+use autojudge_search::{Algorithm, FeatureDType, SearchConfig, Shard};
+use autojudge_tasks::Task;
 use burn::tensor::backend::Backend;
 use clap::Args;
 

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use autojudge_core::{ErrorChain, TargetModel};
 use autojudge_search::{
     recompute_features, FeatureDType, MinedDir, MismatchFeatures, ModelIdentity, PromptOutcome,
-    TaskLine,
 };
+use autojudge_tasks::TaskLine;
 use burn::tensor::backend::Backend;
 use clap::Args;
 use half::f16;

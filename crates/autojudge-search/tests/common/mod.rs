@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use autojudge_core::{CoreResult, TextTokenizer, TokenId, TokenizerId};
-use autojudge_search::{Answer, Oracle, OracleError, Task};
+use autojudge_tasks::{Answer, Oracle, OracleError, Task};
 
 /// Ids as space-separated numbers, so oracles can read them.
 pub struct IdText(pub TokenizerId);

@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use autojudge_search::{
+use autojudge_tasks::{
     Answer, CodeOracle, CodeTask, Isolation, Oracle, ProgramOutcome, Sandbox, SandboxError,
     SandboxLimits, Task,
 };
@@ -345,7 +345,7 @@ fn all_164_canonical_humaneval_solutions_pass_and_stubs_fail() {
     use std::io::BufRead;
     let path =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/humaneval/HumanEval.jsonl.gz");
-    let tasks = autojudge_search::read_humaneval(&path).expect("HumanEval data");
+    let tasks = autojudge_tasks::read_humaneval(&path).expect("HumanEval data");
     let file = std::fs::File::open(&path).unwrap();
     let solutions: Vec<String> = std::io::BufReader::new(flate2::read::GzDecoder::new(file))
         .lines()

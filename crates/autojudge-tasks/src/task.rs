@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use crate::{SearchError, SearchResult};
+use crate::{TaskError, TaskResult};
 
 /// One problem to mine or evaluate.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -45,16 +45,16 @@ pub const HUMANEVAL_INSTRUCTION: &str =
     "Complete the following Python function. Reply with the whole function in one ```python code block.";
 
 /// A dataset line that could not be turned into a task.
-pub type TaskLine = Result<Task, SearchError>;
+pub type TaskLine = Result<Task, TaskError>;
 
 /// The lines of a dataset file (gunzipped when it ends in `.gz`), each decoded as UTF-8 on its
 /// own. The file is read whole first, so a read error (a directory, a corrupt archive) is one
-/// [`SearchError::File`] naming the path, never an endless run of failing line reads.
-fn lines_of(path: &Path) -> SearchResult<Vec<Result<String, std::str::Utf8Error>>> {
-    let file = std::fs::File::open(path).map_err(|e| SearchError::file(path, e))?;
-    let meta = file.metadata().map_err(|e| SearchError::file(path, e))?;
+/// [`TaskError::File`] naming the path, never an endless run of failing line reads.
+fn lines_of(path: &Path) -> TaskResult<Vec<Result<String, std::str::Utf8Error>>> {
+    let file = std::fs::File::open(path).map_err(|e| TaskError::file(path, e))?;
+    let meta = file.metadata().map_err(|e| TaskError::file(path, e))?;
     if meta.is_dir() {
-        return Err(SearchError::file(
+        return Err(TaskError::file(
             path,
             std::io::Error::new(
                 std::io::ErrorKind::IsADirectory,
@@ -70,7 +70,7 @@ fn lines_of(path: &Path) -> SearchResult<Vec<Result<String, std::str::Utf8Error>
     let mut bytes = Vec::new();
     reader
         .read_to_end(&mut bytes)
-        .map_err(|e| SearchError::file(path, e))?;
+        .map_err(|e| TaskError::file(path, e))?;
     if bytes.last() == Some(&b'\n') {
         bytes.pop();
     }
@@ -90,10 +90,10 @@ fn field<'a>(
     name: &str,
     path: &Path,
     line: usize,
-) -> Result<&'a str, SearchError> {
+) -> Result<&'a str, TaskError> {
     v.get(name)
         .and_then(|x| x.as_str())
-        .ok_or_else(|| SearchError::BadRecord {
+        .ok_or_else(|| TaskError::BadRecord {
             path: path.display().to_string(),
             line,
             reason: format!("missing or non-string field `{name}`"),
@@ -103,12 +103,12 @@ fn field<'a>(
 fn parse_lines(
     path: &Path,
     make: impl Fn(usize, &serde_json::Value) -> TaskLine,
-) -> SearchResult<Vec<TaskLine>> {
+) -> TaskResult<Vec<TaskLine>> {
     Ok(lines_of(path)?
         .into_iter()
         .enumerate()
         .map(|(i, line)| {
-            let bad = |reason: String| SearchError::BadRecord {
+            let bad = |reason: String| TaskError::BadRecord {
                 path: path.display().to_string(),
                 line: i + 1,
                 reason,
@@ -226,7 +226,7 @@ impl std::str::FromStr for Gsm8kWording {
 }
 
 /// Reads GSM8K JSONL (`question`, `answer` with the gold after `####`), worded as `wording`.
-pub fn read_gsm8k(path: &Path, wording: Gsm8kWording) -> SearchResult<Vec<TaskLine>> {
+pub fn read_gsm8k(path: &Path, wording: Gsm8kWording) -> TaskResult<Vec<TaskLine>> {
     parse_lines(path, |i, v| {
         let question = field(v, "question", path, i + 1)?;
         let gold = v
@@ -245,7 +245,7 @@ pub fn read_gsm8k(path: &Path, wording: Gsm8kWording) -> SearchResult<Vec<TaskLi
 }
 
 /// Reads HumanEval JSONL or JSONL.gz (`task_id`, `prompt`, `test`, `entry_point`).
-pub fn read_humaneval(path: &Path) -> SearchResult<Vec<TaskLine>> {
+pub fn read_humaneval(path: &Path) -> TaskResult<Vec<TaskLine>> {
     parse_lines(path, |i, v| {
         let code = CodeTask {
             prompt: field(v, "prompt", path, i + 1)?.to_string(),
@@ -330,7 +330,7 @@ mod tests {
         ];
         for (path, r) in results {
             let e = r.unwrap_err();
-            let SearchError::File { path: p, source } = &e else {
+            let TaskError::File { path: p, source } = &e else {
                 panic!("not a file error: {e:?}");
             };
             assert_eq!(p, &path.display().to_string());
@@ -353,7 +353,7 @@ mod tests {
         let gz = dir.path().join("h.jsonl.gz");
         std::fs::write(&gz, b"\x1f\x8b\x08\x00not deflate at all").unwrap();
         let e = read_humaneval(&gz).unwrap_err();
-        assert!(matches!(e, SearchError::File { .. }), "{e:?}");
+        assert!(matches!(e, TaskError::File { .. }), "{e:?}");
         let p = dir.path().join("g.jsonl");
         std::fs::write(
             &p,
