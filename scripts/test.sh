@@ -29,6 +29,8 @@ if command -v bwrap >/dev/null; then
 fi
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+echo "== results docs: every generated table equals what its committed raw files give"
+python3 scripts/results_docs.py --check
 echo "== cargo test (flex CPU backend)"
 cargo test --workspace --all-targets
 echo "== Slurm: the job arrays of docs/scale-out.md under a one-node Slurm (scripts/slurm/)"
