@@ -34,7 +34,7 @@ if [ "$mode" = build ]; then
   export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/autojudge-target-$FEATURE}
   features=$FEATURE
   [ "$FEATURE" = cpu ] && features=""
-  cargo build --release -p autojudge-cli ${features:+--features "$features"}
+  cargo build --release -p autojudge-cli --features "random-models${features:+,$features}"
   test_bin=$(cargo test --release -p autojudge-models ${features:+--features "$features"} \
     --test gpu_backend --no-run --message-format=json |
     python3 -c 'import json, sys

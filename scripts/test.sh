@@ -32,7 +32,8 @@ cargo fmt --all -- --check
 echo "== results docs: every generated table equals what its committed raw files give"
 python3 scripts/results_docs.py --check
 echo "== cargo test (flex CPU backend)"
-cargo test --workspace --all-targets
+# The CLI's test-model feature on, so `bench-model --random-shape` is tested too.
+cargo test --workspace --all-targets --features autojudge-cli/random-models
 echo "== Slurm: the job arrays of docs/scale-out.md under a one-node Slurm (scripts/slurm/)"
 # A cluster that already takes jobs is used as it is; otherwise one is brought up here (root,
 # packages from apt where missing) and taken down at the end.
@@ -40,11 +41,13 @@ if ! sinfo -h -o %T 2>/dev/null | grep -qE '^(idle|mixed)'; then
   scripts/slurm/local-cluster.sh up
   trap 'scripts/slurm/local-cluster.sh down' EXIT
 fi
-cargo test -p autojudge-cli --test slurm -- --ignored
+cargo test -p autojudge-cli --features random-models --test slurm -- --ignored
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+# The binary as users build it: without the test models' feature (the workspace build unifies it in).
+cargo clippy -p autojudge-cli -- -D warnings
 echo "== cargo check --features cuda,wgpu (GPU backends compile)"
-CARGO_TARGET_DIR="${CARGO_TARGET_DIR}-check" cargo check -p autojudge-cli --features cuda,wgpu
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR}-check" cargo check -p autojudge-cli --features cuda,wgpu,random-models
 # The GPU tests as scripts/gpu-check.sh builds them for an NVIDIA machine.
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR}-check" cargo check -p autojudge-models --features cuda --test gpu_backend
 echo "== wgpu on lavapipe (Mesa's software Vulkan driver): the burn forward on a GPU backend"

@@ -10,6 +10,7 @@ pub mod list_arg;
 pub mod numeric_flag;
 pub mod output_guard;
 pub mod parallel_arg;
+pub mod shared;
 pub mod task_choice;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -53,7 +54,7 @@ pub enum Command {
     /// Evaluate every decoding method (baselines and AutoJudge) on the same test prompts.
     Eval(commands::eval::EvalArgs),
     /// One report (summary, table, plots) from evaluation directories run in parallel.
-    Report(commands::combine::ReportArgs),
+    Report(commands::report::ReportArgs),
     /// Compare evaluations at several draft windows: each family's best gain over lossless SD
     /// that keeps the answers, with plots against tokens per target call.
     OperatingPoints(commands::operating_points::OperatingPointsArgs),
@@ -130,7 +131,7 @@ impl Command {
             Command::LearningCurve(a) => commands::learning_curve::run(a),
             Command::Eval(a) => commands::eval::run(a),
             Command::Pipeline(a) => commands::pipeline::run(a),
-            Command::Report(a) => commands::combine::run(a),
+            Command::Report(a) => commands::report::run(a),
             Command::OperatingPoints(a) => commands::operating_points::run(a),
             Command::Merge(a) => commands::merge::run(a),
             Command::MineStats(a) => commands::merge::run_stats(a),

@@ -142,6 +142,10 @@ fn a_parallel_count_whose_kv_caches_cannot_fit_is_refused_before_any_work() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "random-models"),
+    ignore = "`--random-shape` needs --features random-models (the test command turns it on)"
+)]
 fn bench_model_reports_batched_throughput_per_batch_size() {
     let out = bin()
         .args([

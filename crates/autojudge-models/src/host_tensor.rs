@@ -17,7 +17,9 @@ impl HostTensor {
     }
 
     /// Applies llama.cpp's Q/K row permutation (HF half-split → GGUF interleaved pairs), the
-    /// inverse of [`HostTensor::unpermute_rope_rows`]; used when exporting GGUF.
+    /// inverse of [`HostTensor::unpermute_rope_rows`]; used when exporting GGUF (the test
+    /// models' writer, feature `testing`).
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     pub fn permute_rope_rows(&self, n_heads: usize) -> HostTensor {
         self.remap_rope_rows(n_heads, true)
     }

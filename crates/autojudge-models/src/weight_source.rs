@@ -120,6 +120,7 @@ pub enum WeightSource {
     /// An HF safetensors checkpoint directory.
     Safetensors(SafetensorsSet),
     /// Tensors in memory under HF names (random test models); `.0` labels them in errors.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     Memory(PathBuf, HashMap<String, HostTensor>),
 }
 

@@ -2,13 +2,12 @@
 //! in one run: accepted tokens per cycle, target calls per token, tok/s, speed-up, and whether
 //! every output is identical to target-only.
 
-use std::io::BufRead;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use autojudge_core::{TargetModel, TextTokenizer, TokenId};
+use autojudge_core::TargetModel;
 use autojudge_decode::{generate_target_only, DecodeConfig, DecodeStats, Hooks};
-use autojudge_models::{load_model, ChatMessage, LoadedModel};
+use autojudge_models::{load_model, LoadedModel};
 use burn::tensor::backend::Backend;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -17,10 +16,8 @@ use crate::device::ModelArgs;
 use crate::draft_choice::DraftChoice;
 use crate::numeric_flag::{NEW_TOKENS, PROMPTS, SKIP, WINDOW};
 use crate::output_guard::{check_outputs, draft_input, Input, Output, OutputKind};
+use crate::shared::gsm8k_questions::{gsm8k_prompt_ids, read_questions};
 use crate::with_backend;
-
-/// The GSM8K zero-shot instruction appended to each question.
-pub const GSM8K_SUFFIX: &str = "Your response should end with \"The final answer is [answer]\" where [answer] is the response to the problem.";
 
 /// Arguments of `bench-decode`.
 #[derive(Args)]
@@ -73,52 +70,6 @@ pub fn run(a: BenchDecodeArgs) -> anyhow::Result<()> {
         check_outputs(&[Output::new("--json", json, OutputKind::File)], &inputs)?;
     }
     with_backend!(a.model.device, |B, device| bench::<B>(&a, &device))
-}
-
-/// Reads GSM8K questions `skip..skip+n`; every error names the file (and the line).
-pub fn read_questions(
-    path: &std::path::Path,
-    skip: usize,
-    n: usize,
-) -> anyhow::Result<Vec<String>> {
-    let f = std::fs::File::open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    if f.metadata().is_ok_and(|m| m.is_dir()) {
-        anyhow::bail!(
-            "{}: is a directory; a GSM8K JSONL file is needed",
-            path.display()
-        );
-    }
-    let mut out = Vec::new();
-    for (i, line) in std::io::BufReader::new(f).lines().enumerate().skip(skip) {
-        if out.len() >= n {
-            break;
-        }
-        let line = line.map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), i + 1))?;
-        let v: serde_json::Value = serde_json::from_str(&line)
-            .map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), i + 1))?;
-        let q = v["question"]
-            .as_str()
-            .ok_or_else(|| anyhow::anyhow!("{}:{}: no `question` field", path.display(), i + 1))?;
-        out.push(q.to_string());
-    }
-    Ok(out)
-}
-
-/// GSM8K `questions` (from [`read_questions`]) as prompt token ids: the zero-shot
-/// instruction appended, rendered with `template` as one user turn.
-pub fn gsm8k_prompt_ids(
-    questions: &[String],
-    template: &autojudge_models::ChatTemplate,
-    tokenizer: &autojudge_models::LlmTokenizer,
-) -> anyhow::Result<Vec<Vec<TokenId>>> {
-    questions
-        .iter()
-        .map(|q| {
-            let text =
-                template.render(&[ChatMessage::user(format!("{q}\n{GSM8K_SUFFIX}"))], true)?;
-            Ok(tokenizer.encode(&text, true)?)
-        })
-        .collect()
 }
 
 #[derive(Default, serde::Serialize)]

@@ -5,7 +5,6 @@ use std::time::Instant;
 
 use autojudge_core::{BatchItem, ModelSession, Outputs, TargetModel, TokenId};
 use autojudge_models::load_model;
-use autojudge_models::tiny::TinyModel;
 use burn::tensor::backend::Backend;
 use clap::Args;
 
@@ -44,7 +43,9 @@ pub struct BenchModelArgs {
     #[arg(long, default_value_t = 8, value_parser = WINDOW.parser::<usize>())]
     pub batch_k: usize,
     /// Instead of loading --model, build a random model with this shape: `llama-3.2-1b` or
-    /// `smollm2-135m` (the file given by --model is then ignored).
+    /// `smollm2-135m` (the file given by --model is then ignored). Only in a binary built with
+    /// `--features random-models`.
+    #[cfg(feature = "random-models")]
     #[arg(long)]
     pub random_shape: Option<String>,
 }
@@ -54,12 +55,13 @@ pub fn run(a: BenchModelArgs) -> anyhow::Result<()> {
     with_backend!(a.model.device, |B, device| bench::<B>(&a, &device))
 }
 
+#[cfg(feature = "random-models")]
 fn random_model<B: Backend>(
     shape: &str,
     a: &BenchModelArgs,
     device: &B::Device,
 ) -> anyhow::Result<autojudge_models::Llama<B>> {
-    let mut t = TinyModel::with_shape_of(0, shape).ok_or_else(|| {
+    let mut t = autojudge_models::tiny::TinyModel::with_shape_of(0, shape).ok_or_else(|| {
         anyhow::anyhow!("unknown --random-shape `{shape}` (llama-3.2-1b, smollm2-135m)")
     })?;
     t.dtype = a.model.dtype;
@@ -110,10 +112,13 @@ fn median(xs: &mut [f64]) -> f64 {
 
 fn bench<B: Backend>(a: &BenchModelArgs, device: &B::Device) -> anyhow::Result<()> {
     let t0 = Instant::now();
+    #[cfg(feature = "random-models")]
     let model = match &a.random_shape {
         Some(shape) => random_model::<B>(shape, a, device)?,
         None => load_model::<B>(&a.model.model, &a.model.load_options(), device)?.model,
     };
+    #[cfg(not(feature = "random-models"))]
+    let model = load_model::<B>(&a.model.model, &a.model.load_options(), device)?.model;
     let model = model.draft_view(a.model.layers.clone())?;
     let info = model.info().clone();
     println!(

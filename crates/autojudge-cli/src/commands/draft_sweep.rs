@@ -10,9 +10,9 @@ use autojudge_models::{load_model, LayerPlan, LoadedModel};
 use burn::tensor::backend::Backend;
 use clap::Args;
 
-use super::bench_decode::{gsm8k_prompt_ids, read_questions};
 use crate::device::ModelArgs;
 use crate::numeric_flag::{NEW_TOKENS, PROMPTS};
+use crate::shared::gsm8k_questions::{gsm8k_prompt_ids, read_questions};
 use crate::with_backend;
 
 /// Arguments of `draft-sweep`.

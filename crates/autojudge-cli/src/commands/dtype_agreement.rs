@@ -12,10 +12,10 @@ use burn::tensor::backend::Backend;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::bench_decode::{gsm8k_prompt_ids, read_questions};
 use crate::device::ModelArgs;
 use crate::numeric_flag::{NEW_TOKENS, PROMPTS};
 use crate::output_guard::{check_outputs, Input, Output, OutputKind};
+use crate::shared::gsm8k_questions::{gsm8k_prompt_ids, read_questions};
 use crate::with_backend;
 
 /// Arguments of `dtype-agreement`.

@@ -6,24 +6,21 @@
 use std::path::PathBuf;
 
 use autojudge_core::TargetModel;
-use autojudge_eval::{
-    evaluate, judge_sweep, EvalDir, EvalPlan, EvalSettings, Method, Progress, PromptPrefill,
-};
+use autojudge_eval::{evaluate, judge_sweep, EvalDir, EvalPlan, Method, PromptPrefill};
 use burn::tensor::backend::Backend;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::commands::mine::{flight_line, PROMPT_ALLOWANCE};
-use crate::commands::report::write_reports;
 use crate::device::ModelArgs;
 use crate::draft_choice::ModelPair;
 use crate::list_arg::ListArg;
 use crate::numeric_flag::{BOOTSTRAP, KL, NEW_TOKENS, QUANTILE, TARGET_PROB, TOP_K, WINDOW};
 use crate::output_guard::{check_outputs, draft_input, Input, Output, OutputKind};
 use crate::parallel_arg::{ParallelArgs, SessionsPerWorker};
+use crate::shared::evaluation::{eval_settings, EvalBar};
+use crate::shared::mining::PROMPT_ALLOWANCE;
+use crate::shared::report_files::write_reports;
 use crate::task_choice::{render_prompt, TaskArgs};
 use crate::with_backend;
-use autojudge_tasks::Oracle;
 
 /// Arguments of `eval`.
 #[derive(Args, Clone)]
@@ -132,79 +129,6 @@ fn methods(
         m.extend(judge_sweep(path, a.judge_quantiles.items(), target, draft)?);
     }
     Ok(m)
-}
-
-/// The settings an evaluation directory records for this task, pair and window.
-pub fn eval_settings<B: Backend>(
-    task: &TaskArgs,
-    pair: &ModelPair<B>,
-    oracle: &dyn Oracle,
-    k: usize,
-    max_new_tokens: usize,
-    prefill: PromptPrefill,
-) -> EvalSettings {
-    EvalSettings {
-        task: task.name().into(),
-        data: task.file_name(),
-        oracle: oracle.name(),
-        chat: pair.template.is_some(),
-        wording: task.wording_tag(),
-        target: pair.target.info().name.clone(),
-        draft: pair.draft.info().name.clone(),
-        // The dtype the projections actually run in (`auto` resolved).
-        dtype: format!("{:?}", pair.target.dtype()),
-        k,
-        max_new_tokens,
-        prefill,
-    }
-}
-
-/// The evaluation progress bar: generations done, the last committed one, prompts in flight
-/// and batched throughput, skipped lines.
-pub struct EvalBar(ProgressBar);
-
-impl EvalBar {
-    /// An empty bar; [`Progress::Planned`] sizes it.
-    pub fn new() -> anyhow::Result<Self> {
-        let bar = ProgressBar::new(0);
-        bar.set_style(ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} generations, {elapsed} elapsed, ETA {eta} | {msg}",
-        )?);
-        Ok(EvalBar(bar))
-    }
-
-    /// Shows one progress event.
-    pub fn show(&self, p: Progress<'_>) {
-        match p {
-            Progress::Planned { total, done } => {
-                self.0.set_length(total as u64);
-                self.0.set_position(done as u64);
-            }
-            Progress::Committed(line, flight) => {
-                self.0.inc(1);
-                self.0.set_message(format!(
-                    "{} on {} | {}",
-                    line.method,
-                    line.task_id,
-                    flight_line(&flight)
-                ));
-            }
-            Progress::Tick(flight) => {
-                let last = self.0.message();
-                let head = last.split(" | ").next().unwrap_or_default().to_string();
-                self.0
-                    .set_message(format!("{head} | {}", flight_line(&flight)));
-            }
-            Progress::Skipped { task_id, reason } => {
-                self.0.println(format!("skipped {task_id}: {reason}"))
-            }
-        }
-    }
-
-    /// Closes the bar.
-    pub fn finish(&self) {
-        self.0.finish();
-    }
 }
 
 fn eval<B: Backend>(a: &EvalArgs, device: &B::Device) -> anyhow::Result<()> {

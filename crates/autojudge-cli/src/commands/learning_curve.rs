@@ -130,7 +130,7 @@ pub fn run(a: LearningCurveArgs) -> anyhow::Result<()> {
         let p = a.out.join(name);
         std::fs::write(&p, text).with_context(|| p.display().to_string())?;
     }
-    match super::plot::learning_curve(&a.out.join("learning_curve"), &curve) {
+    match crate::shared::plot::learning_curve(&a.out.join("learning_curve"), &curve) {
         Ok(paths) => paths.iter().for_each(|p| println!("wrote {}", p.display())),
         Err(e) => eprintln!("plot skipped: {e}"),
     }

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use autojudge_search::{MinedDir, PromptOutcome, Totals};
 use clap::Args;
 
-use super::mine::summary;
 use crate::output_guard::{check_outputs, Input, Output, OutputKind};
+use crate::shared::mining::summary;
 
 /// Arguments of `merge`.
 #[derive(Args)]

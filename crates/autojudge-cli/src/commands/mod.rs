@@ -2,7 +2,6 @@
 
 pub mod bench_decode;
 pub mod bench_model;
-pub mod combine;
 pub mod draft_sweep;
 pub mod dtype_agreement;
 pub mod eval;
@@ -13,7 +12,6 @@ pub mod merge;
 pub mod mine;
 pub mod operating_points;
 pub mod pipeline;
-pub mod plot;
 pub mod refeature;
 pub mod report;
 pub mod train;

@@ -90,7 +90,7 @@ pub fn run(a: OperatingPointsArgs) -> anyhow::Result<()> {
             ..r.summary.clone()
         })
         .collect();
-    super::report::plot_answers_against(
+    crate::shared::report_files::plot_answers_against(
         &a.out,
         &rows,
         "tokens_per_call",

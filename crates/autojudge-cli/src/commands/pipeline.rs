@@ -14,10 +14,6 @@ use autojudge_tasks::Task;
 use burn::tensor::backend::Backend;
 use clap::Args;
 
-use super::eval::{self, EvalBar};
-use super::mine::{self, check_windows, MiningBar};
-use super::report::write_reports;
-use super::train::print_tables;
 use crate::device::ModelArgs;
 use crate::draft_choice::ModelPair;
 use crate::list_arg::ListArg;
@@ -26,6 +22,10 @@ use crate::numeric_flag::{
 };
 use crate::output_guard::{check_outputs, draft_input, Input, Output, OutputKind};
 use crate::parallel_arg::{ParallelArgs, SessionsPerWorker};
+use crate::shared::evaluation::{self, EvalBar};
+use crate::shared::judge_tables::print_tables;
+use crate::shared::mining::{self, check_windows, MiningBar};
+use crate::shared::report_files::write_reports;
 use crate::task_choice::{render_prompt, LabelArgs, PromptFormat, TaskArgs, TaskKind};
 use crate::with_backend;
 
@@ -206,7 +206,7 @@ fn pipeline<B: Backend>(a: &PipelineArgs, device: &B::Device) -> anyhow::Result<
     a.parallel.check_memory(
         &pair.target,
         &pair.draft,
-        budget + super::mine::PROMPT_ALLOWANCE,
+        budget + mining::PROMPT_ALLOWANCE,
         SessionsPerWorker::MINING,
     )?;
     let mining = match train_tasks {
@@ -221,7 +221,7 @@ fn pipeline<B: Backend>(a: &PipelineArgs, device: &B::Device) -> anyhow::Result<
                 max_draft_proposals: a.max_draft_proposals,
                 eos_swap: train.eos_swap(None),
             };
-            let manifest = mine::manifest(
+            let manifest = mining::manifest(
                 &train,
                 &pair,
                 oracle.as_ref(),
@@ -245,7 +245,7 @@ fn pipeline<B: Backend>(a: &PipelineArgs, device: &B::Device) -> anyhow::Result<
             ..TrainOptions::default()
         },
         eval_dir: eval_dir.clone(),
-        eval_settings: eval::eval_settings(
+        eval_settings: evaluation::eval_settings(
             &test,
             &pair,
             oracle.as_ref(),

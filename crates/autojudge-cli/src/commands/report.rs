@@ -1,58 +1,46 @@
-//! Writing an evaluation report: the tables (Markdown, CSV, JSON) and the Pareto plots (PNG
-//! and SVG), printing the Markdown table and the plot paths.
+//! `autojudge report`: one evaluation report from result directories that ran in parallel
+//! (e.g. two halves of the test prompts, one per core) or from one directory, without running a
+//! model. Every directory must have the same settings (`eval.json`); a (method, prompt) pair
+//! found twice is refused. Writes the joined `results.jsonl`, the summary and the plots.
 
-use std::path::Path;
+use std::path::PathBuf;
 
-use autojudge_eval::{MethodSummary, Report};
+use clap::Args;
 
-/// Writes `summary.md`, `summary.csv`, `summary.json` and the plots into `dir`; prints the
-/// Markdown table and the plot paths.
-pub fn write_reports(dir: &Path, report: &Report) -> anyhow::Result<()> {
-    report.write_tables(dir)?;
-    let md = report.markdown();
-    let rows = &report.rows;
-    println!("\n{md}");
-    for (stem, x_label, x) in [
-        (
-            "accepted",
-            "accepted draft tokens per cycle",
-            (|r: &MethodSummary| r.accepted_per_cycle) as fn(&MethodSummary) -> f64,
-        ),
-        (
-            "speedup",
-            "wall-clock speed-up vs target-only",
-            |r: &MethodSummary| r.speedup_vs_target,
-        ),
-    ] {
-        plot_answers_against(dir, rows, stem, (x_label, x));
-    }
-    Ok(())
+use crate::numeric_flag::BOOTSTRAP;
+use crate::output_guard::{check_outputs, Input, Output, OutputKind};
+use crate::shared::report_files::write_reports;
+
+/// Arguments of `report`.
+#[derive(Args)]
+pub struct ReportArgs {
+    /// Evaluation directories (each holding `eval.json` and `results.jsonl`).
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Report directory (one of the inputs, or a new directory for the joined results).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Bootstrap resamples for the confidence intervals.
+    #[arg(long, default_value_t = 2000, value_parser = BOOTSTRAP.parser::<usize>())]
+    pub bootstrap: usize,
 }
 
-/// Plots accuracy and answer agreement against `x` (`<dir>/{accuracy,agreement}_vs_<x_stem>`,
-/// PNG and SVG), one curve per family; prints the paths, or why a plot failed.
-pub fn plot_answers_against(
-    dir: &Path,
-    rows: &[MethodSummary],
-    x_stem: &str,
-    x: (&str, fn(&MethodSummary) -> f64),
-) {
-    for (ystem, y_label, y) in [
-        (
-            "accuracy",
-            "accuracy (gold)",
-            (|r: &MethodSummary| r.accuracy) as fn(&MethodSummary) -> f64,
-        ),
-        (
-            "agreement",
-            "answer agreement with target-only",
-            |r: &MethodSummary| r.agreement,
-        ),
-    ] {
-        let base = dir.join(format!("{ystem}_vs_{x_stem}"));
-        match super::plot::pareto(&base, rows, x, (y_label, y)) {
-            Ok(paths) => paths.iter().for_each(|p| println!("plot: {}", p.display())),
-            Err(e) => eprintln!("plot {}: {e}", base.display()),
-        }
-    }
+/// Runs `report`.
+pub fn run(a: ReportArgs) -> anyhow::Result<()> {
+    // `--out` may be one of the inputs (its report is rewritten, its results are not).
+    let inputs: Vec<Input<'_>> = a
+        .dirs
+        .iter()
+        .filter(|d| !autojudge_eval::same_path(d, &a.out))
+        .map(|d| Input {
+            flag: "dir",
+            path: d,
+        })
+        .collect();
+    check_outputs(
+        &[Output::new("--out", &a.out, OutputKind::EvalDir)],
+        &inputs,
+    )?;
+    let report = autojudge_eval::join_dirs(&a.dirs, &a.out, a.bootstrap)?;
+    write_reports(&a.out, &report)
 }
