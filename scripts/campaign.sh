@@ -10,7 +10,8 @@
 #   scripts/campaign.sh status              running or not, the log's tail, what is left
 #   scripts/campaign.sh stop                end it (a prompt in flight is the only loss)
 #   scripts/campaign.sh commit              commit the campaign's finished files (git commit of
-#                                           docs/results/showcase-qwen only)
+#                                           docs/results/showcase-qwen, and the status in
+#                                           gsm8k-qwen.md from scripts/campaign_status.py)
 #
 # While it runs, never `git stash`, `git checkout` or `git reset --hard` over its directory:
 # git replaces the files a running `mine` appends to, and what it appends then goes to a
@@ -81,11 +82,14 @@ case $cmd in
     python3 scripts/showcase_cost.py "$OUT" || true
     ;;
   commit)
-    git add -- "$OUT"
-    if git diff --cached --quiet -- "$OUT"; then
+    # The status in gsm8k-qwen.md, from the committed records.
+    python3 scripts/campaign_status.py
+    git add -- "$OUT" docs/results/gsm8k-qwen.md
+    if git diff --cached --quiet -- "$OUT" docs/results/gsm8k-qwen.md; then
       echo "nothing new in $OUT"
     else
-      git commit -q -m "campaign: finished blocks in $OUT ($(date -u +%Y-%m-%dT%H:%MZ))" -- "$OUT"
+      git commit -q -m "campaign: finished blocks in $OUT ($(date -u +%Y-%m-%dT%H:%MZ))" -- \
+        "$OUT" docs/results/gsm8k-qwen.md
       git log --oneline -1
     fi
     ;;
