@@ -42,18 +42,17 @@ if ! sinfo -h -o %T 2>/dev/null | grep -qE '^(idle|mixed)'; then
   trap 'scripts/slurm/local-cluster.sh down' EXIT
 fi
 cargo test -p autojudge-cli --features random-models --test slurm -- --ignored
-echo "== cargo clippy -D warnings"
-cargo clippy --workspace --all-targets -- -D warnings
-# The binary as users build it: without the test models' feature (the workspace build unifies it in).
-cargo clippy -p autojudge-cli -- -D warnings
-echo "== cargo check --features cuda,wgpu (GPU backends compile)"
-CARGO_TARGET_DIR="${CARGO_TARGET_DIR}-check" cargo check -p autojudge-cli --features cuda,wgpu,random-models
-# The GPU tests as scripts/gpu-check.sh builds them for an NVIDIA machine.
-CARGO_TARGET_DIR="${CARGO_TARGET_DIR}-check" cargo check -p autojudge-models --features cuda --test gpu_backend
+echo "== cargo clippy -D warnings, with the GPU backends (cuda, wgpu): they must compile too"
+# One check build for the lints and the GPU code (the GPU tests included, as
+# scripts/gpu-check.sh builds them for an NVIDIA machine), in the same target directory: cargo
+# keeps each feature set's artifacts side by side, and the dependencies burn's features do not
+# touch are built once.
+cargo clippy --workspace --all-targets \
+  --features autojudge-cli/random-models,autojudge-cli/cuda,autojudge-cli/wgpu -- -D warnings
 echo "== wgpu on lavapipe (Mesa's software Vulkan driver): the burn forward on a GPU backend"
 # Golden logits (tiny models, SmolLM2), GPU vs CPU logits, chunked/incremental agreement,
 # truncate-then-extend and lossless speculation, on the first Vulkan device (in CI lavapipe,
-# which runs the compute shaders on the CPU). Own target dir: burn's wgpu build is separate.
+# which runs the compute shaders on the CPU). Same target dir: only burn's wgpu build is new.
 if ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q mesa-vulkan-drivers >/dev/null \
@@ -63,8 +62,7 @@ if ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then
       "install mesa-vulkan-drivers" >&2
   fi
 fi
-WGPU_TARGET="${CARGO_TARGET_DIR}-wgpu"
-CARGO_TARGET_DIR="$WGPU_TARGET" cargo test -p autojudge-models --features wgpu --test gpu_backend
+cargo test -p autojudge-models --features wgpu --test gpu_backend
 echo "== cargo package: the engine-agnostic crates pack and build from their packages alone"
 # Cargo verifies the packages through a local registry whose crates it treats as immutable:
 # an extraction or a build of an earlier run of the same version would be reused stale. The
