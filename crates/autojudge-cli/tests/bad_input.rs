@@ -3,6 +3,8 @@
 //! evaluation directory, and numeric values outside their flags' domains (the usage error,
 //! exit status 2, that names the flag).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -96,20 +98,7 @@ fn mine(model: &Path, data: &Path, out: &Path, prompts: usize) {
         .arg(out);
     let o = run_within(c, Duration::from_secs(120));
     assert!(o.status.success(), "{}", stderr(&o));
-    let records = std::fs::read_to_string(out.join("records.jsonl")).unwrap();
-    let mut k = 0;
-    let relabelled: Vec<String> = records
-        .lines()
-        .map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-            for m in v["mismatches"].as_array_mut().into_iter().flatten() {
-                k += 1;
-                m["important"] = serde_json::Value::Bool(k % 3 == 0);
-            }
-            v.to_string()
-        })
-        .collect();
-    std::fs::write(out.join("records.jsonl"), relabelled.join("\n") + "\n").unwrap();
+    common::relabel(out);
 }
 
 /// Every file under `dir` with its bytes.
