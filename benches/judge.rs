@@ -3,7 +3,7 @@
 //! decode step (~100 ms for Qwen2.5-Coder-1.5B on 2 cores; the budget is 1% of it).
 
 use autojudge::classifier::{JudgeModel, LogisticRegression, LogisticRegressionOptions};
-use autojudge::core::{FeatureSet, Judge};
+use autojudge::core::{FeatureSet, Judge, Rows};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn bench(c: &mut Criterion) {
@@ -13,7 +13,7 @@ fn bench(c: &mut Criterion) {
             .map(|j| (((i * 31 + j * 17) % 97) as f32 - 48.0) / 10.0)
             .collect::<Vec<f32>>()
     };
-    let x: Vec<Vec<f32>> = (0..64).map(row).collect();
+    let x = Rows::from_rows((0..64).map(row)).expect("one width");
     let y: Vec<bool> = (0..64).map(|i| i % 3 == 0).collect();
     let model = LogisticRegression::fit(
         &x,
@@ -29,7 +29,7 @@ fn bench(c: &mut Criterion) {
         features: FeatureSet::DraftAndTarget,
         model,
     };
-    let window: Vec<Vec<f32>> = (100..108).map(row).collect();
+    let window = Rows::from_rows((100..108).map(row)).expect("one width");
     c.bench_function("judge/window-k8-dd-dt-2432", |b| {
         b.iter(|| judge.p_important(&window))
     });

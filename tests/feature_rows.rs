@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 
 use autojudge::core::{
-    CoreResult, FeatureSet, Judge, TargetModel, TextTokenizer, TokenId, TokenizerId,
+    CoreResult, FeatureSet, Judge, Rows, TargetModel, TextTokenizer, TokenId, TokenizerId,
 };
 use autojudge::decode::policies::JudgePolicy;
 use autojudge::decode::{generate_speculative, DecodeConfig, Hooks, ModelDrafter};
@@ -29,8 +29,8 @@ impl Judge for Recorder {
     fn features(&self) -> FeatureSet {
         self.set
     }
-    fn p_important(&self, rows: &[Vec<f32>]) -> Vec<f32> {
-        self.rows.borrow_mut().push(rows[0].clone());
+    fn p_important(&self, rows: &Rows) -> Vec<f32> {
+        self.rows.borrow_mut().push(rows[0].to_vec());
         vec![1.0; rows.len()]
     }
 }

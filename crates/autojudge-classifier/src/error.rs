@@ -1,5 +1,7 @@
 //! Typed errors of fitting and using the judge.
 
+use autojudge_core::Rows;
+
 /// Result alias for [`ClassifierError`].
 pub type ClassifierResult<T> = Result<T, ClassifierError>;
 
@@ -203,19 +205,15 @@ impl PartialEq for ClassifierError {
 }
 
 /// Checks a feature matrix (rows) and labels.
-pub fn check_data(x: &[Vec<f32>], y: Option<&[bool]>) -> ClassifierResult<usize> {
-    let first = x.first().ok_or(ClassifierError::Empty)?;
-    let d = first.len();
+pub fn check_data(x: &Rows, y: Option<&[bool]>) -> ClassifierResult<usize> {
+    if x.is_empty() {
+        return Err(ClassifierError::Empty);
+    }
+    let d = x.width();
     if d == 0 {
         return Err(ClassifierError::Shape("rows have no features".into()));
     }
     for (i, row) in x.iter().enumerate() {
-        if row.len() != d {
-            return Err(ClassifierError::Shape(format!(
-                "row {i} has {} features, row 0 has {d}",
-                row.len()
-            )));
-        }
         if let Some(j) = row.iter().position(|v| !v.is_finite()) {
             return Err(ClassifierError::NonFinite {
                 sample: i,

@@ -1,7 +1,7 @@
 //! [`JudgeModel`]: a fitted logistic regression on a feature set, usable by the decode loop
 //! through the core `Judge` trait.
 
-use autojudge_core::{FeatureSet, Judge};
+use autojudge_core::{FeatureSet, Judge, Rows};
 use serde::{Deserialize, Serialize};
 
 use crate::logistic::LogisticRegression;
@@ -28,7 +28,7 @@ impl Judge for JudgeModel {
         Some(self.model.coef.len())
     }
 
-    fn p_important(&self, rows: &[Vec<f32>]) -> Vec<f32> {
+    fn p_important(&self, rows: &Rows) -> Vec<f32> {
         self.model
             .predict_proba(rows)
             .into_iter()

@@ -2,6 +2,7 @@
 //! `C · Σᵢ sᵢ · log(1 + exp(−yᵢ (xᵢ·w + b))) + ½‖w‖²` (intercept unpenalised, `sᵢ` class
 //! weights), on standardized features, minimized by L-BFGS.
 
+use autojudge_core::Rows;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{check_data, ClassifierError, ClassifierResult};
@@ -79,11 +80,7 @@ fn sigmoid(z: f64) -> f64 {
 
 impl LogisticRegression {
     /// Fits on raw feature rows `x` with labels `y` (standardizes internally).
-    pub fn fit(
-        x: &[Vec<f32>],
-        y: &[bool],
-        options: LogisticRegressionOptions,
-    ) -> ClassifierResult<Self> {
+    pub fn fit(x: &Rows, y: &[bool], options: LogisticRegressionOptions) -> ClassifierResult<Self> {
         if options.c.is_nan() || options.c <= 0.0 {
             return Err(ClassifierError::InvalidOption {
                 field: "C",
@@ -106,7 +103,7 @@ impl LogisticRegression {
             grad.iter_mut().for_each(|g| *g = 0.0);
             let mut loss = 0.0;
             let mut gb = 0.0;
-            for (row, &label) in xs.iter().zip(y) {
+            for (row, &label) in xs.chunks_exact(d).zip(y) {
                 let (yi, si) = if label { (1.0, w_pos) } else { (-1.0, w_neg) };
                 let z: f64 = row.iter().zip(w).map(|(a, b)| a * b).sum::<f64>() + b;
                 let m = yi * z;
@@ -151,7 +148,7 @@ impl LogisticRegression {
     }
 
     /// P(positive class) for each row.
-    pub fn predict_proba(&self, x: &[Vec<f32>]) -> Vec<f64> {
+    pub fn predict_proba(&self, x: &Rows) -> Vec<f64> {
         x.iter().map(|r| sigmoid(self.decision(r))).collect()
     }
 }

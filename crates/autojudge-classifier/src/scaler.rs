@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use autojudge_core::Rows;
+
 use crate::error::{check_data, ClassifierResult};
 
 /// Per-feature mean and scale.
@@ -16,7 +18,7 @@ pub struct StandardScaler {
 
 impl StandardScaler {
     /// Fits on rows `x`.
-    pub fn fit(x: &[Vec<f32>]) -> ClassifierResult<Self> {
+    pub fn fit(x: &Rows) -> ClassifierResult<Self> {
         let d = check_data(x, None)?;
         let n = x.len() as f64;
         let mut mean = vec![0.0f64; d];
@@ -57,8 +59,8 @@ impl StandardScaler {
             .collect()
     }
 
-    /// Standardizes rows.
-    pub fn transform(&self, x: &[Vec<f32>]) -> Vec<Vec<f64>> {
-        x.iter().map(|r| self.transform_row(r)).collect()
+    /// Standardizes rows: `x.len() × x.width()` values, row-major.
+    pub fn transform(&self, x: &Rows) -> Vec<f64> {
+        x.iter().flat_map(|r| self.transform_row(r)).collect()
     }
 }

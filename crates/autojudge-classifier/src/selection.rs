@@ -3,6 +3,7 @@
 //! whose validation scores were measured (as the reference deploys it), so a threshold chosen
 //! on those scores belongs to the model that ships.
 
+use autojudge_core::Rows;
 use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 
 use crate::error::{check_data, ClassifierError, ClassifierResult};
@@ -51,7 +52,7 @@ pub fn split_by_group(groups: &[u64], val_fraction: f64, seed: u64) -> (Vec<usiz
 
 /// Picks C by validation ROC-AUC over `grid`; returns the train-split model at that C.
 pub fn select_c(
-    x: &[Vec<f32>],
+    x: &Rows,
     y: &[bool],
     groups: &[u64],
     grid: &[f64],
@@ -73,7 +74,7 @@ pub fn select_c(
 
 /// [`select_c`] on a given split: `train` and `validation` index rows of `x`.
 pub fn select_c_on_split(
-    x: &[Vec<f32>],
+    x: &Rows,
     y: &[bool],
     train: &[usize],
     validation: &[usize],
@@ -93,11 +94,8 @@ pub fn select_c_on_split(
             x.len()
         )));
     }
-    let pick = |idx: &[usize]| -> (Vec<Vec<f32>>, Vec<bool>) {
-        (
-            idx.iter().map(|&i| x[i].clone()).collect(),
-            idx.iter().map(|&i| y[i]).collect(),
-        )
+    let pick = |idx: &[usize]| -> (Rows, Vec<bool>) {
+        (x.select(idx), idx.iter().map(|&i| y[i]).collect())
     };
     let (xt, yt) = pick(train);
     let (xv, yv) = pick(validation);

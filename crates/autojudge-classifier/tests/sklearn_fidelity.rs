@@ -6,6 +6,7 @@ use autojudge_classifier::roc_auc;
 use autojudge_classifier::{
     ClassWeight, ClassifierError, LogisticRegression, LogisticRegressionOptions, StandardScaler,
 };
+use autojudge_core::{Rows, RowsShape};
 use serde_json::Value;
 
 fn fixture(name: &str) -> Value {
@@ -16,13 +17,14 @@ fn fixture(name: &str) -> Value {
 }
 
 /// The fixture's feature rows and labels.
-fn dataset(v: &Value) -> (Vec<Vec<f32>>, Vec<bool>) {
-    let x = v["x"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| floats(r).into_iter().map(|f| f as f32).collect())
-        .collect();
+fn dataset(v: &Value) -> (Rows, Vec<bool>) {
+    let x = rows(
+        v["x"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| floats(r).into_iter().map(|f| f as f32).collect()),
+    );
     let y = v["y"]
         .as_array()
         .unwrap()
@@ -30,6 +32,11 @@ fn dataset(v: &Value) -> (Vec<Vec<f32>>, Vec<bool>) {
         .map(|b| b.as_bool().unwrap())
         .collect();
     (x, y)
+}
+
+/// Rows of one width (the test's data is).
+fn rows(nested: impl IntoIterator<Item = Vec<f32>>) -> Rows {
+    Rows::from_rows(nested).unwrap()
 }
 
 fn floats(v: &Value) -> Vec<f64> {
@@ -55,7 +62,10 @@ fn matches_scikit_learn_on_mined_features() {
 fn check_against(v: &Value) {
     let (x, y) = dataset(v);
     let n_train = v["train"].as_u64().unwrap() as usize;
-    let (xtr, xte) = x.split_at(n_train);
+    let (xtr, xte) = (
+        &x.select(&(0..n_train).collect::<Vec<_>>()),
+        &x.select(&(n_train..x.len()).collect::<Vec<_>>()),
+    );
     let (ytr, yte) = y.split_at(n_train);
     let sc = StandardScaler::fit(xtr).unwrap();
     for (ours, theirs) in sc.mean.iter().zip(floats(&v["scaler_mean"])) {
@@ -123,15 +133,15 @@ fn check_against(v: &Value) {
 fn degenerate_data_is_refused() {
     let opts = LogisticRegressionOptions::default();
     assert_eq!(
-        LogisticRegression::fit(&[], &[], opts).unwrap_err(),
+        LogisticRegression::fit(&Rows::default(), &[], opts).unwrap_err(),
         ClassifierError::Empty
     );
-    let x = vec![vec![1.0, 2.0], vec![3.0, 4.0]];
+    let x = rows([vec![1.0, 2.0], vec![3.0, 4.0]]);
     assert_eq!(
         LogisticRegression::fit(&x, &[true, true], opts).unwrap_err(),
         ClassifierError::OneClass(true)
     );
-    let bad = vec![vec![1.0, f32::NAN], vec![3.0, 4.0]];
+    let bad = rows([vec![1.0, f32::NAN], vec![3.0, 4.0]]);
     assert!(matches!(
         LogisticRegression::fit(&bad, &[true, false], opts),
         Err(ClassifierError::NonFinite {
@@ -139,9 +149,17 @@ fn degenerate_data_is_refused() {
             feature: 1
         })
     ));
-    let ragged = vec![vec![1.0], vec![3.0, 4.0]];
+    // Ragged rows cannot reach the classifier: a `Rows` holds one width.
+    assert_eq!(
+        Rows::from_rows([vec![1.0], vec![3.0, 4.0]]),
+        Err(RowsShape::Ragged {
+            row: 1,
+            got: 2,
+            width: 1
+        })
+    );
     assert!(matches!(
-        LogisticRegression::fit(&ragged, &[true, false], opts),
+        LogisticRegression::fit(&rows([vec![], vec![]]), &[true, false], opts),
         Err(ClassifierError::Shape(_))
     ));
     assert!(matches!(
@@ -154,7 +172,7 @@ fn degenerate_data_is_refused() {
         Err(ClassifierError::InvalidOption { .. })
     ));
     // Constant features are fine (scale 1), as in scikit-learn.
-    let constant = vec![vec![5.0, 1.0], vec![5.0, 2.0], vec![5.0, 3.0]];
+    let constant = rows([vec![5.0, 1.0], vec![5.0, 2.0], vec![5.0, 3.0]]);
     assert!(LogisticRegression::fit(&constant, &[false, true, true], opts).is_ok());
 }
 
@@ -188,8 +206,10 @@ fn c_is_selected_by_validation_auc_with_a_prompt_split() {
     assert_eq!(s.validation.len(), s.validation_scores.len());
     assert_eq!(s.model.options.c, s.best_c);
     // The model returned is the one whose validation scores were measured.
-    let rows: Vec<Vec<f32>> = s.validation.iter().map(|&i| x[i].clone()).collect();
-    assert_eq!(s.model.predict_proba(&rows), s.validation_scores);
+    assert_eq!(
+        s.model.predict_proba(&x.select(&s.validation)),
+        s.validation_scores
+    );
 }
 
 #[test]
@@ -197,12 +217,12 @@ fn saved_judges_round_trip_and_refuse_other_models() {
     use autojudge_classifier::JudgeModel;
     use autojudge_classifier::{load_judge as load, save_judge as save, JudgeMeta};
     use autojudge_core::{FeatureSet, Judge, ModelInfo, TokenizerId};
-    let x = vec![
+    let x = rows([
         vec![0.0, 1.0, 2.0],
         vec![1.0, 0.5, 2.5],
         vec![2.0, 0.0, 1.0],
         vec![3.0, -1.0, 0.5],
-    ];
+    ]);
     let y = [false, false, true, true];
     let model = LogisticRegression::fit(
         &x,

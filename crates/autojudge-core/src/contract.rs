@@ -146,11 +146,9 @@ pub enum ContractBreach {
     },
     /// A feature row is not as wide as the judge reads (`Judge::feature_width`): its weights
     /// belong to other models or another feature set.
-    #[error("Judge reads feature rows {expected} wide, feature row {row} is {got} wide")]
+    #[error("Judge reads feature rows {expected} wide, the window's rows are {got} wide")]
     JudgeWidth {
-        /// Row at fault.
-        row: usize,
-        /// Its width.
+        /// Width of the rows offered.
         got: usize,
         /// Width the judge reads.
         expected: usize,

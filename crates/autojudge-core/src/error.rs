@@ -1,6 +1,6 @@
 //! Typed errors shared by every crate that speaks the core contract.
 
-use crate::{ContractBreach, TokenId};
+use crate::{ContractBreach, RowsShape, TokenId};
 
 /// A boxed error from an engine or tokenizer behind the contract, kept whole so callers can
 /// walk its source chain (`std::error::Error::source`).
@@ -65,6 +65,9 @@ pub enum CoreError {
         /// Target vocabulary size.
         target_vocab: usize,
     },
+    /// Rows of different widths were put in one [`crate::Rows`].
+    #[error("rows of one matrix differ in width")]
+    RowShape(#[from] RowsShape),
     /// Tokenization or detokenization failed (a message converts: `"...".into()`).
     #[error("tokenizer error")]
     Tokenizer(#[source] BoxError),

@@ -2,7 +2,7 @@
 //! It lives in core so the classifier crate and the decode loop meet here without depending
 //! on each other.
 
-use crate::FeatureSet;
+use crate::{FeatureSet, Rows};
 
 /// A learned judge.
 pub trait Judge {
@@ -13,7 +13,7 @@ pub trait Judge {
     /// P(important) for each feature row (batched over a window's mismatches): exactly one
     /// value per row, each in `[0, 1]`. The decode loop refuses anything else
     /// ([`crate::ContractBreach::JudgeCount`], [`crate::ContractBreach::JudgeValue`]).
-    fn p_important(&self, rows: &[Vec<f32>]) -> Vec<f32>;
+    fn p_important(&self, rows: &Rows) -> Vec<f32>;
     /// The feature-row width the judge's weights read, when it has one: the decode loop
     /// refuses rows of another width ([`crate::ContractBreach::JudgeWidth`]) instead of
     /// letting weights for other models or another feature set score them. `None` (the

@@ -16,6 +16,7 @@ mod judge;
 mod model;
 pub mod ngram;
 mod output;
+mod rows;
 mod tokenizer;
 mod types;
 mod window;
@@ -34,6 +35,7 @@ pub use model::{
     check_extend, check_same_tokenizer, check_truncate, ModelInfo, ModelSession, TargetModel,
 };
 pub use output::{ExtendOutput, OutputRows, Outputs};
+pub use rows::{Rows, RowsIter, RowsShape};
 pub use tokenizer::{TextTokenizer, TokenizerId};
 pub use types::{argmax, TokenId};
 pub use window::DoublingWindow;

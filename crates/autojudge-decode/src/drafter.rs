@@ -3,7 +3,9 @@
 //! prompt lookup (no model).
 
 use autojudge_core::ngram::last_match_end;
-use autojudge_core::{extend_checked, rewind_checked, ModelSession, OutputRows, Outputs, TokenId};
+use autojudge_core::{
+    extend_checked, rewind_checked, ModelSession, OutputRows, Outputs, Rows, TokenId,
+};
 use rand::rngs::StdRng;
 
 use crate::error::DecodeResult;
@@ -17,16 +19,16 @@ pub struct Proposal {
     pub tokens: Vec<TokenId>,
     /// The draft's distribution for each proposed token (when requested): the sampling
     /// distribution, or the temperature-1 softmax under greedy decoding.
-    pub probs: Vec<Vec<f32>>,
+    pub probs: Rows,
     /// The draft's last-layer hidden state at each proposed token's own position (when requested).
-    pub hidden: Vec<Vec<f32>>,
+    pub hidden: Rows,
     /// The draft's last-layer hidden state at the position that predicted each proposed token
     /// (when requested): the context's last token for the first, the previous proposed token
     /// for the others.
-    pub prev_hidden: Vec<Vec<f32>>,
+    pub prev_hidden: Rows,
     /// The draft's temperature-1 softmax for each proposed token (when requested), whatever
     /// the sampling.
-    pub probs_t1: Vec<Vec<f32>>,
+    pub probs_t1: Rows,
 }
 
 /// One of the per-token inputs a [`Proposal`] carries.
@@ -263,17 +265,17 @@ impl<S: ModelSession> Drafter for ModelDrafter<S> {
         for i in 0..k {
             let tok = sampling.sample(&logits, rng);
             if needs.draft_probs {
-                p.probs.push(match sampling {
+                p.probs.push(&match sampling {
                     Sampling::Greedy => softmax(&logits, 1.0),
                     s => s.probs(&logits),
-                });
+                })?;
             }
             if needs.draft_probs_t1 {
-                p.probs_t1.push(softmax(&logits, 1.0));
+                p.probs_t1.push(&softmax(&logits, 1.0))?;
             }
             p.tokens.push(tok);
             if let Some(h) = before.take() {
-                p.prev_hidden.push(h);
+                p.prev_hidden.push(&h)?;
             }
             let last = i + 1 == k || eos.contains(&tok);
             // The token's own state is the next token's predicting state.
@@ -299,7 +301,7 @@ impl<S: ModelSession> Drafter for ModelDrafter<S> {
                         before = Some(h.clone());
                     }
                     if want_hidden {
-                        p.hidden.push(h);
+                        p.hidden.push(&h)?;
                     }
                 }
                 if !last {
@@ -383,18 +385,15 @@ impl Drafter for NgramDrafter {
         _rng: &mut StdRng,
     ) -> DecodeResult<Proposal> {
         let tokens = self.lookup(context, k);
-        let probs = if needs.draft_probs {
-            tokens
-                .iter()
-                .map(|&t| {
-                    let mut q = vec![0.0; self.vocab_size];
-                    q[t as usize] = 1.0;
-                    q
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let mut probs = Rows::new(self.vocab_size);
+        if needs.draft_probs {
+            let mut q = vec![0.0; self.vocab_size];
+            for &t in &tokens {
+                q[t as usize] = 1.0;
+                probs.push(&q)?;
+                q[t as usize] = 0.0;
+            }
+        }
         Ok(Proposal {
             tokens,
             probs,

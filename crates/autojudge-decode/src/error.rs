@@ -1,6 +1,6 @@
 //! Typed errors of the decode loop.
 
-use autojudge_core::CoreError;
+use autojudge_core::{CoreError, RowsShape};
 
 use crate::drafter::ProposalBreach;
 
@@ -52,4 +52,10 @@ pub enum DecodeError {
         /// The missing input.
         what: crate::ProposalInput,
     },
+}
+
+impl From<RowsShape> for DecodeError {
+    fn from(e: RowsShape) -> Self {
+        DecodeError::Core(CoreError::RowShape(e))
+    }
 }

@@ -5,7 +5,7 @@
 //! slot of `dᵢ` (row `k` is the bonus position), and hidden row `i + 1` is the target's hidden
 //! state at `dᵢ`'s own position, on the sequence that carries the draft tokens.
 
-use autojudge_core::{argmax, ExtendOutput, TokenId};
+use autojudge_core::{argmax, ExtendOutput, Rows, TokenId};
 use rand::rngs::StdRng;
 
 use crate::error::DecodeResult;
@@ -39,13 +39,13 @@ pub struct Window<'a> {
     /// Target outputs: `k + 1` logits rows (and hidden rows when requested).
     pub target: &'a ExtendOutput,
     /// Draft distributions per draft token (when requested).
-    pub draft_probs: &'a [Vec<f32>],
+    pub draft_probs: &'a Rows,
     /// Draft hidden states per draft token (when requested).
-    pub draft_hidden: &'a [Vec<f32>],
+    pub draft_hidden: &'a Rows,
     /// Draft hidden states at the position that predicted each draft token (when requested).
-    pub draft_prev_hidden: &'a [Vec<f32>],
+    pub draft_prev_hidden: &'a Rows,
     /// The draft's temperature-1 distributions per draft token (when requested).
-    pub draft_probs_t1: &'a [Vec<f32>],
+    pub draft_probs_t1: &'a Rows,
     /// How the target's own tokens are chosen.
     pub sampling: Sampling,
 }
@@ -86,7 +86,7 @@ impl Window<'_> {
         } else {
             Vec::new()
         };
-        fn pick(wanted: bool, rows: &[Vec<f32>], i: usize) -> &[f32] {
+        fn pick(wanted: bool, rows: &Rows, i: usize) -> &[f32] {
             if wanted {
                 &rows[i]
             } else {

@@ -2,7 +2,7 @@
 //! rule it broke, never a panic inside the library and never a silently wrong generation.
 
 use autojudge_core::{
-    ContractBreach, CoreError, FeatureSet, OutputPart, TargetModel, Threshold, TokenId,
+    ContractBreach, CoreError, FeatureSet, OutputPart, Rows, TargetModel, Threshold, TokenId,
 };
 use autojudge_decode::policies::{ExactMatch, JudgePolicy, RejectionSampling};
 use autojudge_decode::testing::{Fault, Faulty, MockLm};
@@ -37,7 +37,7 @@ impl Judge for TestJudge {
     fn features(&self) -> FeatureSet {
         self.set
     }
-    fn p_important(&self, rows: &[Vec<f32>]) -> Vec<f32> {
+    fn p_important(&self, rows: &Rows) -> Vec<f32> {
         (self.values)(rows.len())
     }
     fn feature_width(&self) -> Option<usize> {
@@ -301,7 +301,6 @@ fn rows_of_another_width_than_the_judge_reads_are_refused() {
     assert_eq!(
         breach(&e, "test-judge"),
         ContractBreach::JudgeWidth {
-            row: 0,
             got: 4,
             expected: 8
         }

@@ -2,7 +2,7 @@
 //! conditions and typed errors.
 
 use autojudge_core::{
-    CoreResult, FeatureSet, ModelSession, TargetModel, TextTokenizer, TokenId, TokenizerId,
+    CoreResult, FeatureSet, ModelSession, Rows, TargetModel, TextTokenizer, TokenId, TokenizerId,
 };
 use autojudge_decode::policies::{Divergence, ExactMatch, JudgePolicy, RejectionSampling, TopK};
 use autojudge_decode::testing::MockLm;
@@ -32,7 +32,7 @@ impl Judge for ConstJudge {
     fn features(&self) -> FeatureSet {
         self.1
     }
-    fn p_important(&self, rows: &[Vec<f32>]) -> Vec<f32> {
+    fn p_important(&self, rows: &Rows) -> Vec<f32> {
         // MockLm hidden states are 4 wide.
         let width = self.1.width(4, 4);
         assert!(rows.iter().all(|r| r.len() == width), "feature width");

@@ -10,7 +10,7 @@ use autojudge_classifier::{
     threshold_for_recall, threshold_table, ClassWeight, ClassifierError, JudgeMeta, JudgeModel,
     LogisticRegressionOptions, ThresholdMetrics,
 };
-use autojudge_core::{FeatureSet, Threshold};
+use autojudge_core::{FeatureSet, Rows, Threshold};
 use autojudge_search::{Manifest, MinedDir};
 
 use crate::method::THRESHOLD_QUANTILES;
@@ -89,7 +89,7 @@ pub struct TrainingSet {
     /// Feature set of the rows.
     pub features: FeatureSet,
     /// Feature rows.
-    pub x: Vec<Vec<f32>>,
+    pub x: Rows,
     /// `true` = important.
     pub y: Vec<bool>,
     /// Prompt of each row (distinct across directories), for splitting by prompt.
@@ -112,7 +112,7 @@ impl TrainingSet {
                 reason: "no mined directories".into(),
             });
         };
-        let (mut x, mut y, mut groups) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut x, mut y, mut groups) = (Rows::default(), Vec::new(), Vec::new());
         for (k, (path, d)) in dirs.iter().zip(&opened).enumerate() {
             let (m, f) = (&d.manifest, &first.manifest);
             if m.target != f.target || m.draft != f.draft {
@@ -122,7 +122,12 @@ impl TrainingSet {
                 });
             }
             let rows = d.training_rows(features)?;
-            x.extend(rows.features);
+            for row in &rows.features {
+                x.push(row).map_err(|e| EvalError::Conflict {
+                    path: path.display().to_string(),
+                    reason: format!("its `{features}` rows differ in width from the first's: {e}"),
+                })?;
+            }
             y.extend(rows.labels);
             // Prompts of different directories are different groups.
             groups.extend(rows.groups.into_iter().map(|p| ((k as u64) << 40) | p));
@@ -152,7 +157,7 @@ impl TrainingSet {
 
     /// Feature width.
     pub fn width(&self) -> usize {
-        self.x.first().map_or(0, Vec::len)
+        self.x.width()
     }
 }
 
@@ -376,18 +381,15 @@ pub(crate) mod tests {
         /// Rows of `features` whose first column is shifted by `signal` on important rows.
         pub(crate) fn set(&self, features: FeatureSet, signal: f64) -> TrainingSet {
             let mut rng = StdRng::seed_from_u64(self.seed + 1 + signal.to_bits() % 97);
-            let x = self
-                .y
-                .iter()
-                .map(|&l| {
-                    (0..4)
-                        .map(|k| {
-                            let shift = if l && k == 0 { signal } else { 0.0 };
-                            (rng.random::<f64>() * 2.0 - 1.0 + shift) as f32
-                        })
-                        .collect()
-                })
-                .collect();
+            let x = Rows::from_rows(self.y.iter().map(|&l| {
+                (0..4)
+                    .map(|k| {
+                        let shift = if l && k == 0 { signal } else { 0.0 };
+                        (rng.random::<f64>() * 2.0 - 1.0 + shift) as f32
+                    })
+                    .collect::<Vec<f32>>()
+            }))
+            .unwrap();
             TrainingSet {
                 features,
                 x,
@@ -423,7 +425,7 @@ pub(crate) mod tests {
     /// 60 prompts of 10 rows; the label leans on the first feature.
     fn noisy_set() -> TrainingSet {
         let mut rng = StdRng::seed_from_u64(3);
-        let (mut x, mut y, mut groups) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut x, mut y, mut groups) = (Rows::default(), Vec::new(), Vec::new());
         for p in 0..60u64 {
             for _ in 0..10 {
                 let important = rng.random::<f64>() < 0.3;
@@ -433,7 +435,7 @@ pub(crate) mod tests {
                         (rng.random::<f64>() * 2.0 - 1.0 + if k == 0 { shift } else { 0.0 }) as f32
                     })
                     .collect();
-                x.push(row);
+                x.push(&row).unwrap();
                 y.push(important);
                 groups.push(p);
             }
@@ -455,11 +457,7 @@ pub(crate) mod tests {
         let path = dir.join("dt.safetensors");
         trained.save(&path).unwrap();
         let (judge, meta) = autojudge_classifier::load_judge(&path).unwrap();
-        let rows: Vec<Vec<f32>> = trained
-            .validation_rows
-            .iter()
-            .map(|&i| set.x[i].clone())
-            .collect();
+        let rows = set.x.select(&trained.validation_rows);
         let labels: Vec<bool> = trained.validation_rows.iter().map(|&i| set.y[i]).collect();
         let scores: Vec<f64> = judge
             .p_important(&rows)
@@ -481,12 +479,12 @@ pub(crate) mod tests {
         // every score is shared by an important row: a threshold catching all of them (recall
         // 1) accepts no mismatch. Prompts with a high first feature hold two of three.
         let mut rng = StdRng::seed_from_u64(5);
-        let (mut x, mut y, mut groups) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut x, mut y, mut groups) = (Rows::default(), Vec::new(), Vec::new());
         for p in 0..40u64 {
             let row: Vec<f32> = (0..3).map(|_| rng.random::<f32>() * 2.0 - 1.0).collect();
             let important = if row[0] > 0.0 { 2 } else { 1 };
             for k in 0..3 {
-                x.push(row.clone());
+                x.push(&row).unwrap();
                 y.push(k < important);
                 groups.push(p);
             }
@@ -529,7 +527,7 @@ pub(crate) mod tests {
     /// Separable rows: the first feature's sign is the label.
     fn separable_set() -> TrainingSet {
         let mut rng = StdRng::seed_from_u64(9);
-        let (mut x, mut y, mut groups) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut x, mut y, mut groups) = (Rows::default(), Vec::new(), Vec::new());
         for p in 0..40u64 {
             for _ in 0..6 {
                 let important = rng.random::<f64>() < 0.4;
@@ -538,7 +536,7 @@ pub(crate) mod tests {
                     if important { first } else { -first },
                     rng.random::<f32>() * 2.0 - 1.0,
                 ];
-                x.push(row);
+                x.push(&row).unwrap();
                 y.push(important);
                 groups.push(p);
             }

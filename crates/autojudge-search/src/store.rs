@@ -779,7 +779,7 @@ fn decode_features(bytes: &[u8]) -> Result<Vec<MismatchFeatures>, String> {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TrainingRows {
     /// Feature rows, laid out by [`autojudge_core::FeatureSet::row`].
-    pub features: Vec<Vec<f32>>,
+    pub features: autojudge_core::Rows,
     /// `true` = important.
     pub labels: Vec<bool>,
     /// Prompt (dataset line) of each row, for splitting by prompt.
@@ -822,7 +822,9 @@ impl MinedDir {
                         ),
                     ));
                 }
-                rows.features.push(set.row(&f.parts()));
+                rows.features
+                    .push(&set.row(&f.parts()))
+                    .map_err(|e| SearchError::file(&self.features_path(index), e))?;
                 rows.labels.push(mm.important);
                 rows.groups.push(index as u64);
             }

@@ -1,7 +1,7 @@
 //! The acceptance policies: lossless (exact match, rejection sampling) and lossy (top-k,
 //! divergence thresholds, learned judge).
 
-use autojudge_core::{ContractBreach, Threshold};
+use autojudge_core::{ContractBreach, Rows, Threshold};
 use rand::{rngs::StdRng, Rng};
 
 use super::{
@@ -218,7 +218,10 @@ impl<J: Judge> AcceptancePolicy for JudgePolicy<J> {
             .filter(|&i| !w.is_greedy_match(i))
             .collect();
         let set = self.judge.features();
-        let rows: Vec<Vec<f32>> = mismatches.iter().map(|&i| w.feature_row(set, i)).collect();
+        let mut rows = Rows::default();
+        for &i in &mismatches {
+            rows.push(&w.feature_row(set, i))?;
+        }
         let p = if rows.is_empty() {
             Vec::new()
         } else {
@@ -236,12 +239,11 @@ impl<J: Judge> AcceptancePolicy for JudgePolicy<J> {
 
 /// `judge.p_important(rows)`, checked against the judge contract: every row as wide as the
 /// judge reads, one value per row, each a probability.
-fn checked_p_important<J: Judge>(judge: &J, rows: &[Vec<f32>]) -> DecodeResult<Vec<f32>> {
+fn checked_p_important<J: Judge>(judge: &J, rows: &Rows) -> DecodeResult<Vec<f32>> {
     if let Some(expected) = judge.feature_width() {
-        if let Some((row, r)) = rows.iter().enumerate().find(|(_, r)| r.len() != expected) {
+        if rows.width() != expected {
             return Err(ContractBreach::JudgeWidth {
-                row,
-                got: r.len(),
+                got: rows.width(),
                 expected,
             }
             .by(judge.name())
@@ -284,14 +286,15 @@ mod tests {
             hidden: Vec::new(),
             hidden_size: 0,
         };
-        let probs = vec![q.to_vec()];
+        let probs = Rows::from_rows([q]).unwrap();
+        let none = Rows::default();
         let w = Window {
             draft: &[1],
             target: &out,
             draft_probs: &probs,
-            draft_hidden: &[],
-            draft_prev_hidden: &[],
-            draft_probs_t1: &[],
+            draft_hidden: &none,
+            draft_prev_hidden: &none,
+            draft_probs_t1: &none,
             sampling: crate::Sampling::Greedy,
         };
         Divergence::Judi(tau)
