@@ -32,6 +32,19 @@ directory of the Markdown file that holds the block. KINDs:
                                 answers changed, answers kept where target-only is correct
                                 (bootstrap interval, or the exact Clopper-Pearson one where every
                                 answer is kept, where a bootstrap collapses to [1, 1])
+    wall-time LABEL=SOURCE...   wall times, one row per SOURCE, with the first row's time over
+                                each row's: SOURCE is PATH#KEY (the line `KEY SECONDS s` of a
+                                time log) or a mined `records.jsonl` (the sum of its `wall_ms`)
+    vs-llamacpp LABEL=PATH...   `scripts/bench-vs-llamacpp.sh` tables (`vs-llamacpp.txt`), one
+                                row per file: per metric, the llama.cpp / ours ratios of its
+                                models joined by " / " in the file's order (every file must list
+                                the same models and metrics)
+    bench-engine PATH [projections=PATH]  a `scripts/bench-engine.sh` log: one row per model and
+                                dtype, min–max over its repeated runs (half up) of prefill 128
+                                (s), decode step and extend-8 (ms), with the MiB streamed per
+                                forward of `bench-model` projection lines ("–" where absent)
+    batch B LABEL=PATH...       `bench-model --batch` outputs: B=1 and B=B decode tok/s, their
+                                ratio, the verify-8 ratio and peak RSS at B=B, one row per file
 
 Scanned: README.md and docs/**/*.md, except docs/results/gsm8k-qwen.md and
 docs/results/showcase-qwen/ (a background job writes there). An unknown KIND, bad arguments, an
@@ -41,6 +54,7 @@ Standard library only.
 import argparse
 import csv
 import difflib
+import json
 import os
 import re
 import shlex
@@ -292,6 +306,165 @@ def kind_sweep(base, args):
     return md_table(head, out)
 
 
+def seconds(v):
+    """Seconds to one place with a thousands separator: 1,448.0 s."""
+    return f"{v:,.1f} s"
+
+
+def kind_wall_time(base, args):
+    rows = []
+    for label, src in split_pairs(args, "SOURCE"):
+        if "#" in src:
+            path, key = src.split("#", 1)
+            found = [line.split() for line in read_raw(base, path).splitlines()
+                     if line.split()[:1] == [key]]
+            if len(found) != 1 or len(found[0]) != 3 or found[0][2] != "s":
+                raise GenError(f"no single line '{key} SECONDS s' in {path}")
+            try:
+                secs = float(found[0][1])
+            except ValueError:
+                raise GenError(f"line {key!r} of {path} has no seconds: {found[0][1]!r}") from None
+            how = f"`/usr/bin/time`, line `{key}` of `{os.path.basename(path)}`"
+        elif src.endswith(".jsonl"):
+            try:
+                recs = [json.loads(line) for line in read_raw(base, src).splitlines() if line.strip()]
+            except ValueError as e:
+                raise GenError(f"{src} is not JSON lines: {e}") from None
+            if not recs or any("wall_ms" not in r for r in recs):
+                raise GenError(f"{src}: every record needs a wall_ms")
+            secs = sum(r["wall_ms"] for r in recs) / 1000
+            how = f"sum of the {len(recs)} records' `wall_ms` in `{os.path.basename(src)}`"
+        else:
+            raise GenError(f"SOURCE is PATH#KEY (a time log) or a .jsonl of records, got {src!r}")
+        rows.append((label, secs, how))
+    first = rows[0]
+    head = ["run", "wall time", "measured as", f"vs {first[0]}"]
+    return md_table(head, [[label, seconds(secs), how, f"{first[1] / secs:.2f}\u00d7"]
+                           for label, secs, how in rows])
+
+
+VS_LLAMA_ROW = re.compile(r"^\|\s*(\S+)\s*\|\s*([^|]+?)\s*\|\s*[\d.]+\s*\|\s*[\d.]+\s*\|\s*([\d.]+\u00d7)\s*\|$")
+
+
+def kind_vs_llamacpp(base, args):
+    models, metrics, rows = None, None, []
+    for label, path in split_pairs(args, "PATH"):
+        ratios = {}
+        order_m, order_k = [], []
+        for line in read_raw(base, path).splitlines():
+            m = VS_LLAMA_ROW.match(line.strip())
+            if not m or m.group(1) == "model":
+                continue
+            model, metric, ratio = m.groups()
+            if model not in order_m:
+                order_m.append(model)
+            if metric not in order_k:
+                order_k.append(metric)
+            ratios[(model, metric)] = ratio
+        if not ratios:
+            raise GenError(f"no 'model | metric | ... | ratio' rows in {path}")
+        if models is None:
+            models, metrics = order_m, order_k
+        elif (order_m, order_k) != (models, metrics):
+            raise GenError(f"{path} has other models or metrics than {args[0].rsplit('=', 1)[1]}")
+        cells = []
+        for k in metrics:
+            if any((mo, k) not in ratios for mo in models):
+                raise GenError(f"{path} lacks {k!r} for a model")
+            cells.append(" / ".join(ratios[(mo, k)] for mo in models))
+        rows.append([label] + cells)
+    return md_table(["run"] + metrics, rows)
+
+
+def half_up(text, places):
+    q = Decimal(1).scaleb(-places)
+    return Decimal(text).quantize(q, ROUND_HALF_UP)
+
+
+def span(values, places):
+    """min–max of decimal strings, rounded half up; one value when they round alike."""
+    lo = half_up(min(values, key=Decimal), places)
+    hi = half_up(max(values, key=Decimal), places)
+    return str(lo) if lo == hi else f"{lo}\u2013{hi}"
+
+
+BENCH_HEAD = re.compile(r"^== .*--model (\S+).*--dtype (\S+)")
+PROJ_HEAD = re.compile(r"^\$ .*--model (\S+).*--dtype (\S+)")
+PROJ_LINE = re.compile(r"= ([\d.]+) MiB streamed per forward")
+
+
+def kind_bench_engine(base, args):
+    if not args or len(args) > 2 or (len(args) == 2 and not args[1].startswith("projections=")):
+        raise GenError("usage: bench-engine PATH [projections=PATH]")
+    runs, order, cur = {}, [], None
+    for line in read_raw(base, args[0]).splitlines():
+        m = BENCH_HEAD.match(line)
+        if m:
+            cur = (os.path.basename(m.group(1)), m.group(2))
+            if cur not in runs:
+                runs[cur] = {"prefill": [], "decode": [], "extend-8": []}
+                order.append(cur)
+            continue
+        if cur is None:
+            continue
+        p = line.split()
+        if line.startswith("prefill 128 tokens:"):
+            runs[cur]["prefill"].append(p[3].rstrip("s"))
+        elif line.startswith("decode:"):
+            runs[cur]["decode"].append(p[1])
+        elif len(p) == 4 and p[0] == "8":
+            runs[cur]["extend-8"].append(p[1])
+    if not order:
+        raise GenError(f"no '== ... --model M ... --dtype D' runs in {args[0]}")
+    mib = {}
+    if len(args) == 2:
+        head = None
+        for line in read_raw(base, args[1][len("projections="):]).splitlines():
+            m = PROJ_HEAD.match(line)
+            if m:
+                head = (os.path.basename(m.group(1)), m.group(2))
+                continue
+            m = PROJ_LINE.search(line)
+            if m and head:
+                mib[head] = m.group(1)
+    models = list(dict.fromkeys(mo for mo, _ in order))
+    rows = []
+    for mo in models:
+        for key in (k for k in order if k[0] == mo):
+            r = runs[key]
+            for what, vals in r.items():
+                if not vals:
+                    raise GenError(f"{args[0]}: no {what} figure for {key[0]} --dtype {key[1]}")
+            rows.append([mo, key[1], mib.get(key, "\u2013"), span(r["prefill"], 2) + " s",
+                         span(r["decode"], 1) + " ms", span(r["extend-8"], 1) + " ms",
+                         str(len(r["decode"]))])
+    head = ["model", "dtype", "MiB streamed per forward", "prefill 128", "decode step", "extend-8",
+            "runs"]
+    return md_table(head, rows)
+
+
+BATCH_ROW = re.compile(r"^\s*(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s*$")
+
+
+def kind_batch(base, args):
+    if len(args) < 2 or not args[0].isdigit():
+        raise GenError("usage: batch B LABEL=PATH...")
+    b, rows = args[0], []
+    for label, path in split_pairs(args[1:], "PATH"):
+        table = {}
+        for line in read_raw(base, path).splitlines():
+            m = BATCH_ROW.match(line)
+            if m:
+                table[m.group(1)] = m.groups()
+        if "1" not in table or b not in table:
+            raise GenError(f"{path} has no rows for B = 1 and B = {b}")
+        one, n = table["1"], table[b]
+        rows.append([label, one[2], n[2], f"{n[3]}\u00d7", f"{n[6]}\u00d7", f"{n[7]} MiB"])
+    head = ["model", "B=1 decode tok/s", f"B={b} decode tok/s", f"B={b} / B=1",
+            f"verify-8, B={b} / B=1", f"peak RSS at B={b}"]
+    return md_table(head, rows)
+
+
 KINDS = {
     "include": kind_include,
     "text": kind_text,
@@ -299,6 +472,10 @@ KINDS = {
     "c-grid": kind_c_grid,
     "agreement": kind_agreement,
     "sweep": kind_sweep,
+    "wall-time": kind_wall_time,
+    "vs-llamacpp": kind_vs_llamacpp,
+    "bench-engine": kind_bench_engine,
+    "batch": kind_batch,
 }
 
 
