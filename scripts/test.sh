@@ -69,9 +69,9 @@ echo "== cargo package: the engine-agnostic crates pack and build from their pac
 # verification gets its own target directory, and these crates' extractions and artifacts are
 # removed first (their dependencies stay built).
 PKG_TARGET="${CARGO_TARGET_DIR}-package"
-rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/autojudge-{core,decode,tasks,search,classifier,eval}-[0-9]* \
+rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/autojudge-{core,decode,tasks,runs,search,classifier,eval}-[0-9]* \
   "$PKG_TARGET"/package "$PKG_TARGET"/debug/.fingerprint/autojudge-* "$PKG_TARGET"/debug/deps/*autojudge*
-CARGO_TARGET_DIR="$PKG_TARGET" cargo package -q --allow-dirty -p autojudge-core -p autojudge-decode -p autojudge-tasks \
+CARGO_TARGET_DIR="$PKG_TARGET" cargo package -q --allow-dirty -p autojudge-core -p autojudge-decode -p autojudge-tasks -p autojudge-runs \
   -p autojudge-search -p autojudge-classifier -p autojudge-eval
 echo "== cargo doc --no-deps (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q --workspace

@@ -5,6 +5,8 @@
 //! The crates, one job each:
 //! - [`core`]: token types, the [`TargetModel`] / [`ModelSession`] contract, typed errors.
 //! - [`tasks`]: dataset readers and prompt wordings, answer oracles, the code sandbox.
+//! - [`runs`]: the run machinery of long jobs (resumable run directories, the ordered
+//!   concurrent driver that batches many prompts' forwards).
 //! - [`search`]: mining important tokens (the semi-greedy search, mined datasets).
 //! - [`classifier`]: the judge (standardized logistic regression with scikit-learn semantics).
 //! - [`decode`]: the speculative decoding loop, drafters and acceptance policies.
@@ -24,6 +26,7 @@ pub use autojudge_decode as decode;
 pub use autojudge_eval as eval;
 #[cfg(feature = "engine")]
 pub use autojudge_models as models;
+pub use autojudge_runs as runs;
 pub use autojudge_search as search;
 pub use autojudge_tasks as tasks;
 

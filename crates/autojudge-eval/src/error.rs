@@ -3,6 +3,7 @@
 use autojudge_classifier::ClassifierError;
 use autojudge_core::CoreError;
 use autojudge_decode::DecodeError;
+use autojudge_runs::RunError;
 use autojudge_search::SearchError;
 
 /// Result alias for [`EvalError`].
@@ -18,9 +19,13 @@ pub enum EvalError {
     /// The decode loop failed.
     #[error(transparent)]
     Decode(#[from] DecodeError),
-    /// A run directory, dataset or mined directory could not be used.
+    /// A mined directory could not be used.
     #[error(transparent)]
     Search(#[from] SearchError),
+    /// A results directory could not be used (other settings, a log another run holds, a
+    /// committed line that does not parse, a file that could not be written).
+    #[error(transparent)]
+    Run(#[from] RunError),
     /// Fitting, loading or checking a judge failed.
     #[error(transparent)]
     Classifier(#[from] ClassifierError),

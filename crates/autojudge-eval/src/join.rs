@@ -19,12 +19,7 @@ pub fn read_joined(dirs: &[PathBuf]) -> EvalResult<(EvalSettings, Vec<ResultLine
     for dir in dirs {
         let (s, dir_lines) = EvalDir::read(dir)?;
         if let Some(first) = &settings {
-            autojudge_search::run_dir::check_same_settings(
-                &dir.join(EvalSettings::FILE),
-                first,
-                &s,
-                &[],
-            )?;
+            autojudge_runs::check_same_settings(&dir.join(EvalSettings::FILE), first, &s, &[])?;
         }
         for l in dir_lines {
             if !seen.insert((l.method.clone(), l.index)) {

@@ -30,7 +30,7 @@ pub fn sweep_dirs(
     for dir in dirs {
         let settings = EvalDir::read(dir)?.0;
         match &reference {
-            Some((_, r)) => autojudge_search::run_dir::check_same_settings(
+            Some((_, r)) => autojudge_runs::check_same_settings(
                 &dir.join(EvalSettings::FILE),
                 r,
                 &settings,

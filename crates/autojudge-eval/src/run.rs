@@ -4,10 +4,10 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use autojudge_core::{extend_checked, ErrorChain, Outputs, TargetModel, TokenId};
+use autojudge_core::{extend_checked, BatchedModel, ErrorChain, Outputs, TargetModel, TokenId};
 use autojudge_decode::DecodeConfig;
-use autojudge_search::run_dir::{read_lines, JsonlLog, TornTail};
-use autojudge_search::{run_ordered, BatchedModels, Event, Flight, Job, Render, SearchModels};
+use autojudge_runs::{read_lines, run_ordered, Event, Flight, Job, JsonlLog, TornTail};
+use autojudge_search::{Render, SearchModels};
 use autojudge_tasks::{Answer, Task, TaskLine};
 
 use crate::method::TARGET_ONLY;
@@ -204,7 +204,16 @@ pub fn evaluate<T: TargetModel, D: TargetModel>(
             }
         }
     });
-    let work = |m: &BatchedModels<'_, '_, T, D>, job: PromptJob| -> EvalResult<Vec<ResultLine>> {
+    let work = |target: &BatchedModel<&T>,
+                draft: &BatchedModel<&D>,
+                job: PromptJob|
+     -> EvalResult<Vec<ResultLine>> {
+        let m = SearchModels {
+            target,
+            draft,
+            tokenizer: models.tokenizer,
+            oracle: models.oracle,
+        };
         let PromptJob {
             task,
             prompt,
@@ -271,7 +280,8 @@ pub fn evaluate<T: TargetModel, D: TargetModel>(
         Ok(lines)
     };
     run_ordered(
-        models,
+        models.target,
+        models.draft,
         parallel,
         jobs,
         &work,

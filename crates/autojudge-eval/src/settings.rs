@@ -114,14 +114,12 @@ impl EvalSettings {
 
     /// The settings of an existing results directory.
     pub fn load(dir: &Path) -> EvalResult<Self> {
-        Ok(autojudge_search::run_dir::read_settings(
-            &dir.join(Self::FILE),
-        )?)
+        Ok(autojudge_runs::read_settings(&dir.join(Self::FILE))?)
     }
 
     /// Writes the settings into a new directory, or checks them against an existing one.
     pub fn check_or_write(&self, dir: &Path) -> EvalResult<()> {
-        Ok(autojudge_search::run_dir::check_or_write_settings(
+        Ok(autojudge_runs::check_or_write_settings(
             &dir.join(Self::FILE),
             self,
             &[],

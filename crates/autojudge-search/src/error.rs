@@ -1,6 +1,7 @@
 //! Typed errors of mining and of mined datasets.
 
 use autojudge_core::CoreError;
+use autojudge_runs::RunError;
 
 /// Result alias for [`SearchError`].
 pub type SearchResult<T> = Result<T, SearchError>;
@@ -30,25 +31,11 @@ pub enum SearchError {
         /// What is wrong (names the field).
         reason: String,
     },
-    /// A mined directory (or shard) was produced with other models or settings.
-    #[error("{path}: {field} differs: this run has {found}, the directory has {expected}")]
-    SettingsMismatch {
-        /// Directory at fault.
-        path: String,
-        /// Setting that differs.
-        field: String,
-        /// Value recorded in the directory.
-        expected: String,
-        /// Value of this run / other shard.
-        found: String,
-    },
-    /// Another process has the run directory's log open for writing: two runs appending to
-    /// one directory would duplicate or interleave their lines.
-    #[error("{path}: another run is writing to this directory (its log is locked); wait for it to end, or give this run another directory")]
-    Busy {
-        /// The locked log.
-        path: String,
-    },
+    /// The run directory failed: its settings differ from this run's (a mined directory, or a
+    /// shard, produced with other models or settings), its log is held by another run, a
+    /// committed line does not parse, or a file could not be written.
+    #[error(transparent)]
+    Run(#[from] RunError),
     /// A committed prompt's feature file is missing or incomplete.
     #[error("{path}: features of committed prompt {index}: {damage}")]
     DamagedFeatures {

@@ -7,19 +7,16 @@
 //! answer changed (important) or not (unimportant: the swap is kept). Hidden states at every tested mismatch are the judge's
 //! features. [`run_mining`] drives a dataset into a resumable [`MinedDir`].
 
-mod concurrent;
 mod continuation;
 mod error;
 mod meter;
 mod record;
 mod refeature;
 mod run;
-pub mod run_dir;
 mod semi_greedy;
 mod shard;
 mod store;
 
-pub use concurrent::{run_ordered, BatchedModels, Event, Flight, Job};
 pub use error::{SearchError, SearchResult};
 pub use record::{
     MinedPrompt, Mismatch, MismatchFeatures, PromptOutcome, PromptRecord, WorkCounters,

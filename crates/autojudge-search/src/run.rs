@@ -4,9 +4,9 @@
 
 use std::time::Instant;
 
-use autojudge_core::{BoxError, CoreError, ErrorChain, TargetModel, TokenId};
+use autojudge_core::{BatchedModel, BoxError, CoreError, ErrorChain, TargetModel, TokenId};
+use autojudge_runs::{run_ordered, Event, Flight, Job};
 
-use crate::concurrent::{run_ordered, BatchedModels, Event, Flight, Job};
 use crate::record::{PromptOutcome, PromptRecord, WorkCounters};
 use crate::semi_greedy::{mine_prompt, SearchConfig, SearchModels};
 use crate::store::MinedDir;
@@ -166,8 +166,15 @@ pub fn run_mining<T: TargetModel, D: TargetModel>(
                 },
             }
         });
-    let work = |m: &BatchedModels<'_, '_, T, D>,
+    let work = |target: &BatchedModel<&T>,
+                draft: &BatchedModel<&D>,
                 (index, task, prompt): (usize, Task, Vec<TokenId>)| {
+        let m = &SearchModels {
+            target,
+            draft,
+            tokenizer: models.tokenizer,
+            oracle: models.oracle,
+        };
         let start = Instant::now();
         let (outcome, features) = match mine_prompt(m, &task, &prompt, cfg) {
             Ok((mined, features)) => (PromptOutcome::Mined(mined), features),
@@ -178,7 +185,8 @@ pub fn run_mining<T: TargetModel, D: TargetModel>(
         Ok((r, features))
     };
     run_ordered(
-        models,
+        models.target,
+        models.draft,
         parallel,
         jobs,
         &work,

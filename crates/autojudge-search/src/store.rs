@@ -22,11 +22,11 @@ use half::f16;
 use safetensors::tensor::{Dtype, TensorView};
 
 use crate::record::{MismatchFeatures, PromptOutcome, PromptRecord};
-use crate::run_dir::{
-    check_or_write_settings, first_difference, read_committed, read_lines, read_settings,
-    write_atomic, JsonlLog, TornTail,
-};
 use crate::{SearchConfig, SearchError, SearchResult, Shard};
+use autojudge_runs::{
+    check_or_write_settings, first_difference, read_committed, read_lines, read_settings,
+    write_atomic, JsonlLog, RunError, TornTail,
+};
 
 /// Storage precision of features.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -374,7 +374,7 @@ impl MinedDir {
         std::fs::create_dir_all(self.root.join("features"))
             .map_err(|e| SearchError::file(&self.root, e))?;
         let bytes = encode_features(features, self.manifest.feature_dtype)?;
-        write_atomic(&self.features_path(index), &bytes)
+        Ok(write_atomic(&self.features_path(index), &bytes)?)
     }
 
     /// Creates `root` for `manifest`, or resumes it if it holds a run with the same manifest
@@ -491,20 +491,22 @@ impl MinedDir {
             if let Some((field, expected, found)) =
                 first_difference(&value(&first.manifest), &value(&d.manifest), &["shard"])
             {
-                return Err(SearchError::SettingsMismatch {
+                return Err(RunError::SettingsMismatch {
                     path: d.root.display().to_string(),
                     field,
                     expected,
                     found,
-                });
+                }
+                .into());
             }
             if d.manifest.shard.count != count || !seen.insert(d.manifest.shard.index) {
-                return Err(SearchError::SettingsMismatch {
+                return Err(RunError::SettingsMismatch {
                     path: d.root.display().to_string(),
                     field: "shard".into(),
                     expected: format!("a distinct shard of {count}"),
                     found: d.manifest.shard.to_string(),
-                });
+                }
+                .into());
             }
         }
         if seen.len() != count {

@@ -10,6 +10,7 @@ use autojudge_core::{TargetModel, TokenId};
 use autojudge_models::backend::CpuBackend;
 use autojudge_models::tiny::TinyModel;
 use autojudge_models::{LayerPlan, Llama};
+use autojudge_runs::RunError;
 use autojudge_search::*;
 use autojudge_tasks::*;
 use common::{CountOracle, IdText};
@@ -360,7 +361,10 @@ fn interrupted_run_resumes_to_the_same_content() {
     let err = MinedDir::create_or_resume(&dir, resumed.manifest.clone())
         .err()
         .expect("locked");
-    assert!(matches!(err, SearchError::Busy { .. }), "{err}");
+    assert!(
+        matches!(err, SearchError::Run(RunError::Busy { .. })),
+        "{err}"
+    );
     drop(resumed);
     // A second resume is a no-op.
     let again = mine_into(&dir, Shard::ALL, None);

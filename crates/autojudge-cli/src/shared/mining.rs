@@ -4,9 +4,10 @@
 use crate::draft_choice::ModelPair;
 use crate::task_choice::TaskArgs;
 use autojudge_core::TargetModel;
+use autojudge_runs::Flight;
 use autojudge_search::{
-    FeatureDType, Flight, Manifest, MiningProgress, PromptOutcome, PromptRecord, SearchConfig,
-    Shard, Totals,
+    FeatureDType, Manifest, MiningProgress, PromptOutcome, PromptRecord, SearchConfig, Shard,
+    Totals,
 };
 use autojudge_tasks::{Oracle, TaskLine};
 use burn::tensor::backend::Backend;
