@@ -319,8 +319,8 @@ fn run(out: &Path) -> anyhow::Result<Report> {
         train.len(),
         test.len()
     );
-    let lines = |split: &Split| -> Vec<(usize, TaskLine)> {
-        split.iter().map(|&(i, p)| (i, Ok(task(i, p)))).collect()
+    let lines = |split: &Split| -> Vec<TaskLine> {
+        split.iter().map(|&(i, p)| task(i, p).into()).collect()
     };
     let render = |t: &Task| Ok(tokenizer.encode(&t.user_prompt, false)?);
     let oracle = LastNumberOracle;

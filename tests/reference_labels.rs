@@ -75,7 +75,7 @@ fn reference_exact_mining_reproduces_the_python_fixture() {
     let mut labels = 0;
     for rec in records {
         let line = rec["line"].as_u64().unwrap() as usize;
-        let task = tasks[line].as_ref().unwrap();
+        let task = tasks[line].task().unwrap();
         let text = template
             .render(&[ChatMessage::user(task.user_prompt.clone())], true)
             .unwrap();

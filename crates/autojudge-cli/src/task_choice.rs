@@ -229,8 +229,8 @@ impl TaskArgs {
         }]
     }
 
-    /// Dataset lines `skip..skip+prompts` as (line index, task or per-line error).
-    pub fn tasks(&self) -> anyhow::Result<Vec<(usize, TaskLine)>> {
+    /// Dataset lines `skip..skip+prompts` (each a task or its per-line error).
+    pub fn tasks(&self) -> anyhow::Result<Vec<TaskLine>> {
         Ok(self
             .all_tasks()?
             .into_iter()
@@ -239,13 +239,13 @@ impl TaskArgs {
             .collect())
     }
 
-    /// Every dataset line as (line index, task or per-line error), `--skip`/`--prompts` aside.
-    pub fn all_tasks(&self) -> anyhow::Result<Vec<(usize, TaskLine)>> {
+    /// Every dataset line (a task or its per-line error), `--skip`/`--prompts` aside.
+    pub fn all_tasks(&self) -> anyhow::Result<Vec<TaskLine>> {
         let all = match self.task {
             TaskKind::Gsm8k => read_gsm8k(&self.data, self.wording())?,
             TaskKind::Humaneval => read_humaneval(&self.data)?,
         };
-        Ok(all.into_iter().enumerate().collect())
+        Ok(all)
     }
 
     /// The dataset's file name (recorded in manifests; the directory part is left out so a

@@ -18,7 +18,7 @@
 //! # fn demo<T: autojudge_core::TargetModel, D: autojudge_core::TargetModel>(
 //! #     target: &T, draft: &D, tokenizer: &dyn autojudge_core::TextTokenizer,
 //! #     oracle: &dyn autojudge_tasks::Oracle,
-//! #     tasks: Vec<(usize, autojudge_tasks::TaskLine)>,
+//! #     tasks: Vec<autojudge_tasks::TaskLine>,
 //! # ) -> autojudge_eval::EvalResult<()> {
 //! use autojudge_eval::{evaluate, EvalDir, EvalPlan, EvalSettings, Method};
 //! use autojudge_search::SearchModels;

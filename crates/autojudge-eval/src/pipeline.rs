@@ -24,7 +24,7 @@ pub struct MiningStep {
     /// `search` settings drive the search.
     pub manifest: Manifest,
     /// Dataset lines to mine.
-    pub tasks: Vec<(usize, TaskLine)>,
+    pub tasks: Vec<TaskLine>,
 }
 
 /// Everything one pipeline run needs besides the models.
@@ -45,7 +45,7 @@ pub struct PipelineSpec {
     /// Settings every evaluation line shares.
     pub eval_settings: EvalSettings,
     /// Dataset lines to evaluate.
-    pub eval_tasks: Vec<(usize, TaskLine)>,
+    pub eval_tasks: Vec<TaskLine>,
     /// Baselines evaluated next to the judges (target-only first).
     pub baselines: Vec<Method>,
     /// Threshold-table quantiles swept per judge, next to its chosen threshold.
@@ -101,7 +101,7 @@ pub fn run_pipeline<T: TargetModel, D: TargetModel>(
         let done = step
             .tasks
             .iter()
-            .filter(|(i, _)| dir.records.contains_key(i))
+            .filter(|line| dir.records.contains_key(&line.index()))
             .count();
         progress(PipelineProgress::MiningPlanned {
             total: step.tasks.len(),

@@ -125,19 +125,19 @@ pub fn evaluate<T: TargetModel, D: TargetModel>(
     dir: &mut EvalDir,
     models: &SearchModels<'_, T, D>,
     plan: &EvalPlan,
-    tasks: impl IntoIterator<Item = (usize, TaskLine)>,
+    tasks: impl IntoIterator<Item = TaskLine>,
     render: &Render<'_>,
     parallel: usize,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> EvalResult<Report> {
     let tasks: Vec<_> = tasks
         .into_iter()
-        .filter_map(|(index, t)| match t {
-            Ok(t) => Some(t),
-            Err(e) => {
+        .filter_map(|line| match line {
+            TaskLine::Task(t) => Some(t),
+            TaskLine::Unreadable { index, error } => {
                 progress(Progress::Skipped {
                     task_id: format!("line {}", index + 1),
-                    reason: ErrorChain(&e).to_string(),
+                    reason: ErrorChain(&error).to_string(),
                 });
                 None
             }

@@ -43,7 +43,7 @@ impl Oracle for SumOracle {
     }
 }
 
-fn tasks(n: usize) -> Vec<(usize, TaskLine)> {
+fn tasks(n: usize) -> Vec<TaskLine> {
     (0..n)
         .map(|i| {
             let prompt: String = (0..4 + i % 3)
@@ -56,7 +56,7 @@ fn tasks(n: usize) -> Vec<(usize, TaskLine)> {
                 gold: Some((i % 5).to_string()),
                 code: None,
             };
-            (i, Ok(task))
+            TaskLine::Task(task)
         })
         .collect()
 }

@@ -103,7 +103,7 @@ pub enum MiningProgress<'a> {
 /// # fn demo<T: autojudge_core::TargetModel, D: autojudge_core::TargetModel>(
 /// #     target: &T, draft: &D, tokenizer: &dyn autojudge_core::TextTokenizer,
 /// #     oracle: &dyn autojudge_tasks::Oracle,
-/// #     tasks: Vec<(usize, autojudge_tasks::TaskLine)>,
+/// #     tasks: Vec<autojudge_tasks::TaskLine>,
 /// # ) -> autojudge_search::SearchResult<()> {
 /// use autojudge_search::{run_mining, Manifest, MinedDir, SearchConfig, SearchModels};
 /// let search = SearchConfig { max_new_tokens: 256, ..SearchConfig::default() };
@@ -118,7 +118,7 @@ pub fn run_mining<T: TargetModel, D: TargetModel>(
     dir: &mut MinedDir,
     models: &SearchModels<'_, T, D>,
     cfg: &SearchConfig,
-    tasks: impl IntoIterator<Item = (usize, TaskLine)>,
+    tasks: impl IntoIterator<Item = TaskLine>,
     render: &Render<'_>,
     parallel: usize,
     progress: &mut dyn FnMut(MiningProgress<'_>),
@@ -135,10 +135,11 @@ pub fn run_mining<T: TargetModel, D: TargetModel>(
     };
     let jobs = tasks
         .into_iter()
-        .filter(|(index, _)| !done.contains(index))
-        .map(|(index, task)| {
+        .filter(|line| !done.contains(&line.index()))
+        .map(|line| {
             let start = Instant::now();
-            match task {
+            let index = line.index();
+            match line.into_task() {
                 Err(e) => Job::Ready(Ok((
                     record(
                         index,
@@ -162,13 +163,13 @@ pub fn run_mining<T: TargetModel, D: TargetModel>(
                         ),
                         Vec::new(),
                     ))),
-                    Ok(prompt) => Job::Run((index, task, prompt)),
+                    Ok(prompt) => Job::Run((task, prompt)),
                 },
             }
         });
     let work = |target: &BatchedModel<&T>,
                 draft: &BatchedModel<&D>,
-                (index, task, prompt): (usize, Task, Vec<TokenId>)| {
+                (task, prompt): (Task, Vec<TokenId>)| {
         let m = &SearchModels {
             target,
             draft,
@@ -181,7 +182,7 @@ pub fn run_mining<T: TargetModel, D: TargetModel>(
             Err(e @ SearchError::Core(CoreError::BrokenContract { .. })) => return Err(e),
             Err(e) => (failed(ErrorChain(&e).to_string()), Vec::new()),
         };
-        let r = record(index, task.id, task.gold, prompt.len(), outcome, start);
+        let r = record(task.index, task.id, task.gold, prompt.len(), outcome, start);
         Ok((r, features))
     };
     run_ordered(

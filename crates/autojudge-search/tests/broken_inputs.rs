@@ -93,7 +93,7 @@ fn mine<T: TargetModel, D: TargetModel>(
         oracle: &CountOracle,
     };
     let mut d = MinedDir::create_or_resume(dir, manifest(target, draft)).unwrap();
-    let tasks = (0..PROMPTS).map(|i| (i, Ok(task(i))));
+    let tasks = (0..PROMPTS).map(|i| task(i).into());
     let result = run_mining(&mut d, &m, &search(), tasks, &render, 2, &mut |_| {});
     (result, d)
 }

@@ -210,20 +210,22 @@ fn manifest(target: &Llama<CpuBackend>, draft: &Llama<CpuBackend>, shard: Shard)
     }
 }
 
-fn tasks(shard: Shard) -> Vec<(usize, TaskLine)> {
+fn tasks(shard: Shard) -> Vec<TaskLine> {
     (0..9)
         .filter(|&i| shard.contains(i))
         .map(|i| {
-            let t: TaskLine = if i == 4 {
-                Err(TaskError::BadRecord {
-                    path: "data.jsonl".into(),
-                    line: 5,
-                    reason: "not JSON".into(),
-                })
+            if i == 4 {
+                TaskLine::Unreadable {
+                    index: i,
+                    error: TaskError::BadRecord {
+                        path: "data.jsonl".into(),
+                        line: 5,
+                        reason: "not JSON".into(),
+                    },
+                }
             } else {
-                Ok(task(i))
-            };
-            (i, t)
+                task(i).into()
+            }
         })
         .collect()
 }

@@ -44,8 +44,53 @@ pub const GSM8K_INSTRUCTION: &str = "Your response should end with \"The final a
 pub const HUMANEVAL_INSTRUCTION: &str =
     "Complete the following Python function. Reply with the whole function in one ```python code block.";
 
-/// A dataset line that could not be turned into a task.
-pub type TaskLine = Result<Task, TaskError>;
+/// One dataset line: a task, or why the line could not become one. Either way it knows its
+/// 0-based line number ([`TaskLine::index`]), the key mining and evaluation commit it under (an
+/// unreadable line is committed as a failure, never skipped silently).
+#[derive(Debug)]
+pub enum TaskLine {
+    /// A task; its line is [`Task::index`].
+    Task(Task),
+    /// A line that could not be read as a task.
+    Unreadable {
+        /// 0-based line number in the dataset file.
+        index: usize,
+        /// Why (names the file, the line and the field).
+        error: TaskError,
+    },
+}
+
+impl TaskLine {
+    /// 0-based line number in the dataset file.
+    pub fn index(&self) -> usize {
+        match self {
+            TaskLine::Task(t) => t.index,
+            TaskLine::Unreadable { index, .. } => *index,
+        }
+    }
+
+    /// The task, or why the line is none.
+    pub fn task(&self) -> Result<&Task, &TaskError> {
+        match self {
+            TaskLine::Task(t) => Ok(t),
+            TaskLine::Unreadable { error, .. } => Err(error),
+        }
+    }
+
+    /// The task by value, or why the line is none.
+    pub fn into_task(self) -> Result<Task, TaskError> {
+        match self {
+            TaskLine::Task(t) => Ok(t),
+            TaskLine::Unreadable { error, .. } => Err(error),
+        }
+    }
+}
+
+impl From<Task> for TaskLine {
+    fn from(t: Task) -> Self {
+        TaskLine::Task(t)
+    }
+}
 
 /// The lines of a dataset file (gunzipped when it ends in `.gz`), each decoded as UTF-8 on its
 /// own. The file is read whole first, so a read error (a directory, a corrupt archive) is one
@@ -102,7 +147,7 @@ fn field<'a>(
 
 fn parse_lines(
     path: &Path,
-    make: impl Fn(usize, &serde_json::Value) -> TaskLine,
+    make: impl Fn(usize, &serde_json::Value) -> Result<Task, TaskError>,
 ) -> TaskResult<Vec<TaskLine>> {
     Ok(lines_of(path)?
         .into_iter()
@@ -113,10 +158,17 @@ fn parse_lines(
                 line: i + 1,
                 reason,
             };
-            let line = line.map_err(|e| bad(format!("not UTF-8: {e}")))?;
-            let v: serde_json::Value =
-                serde_json::from_str(&line).map_err(|e| bad(format!("not JSON: {e}")))?;
-            make(i, &v)
+            let task = line
+                .map_err(|e| bad(format!("not UTF-8: {e}")))
+                .and_then(|line| {
+                    serde_json::from_str::<serde_json::Value>(&line)
+                        .map_err(|e| bad(format!("not JSON: {e}")))
+                })
+                .and_then(|v| make(i, &v));
+            match task {
+                Ok(t) => TaskLine::Task(t),
+                Err(error) => TaskLine::Unreadable { index: i, error },
+            }
         })
         .collect())
 }
@@ -277,19 +329,21 @@ mod tests {
         .unwrap();
         let tasks = read_gsm8k(&p, Gsm8kWording::Short).unwrap();
         assert_eq!(tasks.len(), 4);
-        let t0 = tasks[0].as_ref().unwrap();
+        let t0 = tasks[0].task().unwrap();
         assert_eq!(t0.gold.as_deref(), Some("1200"));
         assert!(t0.user_prompt.starts_with("Q1?\n"));
         let reference = read_gsm8k(&p, Gsm8kWording::Reference).unwrap();
         assert_eq!(
-            reference[0].as_ref().unwrap().user_prompt,
+            reference[0].task().unwrap().user_prompt,
             format!("{GSM8K_PREAMBLE}\nQ1?\n{GSM8K_INSTRUCTION}")
         );
-        let e1 = tasks[1].as_ref().unwrap_err().to_string();
+        let e1 = tasks[1].task().unwrap_err().to_string();
         assert!(e1.contains("g.jsonl:2") && e1.contains("not JSON"), "{e1}");
-        let e2 = tasks[2].as_ref().unwrap_err().to_string();
+        let e2 = tasks[2].task().unwrap_err().to_string();
         assert!(e2.contains(":3") && e2.contains("`question`"), "{e2}");
-        assert_eq!(tasks[3].as_ref().unwrap().index, 3);
+        assert_eq!(tasks[3].task().unwrap().index, 3);
+        let indices: Vec<usize> = tasks.iter().map(TaskLine::index).collect();
+        assert_eq!(indices, [0, 1, 2, 3]);
     }
 
     #[test]
@@ -362,8 +416,8 @@ mod tests {
         .unwrap();
         let tasks = read_gsm8k(&p, Gsm8kWording::Short).unwrap();
         assert_eq!(tasks.len(), 2);
-        let e0 = tasks[0].as_ref().unwrap_err().to_string();
+        let e0 = tasks[0].task().unwrap_err().to_string();
         assert!(e0.contains("g.jsonl:1") && e0.contains("not UTF-8"), "{e0}");
-        assert_eq!(tasks[1].as_ref().unwrap().gold.as_deref(), Some("2"));
+        assert_eq!(tasks[1].task().unwrap().gold.as_deref(), Some("2"));
     }
 }

@@ -358,8 +358,8 @@ fn all_164_canonical_humaneval_solutions_pass_and_stubs_fail() {
     let oracle = CodeOracle::new(strict());
     let mut failed = Vec::new();
     let mut stub_passed = Vec::new();
-    for (task, solution) in tasks.iter().zip(&solutions) {
-        let task = task.as_ref().unwrap();
+    for (line, solution) in tasks.iter().zip(&solutions) {
+        let task = line.task().unwrap();
         if answer_of(&oracle, task, solution) != Answer::found("pass") {
             failed.push(task.id.clone());
         }

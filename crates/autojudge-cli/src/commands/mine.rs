@@ -150,11 +150,11 @@ fn mine<B: Backend>(a: &MineArgs, device: &B::Device) -> anyhow::Result<()> {
     }
     let mine_tasks: Vec<_> = tasks
         .into_iter()
-        .filter(|(i, _)| a.shard.contains(*i))
+        .filter(|line| a.shard.contains(line.index()))
         .collect();
     let done = mine_tasks
         .iter()
-        .filter(|(i, _)| dir.records.contains_key(i))
+        .filter(|line| dir.records.contains_key(&line.index()))
         .count();
     eprintln!(
         "mining {} prompts (shard {}, {} already done) into {}: target {}, draft {}, {} at once{}",

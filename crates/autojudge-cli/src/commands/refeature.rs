@@ -76,16 +76,16 @@ pub fn features_of<B: Backend>(
     pair: &ModelPair<B>,
     dir: &MinedDir,
     index: usize,
-    lines: &[(usize, TaskLine)],
+    lines: &[TaskLine],
 ) -> anyhow::Result<Vec<MismatchFeatures>> {
     let source = dir.root().join("records.jsonl").display().to_string();
     let record = &dir.records[&index];
     let PromptOutcome::Mined(mined) = &record.outcome else {
         anyhow::bail!("{source}: prompt {index} has no mined record");
     };
-    let task = match lines.get(index) {
-        Some((_, Ok(t))) => t,
-        Some((_, Err(e))) => anyhow::bail!("{source}: prompt {index}: {}", ErrorChain(e)),
+    let task = match lines.get(index).map(TaskLine::task) {
+        Some(Ok(t)) => t,
+        Some(Err(e)) => anyhow::bail!("{source}: prompt {index}: {}", ErrorChain(e)),
         None => anyhow::bail!(
             "{source}: prompt {index} is past the end of the dataset ({} lines)",
             lines.len()
@@ -119,7 +119,7 @@ pub fn restore_missing<B: Backend>(
     pair: &ModelPair<B>,
     root: &std::path::Path,
     prompt_format: &str,
-    lines: &[(usize, TaskLine)],
+    lines: &[TaskLine],
 ) -> anyhow::Result<usize> {
     if !root.join("records.jsonl").exists() {
         return Ok(0);
@@ -165,7 +165,7 @@ fn stored(v: f32, dtype: FeatureDType) -> f32 {
 }
 
 fn refeature<B: Backend>(a: &RefeatureArgs, device: &B::Device) -> anyhow::Result<()> {
-    let lines: Vec<(usize, TaskLine)> = a.task.all_tasks()?;
+    let lines: Vec<TaskLine> = a.task.all_tasks()?;
     let pair = ModelPair::<B>::load(&a.model, &a.draft, &a.task, device)?;
     let identity = a.task.prompt_identity(pair.template.is_some());
     let (mut written, mut compared, mut differing) = (0usize, 0usize, 0usize);

@@ -62,7 +62,7 @@ pub fn manifest<B: Backend>(
     search: SearchConfig,
     feature_dtype: FeatureDType,
     shard: Shard,
-    tasks: &[(usize, TaskLine)],
+    tasks: &[TaskLine],
 ) -> Manifest {
     Manifest {
         format: autojudge_search::MANIFEST_FORMAT,
@@ -75,7 +75,7 @@ pub fn manifest<B: Backend>(
         search,
         feature_dtype,
         shard,
-        lines: tasks.first().map_or(0, |t| t.0)..tasks.last().map_or(0, |t| t.0 + 1),
+        lines: tasks.first().map_or(0, TaskLine::index)..tasks.last().map_or(0, |t| t.index() + 1),
     }
 }
 
