@@ -34,6 +34,22 @@ python3 scripts/results_docs.py --check
 echo "== cargo test (flex CPU backend)"
 # The CLI's test-model feature on, so `bench-model --random-shape` is tested too.
 cargo test --workspace --all-targets --features autojudge-cli/random-models
+echo "== autojudge serve through the official openai Python client (scripts/serve_openai_client.py)"
+# A virtual environment of its own holds the client (PyPI's openai 1.x).
+VENV=${AUTOJUDGE_SERVE_VENV:-$HOME/.cache/autojudge/venv-serve}
+if ! "$VENV/bin/python" -c "import openai" 2>/dev/null; then
+  if ! python3 -m venv "$VENV" 2>/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv >/dev/null \
+        || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv >/dev/null; }
+    fi
+    python3 -m venv "$VENV"
+  fi
+  "$VENV/bin/pip" install -q "openai>=1.40,<2"
+fi
+# The binary `cargo test` built for the CLI's tests; SmolLM2 from scripts/fetch-models.sh.
+"$VENV/bin/python" scripts/serve_openai_client.py --bin "$CARGO_TARGET_DIR/debug/autojudge" \
+  --model "${AUTOJUDGE_MODELS:-$HOME/.cache/autojudge/models}/SmolLM2-135M-Instruct.Q4_1.gguf"
 echo "== Slurm: the job arrays of docs/scale-out.md under a one-node Slurm (scripts/slurm/)"
 # A cluster that already takes jobs is used as it is; otherwise one is brought up here (root,
 # packages from apt where missing) and taken down at the end.
@@ -69,9 +85,10 @@ echo "== cargo package: the engine-agnostic crates pack and build from their pac
 # verification gets its own target directory, and these crates' extractions and artifacts are
 # removed first (their dependencies stay built).
 PKG_TARGET="${CARGO_TARGET_DIR}-package"
-rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/autojudge-{core,decode,tasks,runs,search,classifier,eval}-[0-9]* \
+rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/autojudge-{core,decode,tasks,runs,serve,search,classifier,eval}-[0-9]* \
   "$PKG_TARGET"/package "$PKG_TARGET"/debug/.fingerprint/autojudge-* "$PKG_TARGET"/debug/deps/*autojudge*
 CARGO_TARGET_DIR="$PKG_TARGET" cargo package -q --allow-dirty -p autojudge-core -p autojudge-decode -p autojudge-tasks -p autojudge-runs \
+  -p autojudge-serve \
   -p autojudge-search -p autojudge-classifier -p autojudge-eval
 echo "== cargo doc --no-deps (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q --workspace

@@ -11,6 +11,7 @@
 //! - [`classifier`]: the judge (standardized logistic regression with scikit-learn semantics).
 //! - [`decode`]: the speculative decoding loop, drafters and acceptance policies.
 //! - [`eval`]: evaluation of AutoJudge against its baselines, judge training orchestration.
+//! - [`serve`]: an OpenAI-compatible HTTP server for any of these decoding methods.
 //! - `models` (default feature `engine`): Llama-family models on burn (GGUF / HF loaders,
 //!   tokenizers, draft views).
 //!
@@ -28,6 +29,7 @@ pub use autojudge_eval as eval;
 pub use autojudge_models as models;
 pub use autojudge_runs as runs;
 pub use autojudge_search as search;
+pub use autojudge_serve as serve;
 pub use autojudge_tasks as tasks;
 
 pub use autojudge_classifier::{load_judge, JudgeModel};

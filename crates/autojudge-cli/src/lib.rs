@@ -34,6 +34,8 @@ pub struct Cli {
 pub enum Command {
     /// Generate text with a model, streaming tokens and printing tok/s.
     Generate(commands::generate::GenerateArgs),
+    /// Serve a model over an OpenAI-compatible HTTP API (target-only, lossless, AutoJudge).
+    Serve(commands::serve::ServeArgs),
     /// Measure prefill, decode and extend-k costs of a model.
     BenchModel(commands::bench_model::BenchModelArgs),
     /// Compare target-only and speculative decoding on GSM8K prompts.
@@ -120,6 +122,7 @@ impl Command {
     pub fn run(self) -> anyhow::Result<()> {
         match self {
             Command::Generate(a) => commands::generate::run(a),
+            Command::Serve(a) => commands::serve::run(a),
             Command::BenchModel(a) => commands::bench_model::run(a),
             Command::Inspect(a) => commands::inspect::run(a),
             Command::BenchDecode(a) => commands::bench_decode::run(a),

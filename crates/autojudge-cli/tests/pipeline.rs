@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{bin, content, mine_cmd, records, relabel, setup};
+use common::{bin, content, mine_cmd, mined_and_relabelled, records, relabel, setup};
 
 #[test]
 fn mining_killed_with_sigkill_resumes_to_identical_output() {
@@ -53,11 +53,7 @@ fn pipeline_trains_both_judges_and_evaluates_them_resumably() {
     let tmp = tempfile::tempdir().unwrap();
     let (model, data) = setup(tmp.path(), 24);
     let mined = tmp.path().join("mined");
-    assert!(mine_cmd(&model, &data, &mined, 16, 1)
-        .status()
-        .unwrap()
-        .success());
-    relabel(&mined);
+    mined_and_relabelled(&model, &data, &mined, 16);
     let out = tmp.path().join("pipe");
     let pipeline = || {
         bin()

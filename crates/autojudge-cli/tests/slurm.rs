@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{bin, content, mine_cmd, mine_flags, records, relabel, setup};
+use common::{bin, content, mine_cmd, mine_flags, records, relabel, setup, train_dd_dt};
 
 /// Test prompts (GSM8K-shaped lines) mined in shards.
 const MINE_PROMPTS: usize = 24;
@@ -222,15 +222,7 @@ fn job_arrays_with_a_cancelled_and_resubmitted_task_equal_sequential_runs() {
     // A judge from the merged records (a random model's labels are one-class: relabelled).
     relabel(&merged);
     let judge = tmp.path().join("judge.safetensors");
-    let o = bin()
-        .args(["train", "--features", "dd-dt", "--c-grid", "100"])
-        .args(["--val-fraction", "0.5", "--data"])
-        .arg(&merged)
-        .arg("--out")
-        .arg(&judge)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
+    train_dd_dt(&merged, &judge);
 
     // Evaluation in blocks as an array, joined by report; and the same prompts in one run.
     let mut eval_flags: Vec<OsString> = [

@@ -123,28 +123,37 @@ pub trait TargetModel: Send + Sync {
     }
 }
 
-impl<T: TargetModel + ?Sized> TargetModel for &T {
-    type Session = T::Session;
+/// `TargetModel` for a pointer to a model: every method goes to the model.
+macro_rules! delegate_target_model {
+    ($pointer:ty) => {
+        impl<T: TargetModel + ?Sized> TargetModel for $pointer {
+            type Session = T::Session;
 
-    fn info(&self) -> &ModelInfo {
-        (**self).info()
-    }
+            fn info(&self) -> &ModelInfo {
+                (**self).info()
+            }
 
-    fn new_session(&self) -> CoreResult<Self::Session> {
-        (**self).new_session()
-    }
+            fn new_session(&self) -> CoreResult<Self::Session> {
+                (**self).new_session()
+            }
 
-    fn extend_batch(
-        &self,
-        items: &mut [BatchItem<'_, Self::Session>],
-    ) -> Vec<CoreResult<ExtendOutput>> {
-        (**self).extend_batch(items)
-    }
+            fn extend_batch(
+                &self,
+                items: &mut [BatchItem<'_, Self::Session>],
+            ) -> Vec<CoreResult<ExtendOutput>> {
+                (**self).extend_batch(items)
+            }
 
-    fn session_bytes(&self, positions: usize) -> Option<u64> {
-        (**self).session_bytes(positions)
-    }
+            fn session_bytes(&self, positions: usize) -> Option<u64> {
+                (**self).session_bytes(positions)
+            }
+        }
+    };
 }
+
+delegate_target_model!(&T);
+// A model shared by long-lived threads (a server's workers).
+delegate_target_model!(std::sync::Arc<T>);
 
 /// Refuses a draft/target pair whose vocabularies differ.
 pub fn check_same_tokenizer(draft: &ModelInfo, target: &ModelInfo) -> CoreResult<()> {

@@ -91,6 +91,7 @@ pub fn derive_lossless<D: ModelSession>(
         },
         StopReason::MaxTokens | StopReason::ContextFull => {}
         StopReason::StopString => return Err(not_derivable("it stopped at a stop string")),
+        StopReason::Cancelled => return Err(not_derivable("it was cancelled")),
     }
     let forced = forced_proposals(draft, prompt, &seq)?;
     let max_new = cfg.stop.max_new_tokens;

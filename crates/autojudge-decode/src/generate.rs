@@ -1,5 +1,6 @@
 //! The decode loops: target-only (the baseline) and speculative, through the same session API.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use autojudge_core::{
@@ -150,6 +151,9 @@ pub struct Hooks<'a> {
     pub tokenizer: Option<&'a dyn TextTokenizer>,
     /// Called with each batch of newly emitted tokens.
     pub on_tokens: Option<TokenCallback<'a>>,
+    /// Set (by any thread) to end the generation before its next cycle, with
+    /// [`StopReason::Cancelled`]: a server whose client went away stops spending forwards on it.
+    pub cancel: Option<&'a AtomicBool>,
 }
 
 /// Shared bookkeeping of both loops: emitted tokens, stop checks, streaming.
@@ -281,6 +285,9 @@ pub fn generate_speculative<S: ModelSession, D: Drafter, P: AcceptancePolicy>(
     let stop = loop {
         if cfg.stop.max_new_tokens == 0 {
             break StopReason::MaxTokens;
+        }
+        if em.hooks.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            break StopReason::Cancelled;
         }
         if context_full(target, 1) {
             break StopReason::ContextFull;

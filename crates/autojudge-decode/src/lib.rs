@@ -49,5 +49,5 @@ pub use rand::rngs::StdRng;
 /// that makes any model break the contract in a chosen way.
 #[cfg(feature = "testing")]
 pub mod testing {
-    pub use crate::mock::{Fault, Faulty, FaultySession, MockLm, MockSession};
+    pub use crate::mock::{Fault, Faulty, FaultySession, IdText, MockLm, MockSession};
 }

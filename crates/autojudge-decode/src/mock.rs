@@ -6,7 +6,7 @@
 
 use autojudge_core::{
     check_extend, check_truncate, CoreResult, ExtendOutput, ModelInfo, ModelSession, OutputRows,
-    Outputs, TargetModel, TokenId, TokenizerId,
+    Outputs, TargetModel, TextTokenizer, TokenId, TokenizerId,
 };
 
 /// A hash-defined language model.
@@ -292,5 +292,35 @@ impl<S: ModelSession> ModelSession for FaultySession<S> {
             return Ok(kept + 1);
         }
         Ok(kept)
+    }
+}
+
+/// A tokenizer for [`MockLm`]: token `t` is the text `"t "`, and text is read back as its
+/// whitespace-separated numbers. The text of a prefix of tokens is a prefix of the text of all
+/// of them, as with a real tokenizer's whole characters.
+#[derive(Clone, Debug)]
+pub struct IdText(pub TokenizerId);
+
+impl IdText {
+    /// The tokenizer of `model` (its vocabulary's identity).
+    pub fn of(model: &impl TargetModel) -> Self {
+        IdText(model.info().tokenizer.clone())
+    }
+}
+
+impl TextTokenizer for IdText {
+    fn encode(&self, text: &str, _add_bos: bool) -> CoreResult<Vec<TokenId>> {
+        Ok(text
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect())
+    }
+
+    fn decode(&self, ids: &[TokenId]) -> CoreResult<String> {
+        Ok(ids.iter().map(|t| format!("{t} ")).collect())
+    }
+
+    fn id(&self) -> &TokenizerId {
+        &self.0
     }
 }

@@ -25,6 +25,8 @@ pub enum StopReason {
     MaxTokens,
     /// The model's context is full.
     ContextFull,
+    /// The caller cancelled it ([`crate::Hooks::cancel`]).
+    Cancelled,
 }
 
 /// Length of the shortest prefix of `tokens` (at least `from` long) whose decoding contains a

@@ -262,6 +262,7 @@ fn stop_conditions() {
         Hooks {
             tokenizer: Some(&Letters),
             on_tokens: Some(&mut cb),
+            cancel: None,
         },
     )
     .unwrap();
@@ -291,6 +292,64 @@ fn stop_conditions() {
     )
     .unwrap();
     assert_eq!(g.stop, StopReason::ContextFull);
+}
+
+#[test]
+fn a_cancelled_generation_stops_before_its_next_cycle_with_what_it_emitted() {
+    let target = MockLm::new(11, VOCAB, 3.0);
+    let draft = target.noisy_copy(12, 0.5);
+    let prompt = [1, 2];
+    let cfg = DecodeConfig::greedy(4, 40);
+    let free = target_only(&target, &prompt, &cfg);
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let mut streamed = Vec::new();
+    // The client goes away once 10 tokens have reached it.
+    let mut cb = |t: &[TokenId]| {
+        streamed.extend_from_slice(t);
+        if streamed.len() >= 10 {
+            cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    };
+    let mut s = target.new_session().unwrap();
+    let mut d = ModelDrafter::new(draft.new_session().unwrap());
+    let g = generate_speculative(
+        &mut s,
+        &mut d,
+        &mut ExactMatch,
+        &prompt,
+        &cfg,
+        Hooks {
+            tokenizer: None,
+            on_tokens: Some(&mut cb),
+            cancel: Some(&cancel),
+        },
+    )
+    .unwrap();
+    assert_eq!(g.stop, StopReason::Cancelled);
+    assert!(
+        g.tokens.len() >= 10 && g.tokens.len() < 10 + 5,
+        "{}",
+        g.tokens.len()
+    );
+    assert_eq!(
+        g.tokens,
+        free[..g.tokens.len()],
+        "what was emitted is the target's"
+    );
+    assert_eq!(streamed, g.tokens);
+    // Cancelled before it starts: nothing is generated.
+    let mut s = target.new_session().unwrap();
+    let g = generate_target_only(
+        &mut s,
+        &prompt,
+        &cfg,
+        Hooks {
+            cancel: Some(&cancel),
+            ..Hooks::default()
+        },
+    )
+    .unwrap();
+    assert_eq!((g.stop, g.tokens.len()), (StopReason::Cancelled, 0));
 }
 
 #[test]

@@ -3,29 +3,11 @@
 
 use std::path::Path;
 
-use autojudge_core::{CoreResult, TargetModel, TextTokenizer, TokenId, TokenizerId};
-use autojudge_decode::testing::MockLm;
+use autojudge_core::{TargetModel, TextTokenizer};
+use autojudge_decode::testing::{IdText, MockLm};
 use autojudge_eval::{evaluate, EvalDir, EvalPlan, EvalSettings, Method, PromptPrefill};
 use autojudge_search::SearchModels;
 use autojudge_tasks::{Answer, Oracle, OracleError, Task, TaskLine};
-
-/// Ids as space-separated numbers.
-struct IdText(TokenizerId);
-
-impl TextTokenizer for IdText {
-    fn encode(&self, text: &str, _add_bos: bool) -> CoreResult<Vec<TokenId>> {
-        Ok(text
-            .split_whitespace()
-            .filter_map(|w| w.parse().ok())
-            .collect())
-    }
-    fn decode(&self, ids: &[TokenId]) -> CoreResult<String> {
-        Ok(ids.iter().map(|t| format!("{t} ")).collect())
-    }
-    fn id(&self) -> &TokenizerId {
-        &self.0
-    }
-}
 
 /// Answer: the sum of the response's token ids mod 5.
 struct SumOracle;
@@ -83,7 +65,7 @@ fn run_with(
 ) -> Vec<serde_json::Value> {
     let target = MockLm::new(1, 48, 4.0);
     let draft = target.noisy_copy(2, 0.6);
-    let tok = IdText(target.info().tokenizer.clone());
+    let tok = IdText::of(&target);
     let models = SearchModels {
         target: &target,
         draft: &draft,

@@ -87,11 +87,17 @@ fn generate<B: burn::tensor::backend::Backend>(
     let hooks = Hooks {
         tokenizer: None,
         on_tokens: Some(&mut stream),
+        cancel: None,
     };
     let g = match &draft {
         None => generate_target_only(&mut model.new_session()?, &prompt, &cfg, hooks)?,
         Some(d) => d.generate(&model, &prompt, &cfg, hooks)?,
     };
+    // What the stream held back (an unfinished character at the end) is printed as decoded.
+    let text = tok.decode(&g.tokens)?;
+    if text.len() > printed && text.is_char_boundary(printed) {
+        print!("{}", &text[printed..]);
+    }
     println!();
     let s = &g.stats;
     eprintln!(

@@ -14,4 +14,5 @@ pub mod operating_points;
 pub mod pipeline;
 pub mod refeature;
 pub mod report;
+pub mod serve;
 pub mod train;

@@ -119,3 +119,26 @@ pub fn relabel(mined: &Path) {
         .collect();
     std::fs::write(mined.join("records.jsonl"), relabelled.join("\n") + "\n").unwrap();
 }
+
+/// `prompts` prompts of `data` mined on the tiny pair into `out` (two at a time), relabelled so
+/// that a judge can train on them (a random model's labels are one-class).
+pub fn mined_and_relabelled(model: &Path, data: &Path, out: &Path, prompts: usize) {
+    assert!(mine_cmd(model, data, out, prompts, 2)
+        .status()
+        .unwrap()
+        .success());
+    relabel(out);
+}
+
+/// A DD-DT judge trained on `mined` into `out` (C fixed to 100, half the prompts validate).
+pub fn train_dd_dt(mined: &Path, out: &Path) {
+    let o = bin()
+        .args(["train", "--features", "dd-dt", "--c-grid", "100"])
+        .args(["--val-fraction", "0.5", "--data"])
+        .arg(mined)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
