@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use autojudge_tasks::{read_gsm8k, Gsm8kWording};
-use common::{bin, mined_and_relabelled, setup, train_dd_dt};
+use common::{bin, mined_and_relabelled, setup, train_dd_dt, TINY_PAIR};
 use serde_json::{json, Value};
 
 /// A server process and the address it listens on.
@@ -107,14 +107,7 @@ fn served_text_equals_generate_and_eval_and_sigterm_drains_a_stream() {
     let eval = tmp.path().join("eval");
     let o = bin()
         .arg("eval")
-        .args([
-            "--draft",
-            "self:exit:2",
-            "--prompt-format",
-            "plain",
-            "--labels",
-            "lenient",
-        ])
+        .args(TINY_PAIR)
         .args([
             "--max-new-tokens",
             "24",

@@ -217,6 +217,19 @@ impl TextTokenizer for Letters {
     }
 }
 
+/// Lossless speculative decoding of `prompt` with `draft` proposing for `target`.
+fn exact_match(
+    target: &MockLm,
+    draft: &MockLm,
+    prompt: &[TokenId],
+    cfg: &DecodeConfig,
+    hooks: Hooks<'_>,
+) -> autojudge_decode::Generation {
+    let mut s = target.new_session().unwrap();
+    let mut d = ModelDrafter::new(draft.new_session().unwrap());
+    generate_speculative(&mut s, &mut d, &mut ExactMatch, prompt, cfg, hooks).unwrap()
+}
+
 #[test]
 fn stop_conditions() {
     let target = MockLm::new(11, VOCAB, 3.0);
@@ -229,17 +242,7 @@ fn stop_conditions() {
     let first = free.iter().position(|&t| t == eos).unwrap();
     let t2 = target.clone().with_eos(vec![eos]);
     let mut cfg = DecodeConfig::greedy(4, 40);
-    let mut s = t2.new_session().unwrap();
-    let mut d = ModelDrafter::new(draft.new_session().unwrap());
-    let g = generate_speculative(
-        &mut s,
-        &mut d,
-        &mut ExactMatch,
-        &prompt,
-        &cfg,
-        Hooks::default(),
-    )
-    .unwrap();
+    let g = exact_match(&t2, &draft, &prompt, &cfg, Hooks::default());
     assert_eq!(
         (g.stop, g.tokens.as_slice()),
         (StopReason::Eos, &free[..first])
@@ -251,21 +254,12 @@ fn stop_conditions() {
     cfg.stop.stop_strings = vec![needle];
     let mut streamed = Vec::new();
     let mut cb = |t: &[TokenId]| streamed.extend_from_slice(t);
-    let mut s = target.new_session().unwrap();
-    let mut d = ModelDrafter::new(draft.new_session().unwrap());
-    let g = generate_speculative(
-        &mut s,
-        &mut d,
-        &mut ExactMatch,
-        &prompt,
-        &cfg,
-        Hooks {
-            tokenizer: Some(&Letters),
-            on_tokens: Some(&mut cb),
-            cancel: None,
-        },
-    )
-    .unwrap();
+    let hooks = Hooks {
+        tokenizer: Some(&Letters),
+        on_tokens: Some(&mut cb),
+        cancel: None,
+    };
+    let g = exact_match(&target, &draft, &prompt, &cfg, hooks);
     assert_eq!(g.stop, StopReason::StopString);
     assert_eq!(g.tokens, free[..at + 2]);
     assert_eq!(streamed, g.tokens, "the stream carries exactly the output");
@@ -310,21 +304,12 @@ fn a_cancelled_generation_stops_before_its_next_cycle_with_what_it_emitted() {
             cancel.store(true, std::sync::atomic::Ordering::Relaxed);
         }
     };
-    let mut s = target.new_session().unwrap();
-    let mut d = ModelDrafter::new(draft.new_session().unwrap());
-    let g = generate_speculative(
-        &mut s,
-        &mut d,
-        &mut ExactMatch,
-        &prompt,
-        &cfg,
-        Hooks {
-            tokenizer: None,
-            on_tokens: Some(&mut cb),
-            cancel: Some(&cancel),
-        },
-    )
-    .unwrap();
+    let hooks = Hooks {
+        tokenizer: None,
+        on_tokens: Some(&mut cb),
+        cancel: Some(&cancel),
+    };
+    let g = exact_match(&target, &draft, &prompt, &cfg, hooks);
     assert_eq!(g.stop, StopReason::Cancelled);
     assert!(
         g.tokens.len() >= 10 && g.tokens.len() < 10 + 5,

@@ -13,7 +13,7 @@ use autojudge_core::{
 use autojudge_decode::policies::{ExactMatch, JudgePolicy};
 use autojudge_decode::testing::{IdText, MockLm};
 use autojudge_decode::{
-    generate_speculative, generate_target_only, DecodeConfig, Hooks, ModelDrafter,
+    generate_speculative, generate_target_only, AcceptancePolicy, DecodeConfig, Hooks, ModelDrafter,
 };
 use autojudge_serve::{
     router, ChatMessage, ChatTemplate, GenEvent, GenRequest, Generator, Pool, ServeConfig,
@@ -166,29 +166,27 @@ fn direct(max_new: usize) -> [Vec<TokenId>; 3] {
     )
     .unwrap()
     .tokens;
-    let spec = |judge: bool| {
+    fn spec<P: AcceptancePolicy>(
+        t: &MockLm,
+        prompt: &[TokenId],
+        cfg: &DecodeConfig,
+        mut p: P,
+    ) -> Vec<TokenId> {
         let mut d = ModelDrafter::new(draft().new_session().unwrap());
         let mut s = t.new_session().unwrap();
-        if judge {
-            let mut p = JudgePolicy {
-                judge: Fraction,
-                threshold: Threshold::new(0.5).unwrap(),
-            };
-            generate_speculative(&mut s, &mut d, &mut p, &prompt, &cfg, Hooks::default())
-        } else {
-            generate_speculative(
-                &mut s,
-                &mut d,
-                &mut ExactMatch,
-                &prompt,
-                &cfg,
-                Hooks::default(),
-            )
-        }
-        .unwrap()
-        .tokens
+        generate_speculative(&mut s, &mut d, &mut p, prompt, cfg, Hooks::default())
+            .unwrap()
+            .tokens
+    }
+    let judged = JudgePolicy {
+        judge: Fraction,
+        threshold: Threshold::new(0.5).unwrap(),
     };
-    [only, spec(false), spec(true)]
+    [
+        only,
+        spec(&t, &prompt, &cfg, ExactMatch),
+        spec(&t, &prompt, &cfg, judged),
+    ]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -32,24 +32,24 @@ pub fn setup(dir: &Path, questions: usize) -> (PathBuf, PathBuf) {
     (model, data)
 }
 
+/// The tiny pair's draft (the target's first two layers), plain prompts and lenient labels:
+/// the flags mining and evaluation on it share.
+pub const TINY_PAIR: [&str; 6] = [
+    "--draft",
+    "self:exit:2",
+    "--prompt-format",
+    "plain",
+    "--labels",
+    "lenient",
+];
+
 /// The flags of `autojudge mine` on the tiny pair (draft: the target's first two layers),
 /// lenient labels, 40 new tokens: all but `--out`, `--parallel` and `--shard`.
 pub fn mine_flags(model: &Path, data: &Path, prompts: usize) -> Vec<OsString> {
     // Lenient labels: mining goes on after an important EOS swap, so a random model yields
     // enough mismatches to train on.
-    let mut flags: Vec<OsString> = [
-        "--draft",
-        "self:exit:2",
-        "--prompt-format",
-        "plain",
-        "--labels",
-        "lenient",
-        "--max-new-tokens",
-        "40",
-        "--prompts",
-    ]
-    .map(OsString::from)
-    .into();
+    let mut flags: Vec<OsString> = TINY_PAIR.map(OsString::from).into();
+    flags.extend(["--max-new-tokens", "40", "--prompts"].map(OsString::from));
     flags.push(prompts.to_string().into());
     flags.extend(["--model".into(), model.into(), "--data".into(), data.into()]);
     flags

@@ -9,11 +9,8 @@ use autojudge_tasks::{Answer, Oracle, OracleError, Task};
 pub struct IdText(pub TokenizerId);
 
 impl TextTokenizer for IdText {
-    fn encode(&self, text: &str, _add_bos: bool) -> CoreResult<Vec<TokenId>> {
-        Ok(text
-            .split_whitespace()
-            .filter_map(|w| w.parse().ok())
-            .collect())
+    fn encode(&self, text: &str, add_bos: bool) -> CoreResult<Vec<TokenId>> {
+        autojudge_decode::testing::IdText(self.0.clone()).encode(text, add_bos)
     }
     fn decode(&self, ids: &[TokenId]) -> CoreResult<String> {
         Ok(ids
