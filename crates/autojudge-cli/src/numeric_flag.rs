@@ -298,6 +298,14 @@ pub const TRAIN_PROMPTS: Domain = Domain::whole("prompts", 1, 1 << 30);
 pub const AGREEMENT: Domain = Domain::real("", Bound::Closed(0.0), Bound::Closed(1.0));
 /// Accuracy drops in points (operating-point criteria).
 pub const DROP_POINTS: Domain = Domain::real("points", Bound::Closed(0.0), Bound::Closed(100.0));
+/// A judge's threshold on P(important).
+pub const THRESHOLD: Domain = Domain::real("", Bound::Closed(0.0), Bound::Closed(1.0));
+/// A TCP port (0: any free one).
+pub const PORT: Domain = Domain::whole("", 0, 65_535);
+/// Requests a server decodes at once.
+pub const CONCURRENT: Domain = Domain::whole("requests", 1, 1024);
+/// Requests a server lets wait.
+pub const QUEUE: Domain = Domain::whole("requests", 0, 1 << 20);
 
 /// Every numeric flag by long name (without `--`), with its domain.
 pub const FLAGS: &[(&str, Domain)] = &[
@@ -339,6 +347,11 @@ pub const FLAGS: &[(&str, Domain)] = &[
     ("first", PROMPTS),
     ("min-agreement-on-correct", AGREEMENT),
     ("max-drop-points", DROP_POINTS),
+    ("threshold", THRESHOLD),
+    ("port", PORT),
+    ("max-concurrent", CONCURRENT),
+    ("max-queue", QUEUE),
+    ("default-max-tokens", NEW_TOKENS),
 ];
 
 /// The domain of the numeric flag `--<long>`, if it is one.

@@ -22,6 +22,7 @@ const BASE: &[(&str, &[&str])] = &[
         &["--model", "/nonexistent.gguf", "--prompt", "hi"],
     ),
     ("bench-model", &["--model", "/nonexistent.gguf"]),
+    ("serve", &["--model", "/nonexistent.gguf"]),
     (
         "bench-decode",
         &[

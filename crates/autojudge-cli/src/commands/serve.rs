@@ -12,7 +12,7 @@ use clap::{Args, ValueEnum};
 
 use crate::device::ModelArgs;
 use crate::draft_choice::DraftChoice;
-use crate::numeric_flag::{NEW_TOKENS, WINDOW};
+use crate::numeric_flag::{CONCURRENT, NEW_TOKENS, PORT, QUEUE, THRESHOLD, WINDOW};
 use crate::with_backend;
 
 /// A method as the flag names it.
@@ -48,22 +48,22 @@ pub struct ServeArgs {
     #[arg(long)]
     pub judge: Option<PathBuf>,
     /// Default judge threshold (default: the judge file's).
-    #[arg(long)]
+    #[arg(long, value_parser = THRESHOLD.parser::<f64>())]
     pub threshold: Option<f64>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
     /// Port to listen on (0: any free port, printed at start).
-    #[arg(long, default_value_t = 8000)]
+    #[arg(long, default_value_t = 8000, value_parser = PORT.parser::<u16>())]
     pub port: u16,
     /// The model id clients name (default: the model file's stem).
     #[arg(long)]
     pub served_name: Option<String>,
     /// Requests decoded at once (their forwards are batched together).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = CONCURRENT.parser::<usize>())]
     pub max_concurrent: usize,
     /// Requests waiting for a worker before new ones get 429.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = QUEUE.parser::<usize>())]
     pub max_queue: usize,
     /// Default draft window k.
     #[arg(long, default_value_t = 8, value_parser = WINDOW.parser::<usize>())]
@@ -147,6 +147,7 @@ where
         max_concurrent: a.max_concurrent,
         max_queue: a.max_queue,
         draft_window: a.k,
+        max_draft_window: a.k.max(ServeConfig::default().max_draft_window),
         default_max_tokens: a.default_max_tokens,
         default_method: a.method.map(MethodName::from),
         ..ServeConfig::default()
