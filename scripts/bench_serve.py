@@ -7,7 +7,7 @@ to first token is measured) and reports requests/s, tokens/s, p50/p99 latency an
 token, the server's resident memory before and after, and whether every response arrived once
 with the text the same request gets alone (greedy decoding: batching must not change it).
 
-  python3 scripts/bench_serve.py --bin target/release/autojudge \
+  python3 scripts/bench_serve.py [--check] --bin target/release/autojudge \
       --server-args "--model M.gguf --draft D.gguf --judge J.safetensors" \
       --methods lossless,autojudge --clients 1,4,16 --requests 32 --max-tokens 64 \
       --data data/gsm8k/test.jsonl [--out docs/results/serve/RUN.json]
@@ -99,6 +99,8 @@ def main():
     p.add_argument("--max-tokens", type=int, default=64)
     p.add_argument("--data", default="data/gsm8k/test.jsonl")
     p.add_argument("--out")
+    p.add_argument("--check", action="store_true",
+                   help="exit 1 unless every response arrived once with the text it gets alone")
     args = p.parse_args()
     args.clients = [int(c) for c in args.clients.split(",")]
     with open(args.data) as f:
@@ -146,6 +148,10 @@ def main():
               f"| {r['p50_ttft_s']:.2f} | {r['accepted_per_cycle']:.2f} "
               f"| {r['tokens_per_target_call']:.2f} | {r['same_text_as_one_at_a_time']}/{r['requests']} "
               f"| {r['rss_mib_before']:.0f} → {r['rss_mib_after']:.0f} |")
+    bad = [r for r in rows if r["same_text_as_one_at_a_time"] != r["requests"]]
+    if args.check and bad:
+        print(f"{len(bad)} run(s) changed or lost responses under load", file=sys.stderr)
+        return 1
     if args.out:
         os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
         with open(args.out, "w") as f:

@@ -50,6 +50,12 @@ fi
 # The binary `cargo test` built for the CLI's tests; SmolLM2 from scripts/fetch-models.sh.
 "$VENV/bin/python" scripts/serve_openai_client.py --bin "$CARGO_TARGET_DIR/debug/autojudge" \
   --model "${AUTOJUDGE_MODELS:-$HOME/.cache/autojudge/models}/SmolLM2-135M-Instruct.Q4_1.gguf"
+echo "== a bounded load test of autojudge serve on loopback (scripts/bench_serve.py --check)"
+# 16 requests, one at a time and 16 at once: every response arrives once, with the text the
+# same request gets alone. Its figures are printed, never asserted.
+"$VENV/bin/python" scripts/bench_serve.py --check --bin "$CARGO_TARGET_DIR/debug/autojudge" \
+  --server-args "--model ${AUTOJUDGE_MODELS:-$HOME/.cache/autojudge/models}/SmolLM2-135M-Instruct.Q4_1.gguf --draft self:exit:24 --k 4" \
+  --methods lossless --clients 1,16 --requests 16 --max-tokens 16 --data data/gsm8k/test.jsonl
 echo "== Slurm: the job arrays of docs/scale-out.md under a one-node Slurm (scripts/slurm/)"
 # A cluster that already takes jobs is used as it is; otherwise one is brought up here (root,
 # packages from apt where missing) and taken down at the end.
