@@ -7,7 +7,6 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use autojudge_core::{
     BatchGroup, BatchedModel, Judge, TargetModel, TextTokenizer, Threshold, TokenId,
@@ -107,15 +106,10 @@ impl ServeConfig {
 pub enum Decoding {
     /// The target alone.
     TargetOnly,
-    /// Lossless speculative decoding with window `k`.
-    Lossless {
-        /// Draft window.
-        k: usize,
-    },
-    /// AutoJudge with window `k` at `threshold`.
+    /// Lossless speculative decoding (the window is [`GenRequest::cfg`]'s).
+    Lossless,
+    /// AutoJudge at `threshold` (the window is [`GenRequest::cfg`]'s).
     Autojudge {
-        /// Draft window.
-        k: usize,
         /// Judge threshold.
         threshold: Threshold,
     },
@@ -126,7 +120,7 @@ impl Decoding {
     pub fn method(self) -> MethodName {
         match self {
             Decoding::TargetOnly => MethodName::TargetOnly,
-            Decoding::Lossless { .. } => MethodName::Lossless,
+            Decoding::Lossless => MethodName::Lossless,
             Decoding::Autojudge { .. } => MethodName::Autojudge,
         }
     }
@@ -402,10 +396,9 @@ impl<T: TargetModel, D: TargetModel, J: Judge + Clone> Worker<T, D, J> {
             })?;
             Ok(ModelDrafter::new(d.new_session()?))
         };
-        let started = Instant::now();
-        let g = match *decoding {
+        match *decoding {
             Decoding::TargetOnly => generate_target_only(&mut target, prompt, cfg, hooks),
-            Decoding::Lossless { .. } => match cfg.sampling {
+            Decoding::Lossless => match cfg.sampling {
                 Sampling::Greedy => generate_speculative(
                     &mut target,
                     &mut draft()?,
@@ -423,7 +416,7 @@ impl<T: TargetModel, D: TargetModel, J: Judge + Clone> Worker<T, D, J> {
                     hooks,
                 ),
             },
-            Decoding::Autojudge { threshold, .. } => {
+            Decoding::Autojudge { threshold } => {
                 let judge = self.judge.as_ref().ok_or(DecodeError::InvalidConfig {
                     field: "method",
                     reason: "this server has no judge".into(),
@@ -434,8 +427,6 @@ impl<T: TargetModel, D: TargetModel, J: Judge + Clone> Worker<T, D, J> {
                 };
                 generate_speculative(&mut target, &mut draft()?, &mut policy, prompt, cfg, hooks)
             }
-        };
-        let _ = started;
-        g
+        }
     }
 }

@@ -3,7 +3,6 @@
 //! method (with their running ratios), queue depth, requests running, time to first token.
 
 use std::sync::atomic::AtomicU64;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -42,8 +41,6 @@ pub struct Metrics {
     queue_depth: Gauge,
     running: Gauge,
     ttft: Histogram,
-    /// Totals per method for the ratios: (tokens, accepted, cycles, target calls).
-    totals: Mutex<std::collections::HashMap<&'static str, [u64; 4]>>,
 }
 
 impl Default for Metrics {
@@ -125,7 +122,6 @@ impl Metrics {
             queue_depth,
             running,
             ttft,
-            totals: Mutex::new(Default::default()),
         }
     }
 
@@ -146,9 +142,8 @@ impl Metrics {
 
     /// Adds a finished generation's counts.
     pub fn generation(&self, method: MethodName, usage: &Usage) {
-        let m = method.as_str();
         let labels = MethodLabels {
-            method: m.to_string(),
+            method: method.as_str().to_string(),
         };
         self.completion_tokens
             .get_or_create(&labels)
@@ -160,21 +155,19 @@ impl Metrics {
         self.target_calls
             .get_or_create(&labels)
             .inc_by(usage.target_calls);
-        let mut totals = self.totals.lock().unwrap_or_else(|e| e.into_inner());
-        let t = totals.entry(m).or_default();
-        t[0] += usage.completion_tokens as u64;
-        t[1] += usage.accepted_tokens;
-        t[2] += usage.cycles;
-        t[3] += usage.target_calls;
-        if t[2] > 0 {
+        // The running ratios, from the counters themselves.
+        let count = |f: &Family<MethodLabels, Counter>| f.get_or_create(&labels).get() as f64;
+        let (tokens, accepted) = (count(&self.completion_tokens), count(&self.accepted_tokens));
+        let (cycles, calls) = (count(&self.cycles), count(&self.target_calls));
+        if cycles > 0.0 {
             self.accepted_per_cycle
                 .get_or_create(&labels)
-                .set(t[1] as f64 / t[2] as f64);
+                .set(accepted / cycles);
         }
-        if t[3] > 0 {
+        if calls > 0.0 {
             self.tokens_per_target_call
                 .get_or_create(&labels)
-                .set(t[0] as f64 / t[3] as f64);
+                .set(tokens / calls);
         }
     }
 

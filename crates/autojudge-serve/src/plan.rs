@@ -72,6 +72,13 @@ pub fn plan(
         }
         None => config.default_max_tokens.min(room),
     };
+    let top_p = c.top_p.unwrap_or(1.0);
+    if !(top_p > 0.0 && top_p <= 1.0) {
+        return Err(ApiError::invalid(
+            "top_p",
+            format!("top_p = {top_p}: must be in (0, 1]"),
+        ));
+    }
     let sampling = match c.temperature {
         None => Sampling::Greedy,
         Some(t) if !(0.0..=2.0).contains(&t) => {
@@ -82,28 +89,11 @@ pub fn plan(
         }
         // 0 (the range check above leaves no lower value).
         Some(t) if t <= 0.0 => Sampling::Greedy,
-        Some(t) => {
-            let top_p = c.top_p.unwrap_or(1.0);
-            if !(top_p > 0.0 && top_p <= 1.0) {
-                return Err(ApiError::invalid(
-                    "top_p",
-                    format!("top_p = {top_p}: must be in (0, 1]"),
-                ));
-            }
-            Sampling::Temperature {
-                temperature: t as f32,
-                top_p: top_p as f32,
-            }
-        }
+        Some(t) => Sampling::Temperature {
+            temperature: t as f32,
+            top_p: top_p as f32,
+        },
     };
-    if let Some(p) = c.top_p {
-        if !(p > 0.0 && p <= 1.0) {
-            return Err(ApiError::invalid(
-                "top_p",
-                format!("top_p = {p}: must be in (0, 1]"),
-            ));
-        }
-    }
     let stops = c.stop.strings();
     if stops.len() > MAX_STOP_STRINGS {
         return Err(ApiError::invalid(
@@ -152,17 +142,18 @@ pub fn plan(
     };
     let decoding = match method {
         MethodName::TargetOnly => Decoding::TargetOnly,
-        MethodName::Lossless => Decoding::Lossless { k },
+        MethodName::Lossless => Decoding::Lossless,
         MethodName::Autojudge => Decoding::Autojudge {
-            k,
             threshold: threshold
                 .ok_or_else(|| ApiError::invalid("judge_threshold", "no threshold"))?,
         },
     };
     let cfg = DecodeConfig {
-        window: WindowPolicy::Fixed(match decoding {
-            Decoding::TargetOnly => 1,
-            Decoding::Lossless { k } | Decoding::Autojudge { k, .. } => k,
+        // The window is the decode config's alone (target-only never drafts).
+        window: WindowPolicy::Fixed(if decoding == Decoding::TargetOnly {
+            1
+        } else {
+            k
         }),
         sampling,
         seed: c.seed.unwrap_or(0),
