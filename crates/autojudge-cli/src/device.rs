@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use autojudge_models::{ComputeDType, LayerPlan, LoadOptions};
+use autojudge_models::{ComputeDType, Isa, LayerPlan, LoadOptions};
 use clap::{Args, ValueEnum};
 
 /// Which compute device to run on.
@@ -36,6 +36,11 @@ pub struct ModelArgs {
     /// Projection kernel: auto (host kernel on CPU), burn or host.
     #[arg(long, default_value = "auto")]
     pub kernel: autojudge_models::ProjectionKernel,
+    /// Instruction set of the host kernels: auto (the CPU's best), avx512vnni, avx2 or scalar.
+    /// Every set gives the quantized kernels' results bit for bit; one the CPU lacks is an
+    /// error naming the missing features.
+    #[arg(long, default_value = "auto")]
+    pub isa: Isa,
     /// Compute device.
     #[arg(long, value_enum, default_value = "cpu")]
     pub device: DeviceKind,
@@ -56,6 +61,7 @@ impl ModelArgs {
             kernel: self.kernel,
             dtype: self.dtype,
             max_context: self.max_context,
+            isa: self.isa,
         }
     }
 }

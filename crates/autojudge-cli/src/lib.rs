@@ -7,6 +7,7 @@ pub mod commands;
 pub mod device;
 pub mod draft_choice;
 pub mod list_arg;
+pub mod memory_bandwidth;
 pub mod numeric_flag;
 pub mod output_guard;
 pub mod parallel_arg;

@@ -9,6 +9,10 @@ pub type ModelResult<T> = Result<T, ModelError>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ModelError {
+    /// The instruction set asked for (`--isa`, [`crate::LoadOptions::isa`]) is not one this
+    /// CPU has.
+    #[error(transparent)]
+    Isa(#[from] crate::cpu::IsaUnavailable),
     /// The file could not be opened or read.
     #[error("{path}")]
     Io {

@@ -20,7 +20,7 @@ mod weight_name;
 mod weight_source;
 
 pub use config::{Architecture, LlamaConfig};
-pub use cpu::quantized_kernel_label;
+pub use cpu::{quantized_kernel_label, CpuFeatures, Isa, IsaUnavailable, QuantKernelSpeed};
 pub use error::{ModelError, ModelResult};
 pub use llama::{ComputeDType, LayerPlan, Llama, LlamaSession, ProjectionKernel};
 pub use loader::{load_gguf_file, load_model, LoadOptions, LoadedModel};

@@ -6,6 +6,7 @@ use autojudge_core::{ModelInfo, TextTokenizer, TokenId};
 use burn::tensor::backend::Backend;
 
 use crate::config::LlamaConfig;
+use crate::cpu::Isa;
 use crate::error::{ModelError, ModelResult};
 use crate::gguf::GgufFile;
 use crate::llama::{ComputeDType, Llama, LlamaWeights};
@@ -22,6 +23,8 @@ pub struct LoadOptions {
     pub kernel: crate::llama::ProjectionKernel,
     /// Cap on the context length (bounds RoPE tables and KV growth); `None` = the model's.
     pub max_context: Option<usize>,
+    /// Instruction set of the host kernels (`Auto`: the CPU's best; one it lacks is an error).
+    pub isa: Isa,
 }
 
 /// A loaded model with its tokenizer and chat template.
@@ -77,7 +80,7 @@ fn finish<B: Backend>(
             format!("{bad} is outside the vocabulary ({})", config.vocab_size),
         ));
     }
-    let weights = LlamaWeights::<B>::load(src, &config, opts.dtype, opts.kernel, device)?;
+    let weights = LlamaWeights::<B>::load(src, &config, opts.dtype, opts.kernel, opts.isa, device)?;
     let name = path
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())

@@ -9,6 +9,7 @@ use burn::tensor::backend::Backend;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 use crate::config::{Architecture, LlamaConfig};
+use crate::cpu::Isa;
 use crate::error::ModelResult;
 use crate::gguf::{GgmlType, GgufWriter, MetadataValue};
 use crate::host_tensor::HostTensor;
@@ -29,6 +30,8 @@ pub struct TinyModel {
     pub dtype: ComputeDType,
     /// Projection kernel.
     pub kernel: ProjectionKernel,
+    /// Instruction set of the host kernels.
+    pub isa: Isa,
 }
 
 impl TinyModel {
@@ -55,6 +58,7 @@ impl TinyModel {
             weight_scale: 0.3,
             dtype: ComputeDType::F32,
             kernel: ProjectionKernel::Auto,
+            isa: Isa::Auto,
         }
     }
 
@@ -163,7 +167,14 @@ impl TinyModel {
         let label = PathBuf::from(format!("tiny-seed{}", self.seed));
         self.config.validate(&label)?;
         let src = WeightSource::Memory(label.clone(), self.host_weights());
-        let weights = LlamaWeights::<B>::load(&src, &self.config, self.dtype, self.kernel, device)?;
+        let weights = LlamaWeights::<B>::load(
+            &src,
+            &self.config,
+            self.dtype,
+            self.kernel,
+            self.isa,
+            device,
+        )?;
         let info = ModelInfo {
             name: label.display().to_string(),
             vocab_size: self.config.vocab_size,

@@ -1,13 +1,14 @@
-//! The quantized host kernels inside whole models: a k-token extend reproduces k one-token
-//! steps bit for bit (what makes greedy speculative decoding lossless), and the logits stay
-//! close to the f32 forward of the same stored weights.
+//! The quantized host kernels inside whole models, on every instruction set this CPU runs: a
+//! k-token extend reproduces k one-token steps bit for bit (what makes greedy speculative
+//! decoding lossless), every set gives the same logits, and the logits stay close to the f32
+//! forward of the same stored weights.
 
 mod common;
 
 use autojudge_core::TokenId;
 use autojudge_models::gguf::{GgmlType, GgufFile};
 use autojudge_models::tiny::TinyModel;
-use autojudge_models::{load_gguf_file, ComputeDType, LoadOptions};
+use autojudge_models::{load_gguf_file, ComputeDType, Isa, LoadOptions};
 use common::*;
 use proptest::prelude::*;
 
@@ -25,6 +26,40 @@ proptest! {
             prop_assert_eq!(&chunked_logits(&m, &tokens, &[tokens.len()]), &one, "{}: full vs one", label);
             prop_assert_eq!(&chunked_logits(&m, &tokens, &chunks), &one, "{}: chunks {:?}", label, chunks);
         }
+    }
+
+    #[test]
+    fn every_instruction_set_gives_the_same_logits(
+        tokens in prop::collection::vec(0u32..64, 1..24),
+    ) {
+        let models = quantized_models();
+        for (label, m) in &models {
+            let family = label.split(" on ").next().unwrap();
+            let (first_label, first) = models
+                .iter()
+                .find(|(l, _)| l.starts_with(family))
+                .unwrap();
+            prop_assert_eq!(
+                chunked_logits(m, &tokens, &[tokens.len()]),
+                chunked_logits(first, &tokens, &[tokens.len()]),
+                "{} vs {}", label, first_label
+            );
+        }
+    }
+}
+
+#[test]
+fn the_model_invariants_cover_every_instruction_set_here() {
+    let labels: Vec<String> = quantized_models().into_iter().map(|(l, _)| l).collect();
+    for isa in Isa::available() {
+        assert_eq!(
+            labels
+                .iter()
+                .filter(|l| l.ends_with(&format!(" on {isa}")))
+                .count(),
+            3,
+            "{labels:?}"
+        );
     }
 }
 
@@ -76,12 +111,29 @@ fn quant_on_a_device_kernel_is_a_typed_error() {
 }
 
 #[test]
-fn auto_picks_quant_on_the_cpu_and_widths_that_do_not_fit_stay_f32() {
+fn auto_picks_quant_where_a_simd_kernel_runs_and_widths_that_do_not_fit_stay_f32() {
+    for isa in Isa::available() {
+        let mut t = TinyModel::new(3);
+        t.dtype = ComputeDType::Auto;
+        t.isa = isa;
+        let m = t.build::<B>(&Default::default()).unwrap();
+        assert_eq!(m.host_isa(), Some(isa));
+        if isa == Isa::Scalar {
+            // The portable quantized code is slower than f32: auto avoids it.
+            assert_eq!(m.dtype(), ComputeDType::F32, "{isa}");
+            assert!(m.projection_report().iter().all(|r| r.1 == "F32"));
+        } else {
+            assert_eq!(m.dtype(), ComputeDType::Quant, "{isa}");
+            assert!(m.projection_report().iter().all(|r| r.1 == "Q8_0←F32"));
+        }
+    }
     let mut t = TinyModel::new(3);
     t.dtype = ComputeDType::Auto;
-    let m = t.build::<B>(&Default::default()).unwrap();
-    assert_eq!(m.dtype(), ComputeDType::Quant);
-    assert!(m.projection_report().iter().all(|r| r.1 == "Q8_0←F32"));
+    assert_eq!(
+        t.build::<B>(&Default::default()).unwrap().host_isa(),
+        Some(Isa::detected()),
+        "auto is the CPU's best set"
+    );
     // 48 wide: not whole blocks of 32, so every projection keeps f32.
     let mut odd = TinyModel::new(3);
     odd.config.hidden_size = 48;

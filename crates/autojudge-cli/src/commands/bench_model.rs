@@ -39,6 +39,11 @@ pub struct BenchModelArgs {
     /// tokens/s against the first size and the peak RSS of each size.
     #[arg(long, value_delimiter = ',', value_parser = BATCH.parser::<usize>())]
     pub batch: Vec<usize>,
+    /// Also measure the memory bandwidth (STREAM triad on the kernels' threads) and report the
+    /// decode step as a fraction of it: bytes the projections stream per step ÷ step time ÷
+    /// bandwidth (decoding's ceiling).
+    #[arg(long)]
+    pub bandwidth: bool,
     /// Tokens each sequence verifies in the batched extend-k measurement.
     #[arg(long, default_value_t = 8, value_parser = WINDOW.parser::<usize>())]
     pub batch_k: usize,
@@ -66,11 +71,13 @@ fn random_model<B: Backend>(
     })?;
     t.dtype = a.model.dtype;
     t.kernel = a.model.kernel;
+    t.isa = a.model.isa;
     Ok(t.build::<B>(device)?)
 }
 
-/// Prints what the projections run as: per kind, how many and how many bytes they stream.
-fn print_projections<B: Backend>(model: &autojudge_models::Llama<B>) {
+/// Prints what the projections run as: per kind, how many and how many bytes they stream;
+/// returns the bytes one forward streams.
+fn print_projections<B: Backend>(model: &autojudge_models::Llama<B>) -> usize {
     let mut kinds: Vec<(String, usize, usize)> = Vec::new();
     let report = model.projection_report();
     // The embedding is read one row per token; everything else streams whole per forward.
@@ -92,13 +99,18 @@ fn print_projections<B: Backend>(model: &autojudge_models::Llama<B>) {
         .iter()
         .find(|r| r.0 == "token_embd")
         .map(|r| r.1.clone());
+    let kernels = match model.host_isa() {
+        Some(isa) => format!("host kernels on {isa}"),
+        None => "device kernels".into(),
+    };
     println!(
-        "projections ({}): {} = {:.1} MiB streamed per forward; token_embd rows {}",
+        "projections ({}, {kernels}): {} = {:.1} MiB streamed per forward; token_embd rows {}",
         model.dtype(),
         parts.join(", "),
         total as f64 / (1 << 20) as f64,
         embed.unwrap_or_default()
     );
+    total
 }
 
 /// Prefills timed (their median is reported).
@@ -129,7 +141,7 @@ fn bench<B: Backend>(a: &BenchModelArgs, device: &B::Device) -> anyhow::Result<(
         a.model.dtype,
         t0.elapsed().as_secs_f64()
     );
-    print_projections(&model);
+    let streamed = print_projections(&model);
     let vocab = info.vocab_size as u64;
     // Deterministic pseudo-random prompt tokens (avoid special ids at the low end).
     let tokens: Vec<TokenId> = (0..a.prefill as u64)
@@ -167,6 +179,19 @@ fn bench<B: Backend>(a: &BenchModelArgs, device: &B::Device) -> anyhow::Result<(
         decode_s * 1e3,
         1.0 / decode_s
     );
+    if a.bandwidth {
+        let bw = crate::memory_bandwidth::triad(crate::memory_bandwidth::kernel_threads());
+        let step = streamed as f64 / decode_s;
+        println!(
+            "memory bandwidth (STREAM triad, {} threads): {:.2} GB/s; the decode step streams \
+             {:.1} MiB of weights = {:.2} GB/s = {:.1}% of it",
+            bw.threads,
+            bw.bytes_per_s / 1e9,
+            streamed as f64 / (1 << 20) as f64,
+            step / 1e9,
+            100.0 * step / bw.bytes_per_s
+        );
+    }
     let base = s.len();
     println!(
         "{:>4} {:>20} {:>12} {:>14}",

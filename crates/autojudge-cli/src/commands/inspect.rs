@@ -27,6 +27,19 @@ fn short(v: &MetadataValue) -> String {
     }
 }
 
+/// Which host kernels run on this CPU: what `--isa auto` picks, every set it runs, and what
+/// `--dtype auto` becomes there.
+fn host_kernels_line() -> String {
+    use autojudge_models::{ComputeDType, Isa, ProjectionKernel};
+    let best = Isa::detected();
+    let sets: Vec<&str> = Isa::available().into_iter().map(Isa::name).collect();
+    format!(
+        "host kernels on this CPU: --isa auto = {best} (runs: {}); --dtype auto = {}",
+        sets.join(", "),
+        ComputeDType::Auto.resolve(ProjectionKernel::Host, best)
+    )
+}
+
 /// Runs `inspect`.
 pub fn run(a: InspectArgs) -> anyhow::Result<()> {
     if a.path.is_dir() {
@@ -64,5 +77,6 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
     for (ty, (n, bytes)) in by_type {
         println!("  {ty}: {n} tensors, {:.1} MiB", bytes as f64 / 1048576.0);
     }
+    println!("{}", host_kernels_line());
     Ok(())
 }

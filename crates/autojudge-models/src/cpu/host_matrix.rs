@@ -3,6 +3,7 @@
 
 use half::f16;
 
+use super::isa::{Isa, IsaUnavailable};
 use super::quant_matrix::QuantMatrix;
 
 /// Element storage of a [`HostMatrix`].
@@ -16,7 +17,8 @@ pub enum HostElems {
     Quant(QuantMatrix),
 }
 
-/// A row-major weight matrix `[rows, cols]` (PyTorch `[out, in]` layout).
+/// A row-major weight matrix `[rows, cols]` (PyTorch `[out, in]` layout), and the instruction
+/// set its products run on.
 #[derive(Debug)]
 pub struct HostMatrix {
     /// Output features.
@@ -25,6 +27,8 @@ pub struct HostMatrix {
     pub cols: usize,
     /// Elements.
     pub elems: HostElems,
+    /// A concrete set this CPU has (checked where it is set: the kernels rely on it).
+    isa: Isa,
 }
 
 impl HostMatrix {
@@ -36,7 +40,12 @@ impl HostMatrix {
         } else {
             HostElems::F32(data)
         };
-        HostMatrix { rows, cols, elems }
+        HostMatrix {
+            rows,
+            cols,
+            elems,
+            isa: Isa::detected(),
+        }
     }
 
     /// Wraps a quantized matrix.
@@ -45,10 +54,23 @@ impl HostMatrix {
             rows: m.rows(),
             cols: m.cols(),
             elems: HostElems::Quant(m),
+            isa: Isa::detected(),
         }
     }
 
-    /// What the matrix runs as: `f32`, `f16`, or the block types of its rows (`Q4_K+Q6_K`).
+    /// The same matrix on the kernels of `isa` (`Auto`: the CPU's best set), or the error
+    /// naming what this CPU lacks.
+    pub fn on_isa(mut self, isa: Isa) -> Result<Self, IsaUnavailable> {
+        self.isa = isa.resolve()?;
+        Ok(self)
+    }
+
+    /// The instruction set the products run on (never `Auto`).
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    /// What the matrix runs as: `F32`, `F16`, or the block types of its rows (`Q4_K+Q6_K`).
     pub fn label(&self) -> String {
         match &self.elems {
             HostElems::F32(_) => "F32".into(),

@@ -3,12 +3,14 @@
 //! Work is split over blocks of output rows (rayon). Within a block of 4 weight rows, every
 //! weight vector is loaded once per pair of activation rows and fed to 8 independent FMA
 //! accumulators, so weights stream from memory once per call whatever k is, and the FMA
-//! units, not the tile shape, bound the cost. AVX2+FMA (+F16C) when the CPU has it, portable
-//! code otherwise; both sum in the same order per 8-lane vector, then across lanes.
+//! units, not the tile shape, bound the cost. The matrix's instruction set picks the code:
+//! AVX-512F (under `avx512vnni`), AVX2+FMA+F16C, or portable code; all sum in the same order
+//! per 8-lane vector, then across lanes.
 
 use rayon::prelude::*;
 
 use super::host_matrix::{HostElems, HostMatrix};
+use super::isa::Isa;
 use super::quant_matmul::quant_matmul_xwt;
 
 /// Weight rows per block.
@@ -26,14 +28,10 @@ const NC: usize = 8;
 /// 2×k for 3 ≤ k ≤ 8, one pass that streams each weight once while all FMAs run, else 4×k;
 /// AVX2 (16 registers): 4×2. The shape never changes a result: each (weight row, activation
 /// row) pair is always the same FMA sequence.
-fn block_shape(k: usize) -> (usize, usize) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if simd::wide() {
-            return if k >= 3 { (2, k.min(NC)) } else { (NR, k) };
-        }
+fn block_shape(k: usize, isa: Isa) -> (usize, usize) {
+    if isa == Isa::Avx512Vnni {
+        return if k >= 3 { (2, k.min(NC)) } else { (NR, k) };
     }
-    let _ = k;
     (NR, 2)
 }
 /// Output rows per parallel task.
@@ -45,7 +43,7 @@ pub fn matmul_xwt(x: &[f32], k: usize, w: &HostMatrix, y: &mut [f32]) {
     assert_eq!(x.len(), k * cols, "x shape");
     assert_eq!(y.len(), k * rows, "y shape");
     if let HostElems::Quant(q) = &w.elems {
-        return quant_matmul_xwt(x, k, q, y);
+        return quant_matmul_xwt(x, k, q, y, w.isa());
     }
     // Transposed result [rows, k] so that each task writes one contiguous block.
     let mut yt = vec![0.0f32; rows * k];
@@ -70,7 +68,7 @@ pub fn matmul_xwt(x: &[f32], k: usize, w: &HostMatrix, y: &mut [f32]) {
 
 fn rows_block(x: &[f32], k: usize, w: &HostMatrix, r0: usize, r1: usize, out: &mut [f32]) {
     let cols = w.cols;
-    let (br, bc) = block_shape(k);
+    let (br, bc) = block_shape(k, w.isa());
     let mut r = r0;
     while r < r1 {
         let nr = br.min(r1 - r);
@@ -102,9 +100,10 @@ fn dot_block(
 ) {
     #[cfg(target_arch = "x86_64")]
     {
-        if simd::available() {
-            // SAFETY: feature availability checked at run time; bounds asserted inside.
-            unsafe { simd::dot_block(w, r, nr, x, nc, cols, acc) };
+        if let Some(width) = simd::Width::of(w.isa()) {
+            // SAFETY: a matrix's instruction set is one the CPU has (`HostMatrix::on_isa`);
+            // bounds asserted inside.
+            unsafe { simd::dot_block(width, w, r, nr, x, nc, cols, acc) };
             return;
         }
     }
@@ -159,49 +158,36 @@ mod simd {
 
     use super::{HostElems, HostMatrix, NC, NR, PREFETCH_BLOCKS};
 
-    pub fn available() -> bool {
-        static OK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        *OK.get_or_init(|| {
-            is_x86_feature_detected!("avx2")
-                && is_x86_feature_detected!("fma")
-                && is_x86_feature_detected!("f16c")
-        })
-    }
-
-    /// Whether the 32-register AVX-512 kernels run.
-    pub fn wide() -> bool {
-        matches!(isa(), Isa::Avx512)
-    }
-
-    /// Widest vector ISA available, probed once.
-    fn isa() -> Isa {
-        static ISA: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
-        *ISA.get_or_init(|| {
-            if is_x86_feature_detected!("avx512f")
-                && is_x86_feature_detected!("f16c")
-                && is_x86_feature_detected!("fma")
-            {
-                Isa::Avx512
-            } else {
-                Isa::Avx2
-            }
-        })
-    }
-
+    /// The vector width an instruction set runs the f32 / f16 kernels at.
     #[derive(Clone, Copy)]
-    enum Isa {
+    pub enum Width {
+        /// 8 lanes (AVX2, FMA, F16C).
         Avx2,
+        /// 16 lanes in 32 registers (AVX-512F, FMA, F16C).
         Avx512,
+    }
+
+    impl Width {
+        /// The width of `isa`, or `None` for the portable code.
+        pub fn of(isa: super::Isa) -> Option<Width> {
+            match isa {
+                super::Isa::Avx512Vnni => Some(Width::Avx512),
+                super::Isa::Avx2 => Some(Width::Avx2),
+                super::Isa::Scalar | super::Isa::Auto => None,
+            }
+        }
     }
 
     /// Dispatches a `nr × nc` block to a monomorphized kernel, so every (weight row,
     /// activation row) pair is computed by the same instruction sequence whatever the block.
     ///
     /// # Safety
-    /// The CPU has the features of the kernel `isa` picked (AVX2, FMA and F16C; AVX-512F for
-    /// the 16-lane one). The bounds the pointer arithmetic relies on (`nc · cols ≤ x.len()`,
+    /// The CPU has the features of `width` (AVX2, FMA and F16C; AVX-512F too for the 16-lane
+    /// one). The bounds the pointer arithmetic relies on (`nc · cols ≤ x.len()`,
     /// `r + nr ≤ w.rows`, `nr ≤ NR`, `nc ≤ NC`) are asserted.
+    #[allow(clippy::too_many_arguments)]
     pub unsafe fn dot_block(
+        width: Width,
         w: &HostMatrix,
         r: usize,
         nr: usize,
@@ -230,8 +216,8 @@ mod simd {
             }
             macro_rules! go {
                 ($f:ident, $p:expr) => {
-                    match isa() {
-                        Isa::Avx512 => match nc {
+                    match width {
+                        Width::Avx512 => match nc {
                             8 => rows!(avx512, $p, 8, acc, x),
                             7 => rows!(avx512, $p, 7, acc, x),
                             6 => rows!(avx512, $p, 6, acc, x),
@@ -241,7 +227,7 @@ mod simd {
                             2 => rows!(avx512, $p, 2, acc, x),
                             _ => rows!(avx512, $p, 1, acc, x),
                         },
-                        Isa::Avx2 => {
+                        Width::Avx2 => {
                             let mut c = 0;
                             while c < nc {
                                 let n = 2.min(nc - c);
@@ -468,15 +454,20 @@ mod tests {
                 .map(|i| ((i * 53 % 97) as f32 - 48.0) / 48.0)
                 .collect();
             let want = reference(&x, k, &w, rows, cols);
-            for f16 in [false, true] {
-                let m = HostMatrix::new(rows, cols, w.clone(), f16);
+            for (isa, f16) in Isa::available()
+                .into_iter()
+                .flat_map(|i| [(i, false), (i, true)])
+            {
+                let m = HostMatrix::new(rows, cols, w.clone(), f16)
+                    .on_isa(isa)
+                    .unwrap();
                 let mut y = vec![0.0; k * rows];
                 matmul_xwt(&x, k, &m, &mut y);
                 let tol = if f16 { 2e-2 } else { 1e-4 } * cols as f32;
                 for (a, b) in y.iter().zip(&want) {
                     assert!(
                         (a - b).abs() <= tol,
-                        "k={k} rows={rows} cols={cols} f16={f16}: {a} vs {b}"
+                        "{isa} k={k} rows={rows} cols={cols} f16={f16}: {a} vs {b}"
                     );
                 }
             }
@@ -494,13 +485,17 @@ mod tests {
         let x: Vec<f32> = (0..9 * cols)
             .map(|i| ((i * 31 % 89) as f32 - 44.0) / 9.0)
             .collect();
-        let m = HostMatrix::new(rows, cols, w, false);
-        let mut all = vec![0.0; 9 * rows];
-        matmul_xwt(&x, 9, &m, &mut all);
-        for c in 0..9 {
-            let mut one = vec![0.0; rows];
-            matmul_xwt(&x[c * cols..(c + 1) * cols], 1, &m, &mut one);
-            assert_eq!(&all[c * rows..(c + 1) * rows], &one[..], "row {c}");
+        for isa in Isa::available() {
+            let m = HostMatrix::new(rows, cols, w.clone(), false)
+                .on_isa(isa)
+                .unwrap();
+            let mut all = vec![0.0; 9 * rows];
+            matmul_xwt(&x, 9, &m, &mut all);
+            for c in 0..9 {
+                let mut one = vec![0.0; rows];
+                matmul_xwt(&x[c * cols..(c + 1) * cols], 1, &m, &mut one);
+                assert_eq!(&all[c * rows..(c + 1) * rows], &one[..], "{isa} row {c}");
+            }
         }
     }
 }

@@ -22,24 +22,31 @@
 //!     (Q4_K, Q5_K: acc = fma(Σ₃₂ x, −dmin · mn, acc) on 8 lanes)
 //! ```
 //!
-//! and both end with a fixed tree sum of the 16 lanes. The AVX-512 VNNI kernels and the
-//! portable code perform exactly these roundings, so their results are bit-identical
-//! ([`reference_dot`] and [`reference_dot_super`] are the specifications the tests hold them
-//! to), and a row's result never depends on k or on the batch.
+//! and both end with a fixed tree sum of the 16 lanes. The AVX-512 VNNI kernels
+//! (`quant_avx512`), the AVX2 kernels (`quant_avx2`) and the portable code perform exactly these
+//! roundings, so their results are bit-identical ([`reference_dot`] and [`reference_dot_super`]
+//! are the specifications the tests hold them to), and a row's result never depends on k, on
+//! the batch or on the instruction set.
 
 // Lane and register-block loops index several arrays in step; iterators would hide that.
 #![allow(clippy::needless_range_loop)]
 
 use rayon::prelude::*;
 
+use super::isa::Isa;
 use super::quant_activations::{QuantActivations, SuperActivations};
 use super::quant_format::{ScaleScheme, CHUNK, SUPER};
 use super::quant_matrix::{QuantMatrix, QuantPart};
 
 /// Output rows per parallel task.
 const TASK_ROWS: usize = 64;
-/// Most activation rows per kernel pass.
-const NC: usize = 8;
+/// Most activation rows per kernel pass (the size of the kernels' output block).
+pub(super) const NC: usize = 8;
+
+/// The flat kernels' scale scheme as a const parameter: an f16 scale and offset per 32.
+pub(super) const FLAT_OFFSET: u8 = 0;
+/// The flat kernels' scale scheme as a const parameter: an f16 scale and a zero point per 32.
+pub(super) const FLAT_ZERO: u8 = 1;
 
 /// Most activation rows per k-quant kernel pass (one weight row at a time: its codes are
 /// unpacked once for all 8, and an integer and a float accumulator per pair fit the registers).
@@ -52,9 +59,15 @@ enum PartActs<'a> {
     Super(&'a SuperActivations),
 }
 
-/// Computes `y[k, rows] = x[k, cols] · Wᵀ`.
-pub fn quant_matmul_xwt(x: &[f32], k: usize, w: &QuantMatrix, y: &mut [f32]) {
+/// Computes `y[k, rows] = x[k, cols] · Wᵀ` with the kernels of `isa` (a concrete set this CPU
+/// has: the result is the same bits under every set).
+pub fn quant_matmul_xwt(x: &[f32], k: usize, w: &QuantMatrix, y: &mut [f32], isa: Isa) {
     let (rows, cols) = (w.rows(), w.cols());
+    // The SIMD kernels are `unsafe` on a CPU without their features.
+    assert!(
+        isa != Isa::Auto && isa.missing_features().is_empty(),
+        "quantized kernels asked to run {isa} on a CPU without it"
+    );
     assert_eq!(x.len(), k * cols, "x shape");
     assert_eq!(y.len(), k * rows, "y shape");
     let is_super = |p: &QuantPart| p.format.scheme.has_super_scales();
@@ -87,7 +100,16 @@ pub fn quant_matmul_xwt(x: &[f32], k: usize, w: &QuantMatrix, y: &mut [f32]) {
         let tasks = part.rows.div_ceil(TASK_ROWS);
         (0..tasks).into_par_iter().for_each(|task| {
             let r0 = task * TASK_ROWS;
-            rows_block(part, acts, k, r0, (r0 + TASK_ROWS).min(part.rows), at, out);
+            rows_block(
+                part,
+                acts,
+                k,
+                r0,
+                (r0 + TASK_ROWS).min(part.rows),
+                at,
+                out,
+                isa,
+            );
         });
         at += part.rows;
     }
@@ -123,6 +145,7 @@ impl OutRows {
 }
 
 /// Rows `r0..r1` of `part` (output rows `at + r`) against every activation row.
+#[allow(clippy::too_many_arguments)]
 fn rows_block(
     part: &QuantPart,
     acts: PartActs,
@@ -131,51 +154,34 @@ fn rows_block(
     r1: usize,
     at: usize,
     out: OutRows,
+    isa: Isa,
 ) {
     let mut r = r0;
     #[cfg(target_arch = "x86_64")]
-    {
-        if simd::available() {
-            // Activation rows outer, weight rows inner: the task's weight rows and one block
-            // of activation rows both stay in L2.
-            // Decode (k ≤ 2): k-quant rows one at a time, a single sequential stream per
-            // thread (measured on Qwen2.5-Coder-1.5B: 4 rows at a time decoded ~5% slower);
-            // flat rows, short on the small models that use them, 4 at a time (1 at a time:
-            // SmolLM2 decoded ~25% slower).
-            let (br, nc_max) = match acts {
-                PartActs::Super(_) if k <= 2 => (1, k),
-                PartActs::Flat(_) if k <= 2 => (4, k),
-                PartActs::Flat(_) => (2, NC),
-                PartActs::Super(_) => (1, NC_SUPER),
-            };
-            let r_end = r0 + (r1 - r0) / br * br;
-            let mut c = 0;
-            while c < k {
-                let nc = nc_max.min(k - c);
-                let mut rr = r0;
-                while rr < r_end {
-                    let mut acc = [[0.0f32; NC]; 4];
-                    // SAFETY: the CPU features were checked; indices are in range by construction.
-                    unsafe {
-                        match acts {
-                            PartActs::Flat(a) => simd::block(part, a, rr, br, c, nc, &mut acc),
-                            PartActs::Super(a) => {
-                                simd::block_super(part, a, rr, br, c, nc, &mut acc)
-                            }
-                        }
-                    };
-                    for i in 0..br {
-                        for j in 0..nc {
-                            // SAFETY: this task owns rows r0..r1; c + j < k.
-                            unsafe { out.set(c + j, at + rr + i, acc[i][j]) };
-                        }
+    if let Some((br, nc_max)) = simd_block_shape(isa, acts, k) {
+        // Activation rows outer, weight rows inner: the task's weight rows and one block of
+        // activation rows both stay in L2.
+        let r_end = r0 + (r1 - r0) / br * br;
+        let mut c = 0;
+        while c < k {
+            let nc = nc_max.min(k - c);
+            let mut rr = r0;
+            while rr < r_end {
+                let mut acc = [[0.0f32; NC]; 4];
+                // SAFETY: `quant_matmul_xwt` checked that the CPU has `isa`; the row ranges are
+                // in bounds by construction.
+                unsafe { simd_block(isa, part, acts, rr, br, c, nc, &mut acc) };
+                for i in 0..br {
+                    for j in 0..nc {
+                        // SAFETY: this task owns rows r0..r1; c + j < k.
+                        unsafe { out.set(c + j, at + rr + i, acc[i][j]) };
                     }
-                    rr += br;
                 }
-                c += nc;
+                rr += br;
             }
-            r = r_end;
+            c += nc;
         }
+        r = r_end;
     }
     for rr in r..r1 {
         for c in 0..k {
@@ -185,6 +191,63 @@ fn rows_block(
             };
             // SAFETY: as above.
             unsafe { out.set(c, at + rr, v) };
+        }
+    }
+}
+
+/// The block of `(weight rows, most activation rows)` the SIMD kernels of `isa` take for `k`
+/// activation rows, or `None` where `isa` has none (the portable code runs).
+#[cfg(target_arch = "x86_64")]
+fn simd_block_shape(isa: Isa, acts: PartActs, k: usize) -> Option<(usize, usize)> {
+    use super::quant_avx2::NC_AVX2;
+    match isa {
+        // Decode (k ≤ 2): k-quant rows one at a time, a single sequential stream per thread
+        // (measured on Qwen2.5-Coder-1.5B: 4 rows at a time decoded ~5% slower); flat rows,
+        // short on the small models that use them, 4 at a time (1 at a time: SmolLM2 decoded
+        // ~25% slower).
+        Isa::Avx512Vnni => Some(match acts {
+            PartActs::Super(_) if k <= 2 => (1, k),
+            PartActs::Flat(_) if k <= 2 => (4, k),
+            PartActs::Flat(_) => (2, NC),
+            PartActs::Super(_) => (1, NC_SUPER),
+        }),
+        // Half the registers of AVX-512 and two of them per accumulator.
+        Isa::Avx2 => Some(match acts {
+            PartActs::Flat(_) if k <= 2 => (2, k),
+            PartActs::Flat(_) | PartActs::Super(_) => (1, NC_AVX2.min(k)),
+        }),
+        Isa::Scalar | Isa::Auto => None,
+    }
+}
+
+/// One block of the SIMD kernels of `isa`.
+///
+/// # Safety
+/// The CPU has `isa`; the block lies inside the part and the activations, with the shape
+/// [`simd_block_shape`] gave.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn simd_block(
+    isa: Isa,
+    part: &QuantPart,
+    acts: PartActs,
+    r: usize,
+    nr: usize,
+    c: usize,
+    nc: usize,
+    acc: &mut [[f32; NC]; 4],
+) {
+    use super::{quant_avx2, quant_avx512};
+    // SAFETY: the caller's contract (# Safety) is each kernel's.
+    unsafe {
+        match (isa, acts) {
+            (Isa::Avx512Vnni, PartActs::Flat(a)) => quant_avx512::block(part, a, r, nr, c, nc, acc),
+            (Isa::Avx512Vnni, PartActs::Super(a)) => {
+                quant_avx512::block_super(part, a, r, nr, c, nc, acc)
+            }
+            (Isa::Avx2, PartActs::Flat(a)) => quant_avx2::block(part, a, r, nr, c, nc, acc),
+            (Isa::Avx2, PartActs::Super(a)) => quant_avx2::block_super(part, a, r, nr, c, nc, acc),
+            (other, _) => unreachable!("no SIMD kernels for {other}"),
         }
     }
 }
@@ -221,7 +284,7 @@ fn tree_sum(a: [f32; 16]) -> f32 {
 }
 
 /// Row `r` of `part` dotted with activation row `c`: the specification of the kernels, in
-/// portable code (also the fallback on CPUs without AVX-512 VNNI).
+/// portable code (also the `scalar` instruction set's kernel).
 pub fn reference_dot(part: &QuantPart, r: usize, acts: &QuantActivations, c: usize) -> f32 {
     let (xq, xs, xsum) = (
         acts.row_codes(c),
@@ -246,7 +309,7 @@ pub fn reference_dot(part: &QuantPart, r: usize, acts: &QuantActivations, c: usi
 
 /// Which of a 256-weight block's 16 scale bytes covers pair lane `t` (weights `2t`, `2t + 1`)
 /// of chunk `j`: one scale per `weights_per_scale` (32 for Q4_K/Q5_K, 16 for Q6_K).
-const fn pair_scale_index(weights_per_scale: usize, j: usize, t: usize) -> usize {
+pub(super) const fn pair_scale_index(weights_per_scale: usize, j: usize, t: usize) -> usize {
     (CHUNK / weights_per_scale) * j + 2 * t / weights_per_scale
 }
 
@@ -324,402 +387,6 @@ pub fn reference_dot_super(part: &QuantPart, r: usize, a: &SuperActivations, c: 
     tree_sum(acc)
 }
 
-#[cfg(target_arch = "x86_64")]
-mod simd {
-    use std::arch::x86_64::*;
-
-    use super::super::quant_format::SUPER_HEADER_SCALES;
-    use super::{
-        pair_scale_index, QuantActivations, QuantPart, ScaleScheme, SuperActivations, CHUNK, NC,
-        SUPER,
-    };
-
-    /// Whether the AVX-512 VNNI kernel runs on this CPU.
-    pub fn available() -> bool {
-        static OK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        *OK.get_or_init(|| {
-            is_x86_feature_detected!("avx512f")
-                && is_x86_feature_detected!("avx512bw")
-                && is_x86_feature_detected!("avx512dq")
-                && is_x86_feature_detected!("avx512vnni")
-                && is_x86_feature_detected!("f16c")
-                && is_x86_feature_detected!("fma")
-        })
-    }
-
-    const FLAT_OFFSET: u8 = 0;
-    const FLAT_ZERO: u8 = 1;
-
-    /// Dispatches `nr` weight rows × `nc` activation rows to a monomorphized kernel.
-    ///
-    /// # Safety
-    /// The CPU must have the features of [`available`]; `r + nr ≤ part.rows`,
-    /// `c + nc ≤ acts.rows`.
-    #[allow(clippy::too_many_arguments)]
-    pub unsafe fn block(
-        part: &QuantPart,
-        acts: &QuantActivations,
-        r: usize,
-        nr: usize,
-        c: usize,
-        nc: usize,
-        acc: &mut [[f32; NC]; 4],
-    ) {
-        // SAFETY: the caller guarantees the CPU features and the row ranges (# Safety), which is
-        // each kernel's contract.
-        unsafe {
-            assert!(r + nr <= part.rows && c + nc <= acts.rows && nc <= NC);
-            assert!((nr == 4 && nc <= 2) || nr == 2, "block shape {nr}×{nc}");
-            let (scheme, neg_z) = match part.format.scheme {
-                ScaleScheme::FlatOffset => (FLAT_OFFSET, 0.0),
-                ScaleScheme::FlatZero(z) => (FLAT_ZERO, -(z as f32)),
-                other => unreachable!("{other:?} rows take block_super"),
-            };
-            macro_rules! cols {
-                ($s:expr, $p:expr, $r:literal) => {
-                    match nc {
-                        1 => kernel::<$s, $p, $r, 1>(part, acts, r, c, neg_z, acc),
-                        2 => kernel::<$s, $p, $r, 2>(part, acts, r, c, neg_z, acc),
-                        3 => kernel::<$s, $p, 2, 3>(part, acts, r, c, neg_z, acc),
-                        4 => kernel::<$s, $p, 2, 4>(part, acts, r, c, neg_z, acc),
-                        5 => kernel::<$s, $p, 2, 5>(part, acts, r, c, neg_z, acc),
-                        6 => kernel::<$s, $p, 2, 6>(part, acts, r, c, neg_z, acc),
-                        7 => kernel::<$s, $p, 2, 7>(part, acts, r, c, neg_z, acc),
-                        _ => kernel::<$s, $p, 2, 8>(part, acts, r, c, neg_z, acc),
-                    }
-                };
-            }
-            macro_rules! rows {
-                ($s:expr, $p:expr) => {
-                    if nr == 4 {
-                        cols!($s, $p, 4)
-                    } else {
-                        cols!($s, $p, 2)
-                    }
-                };
-            }
-            match (scheme, part.format.planes) {
-                (FLAT_OFFSET, 0) => rows!(FLAT_OFFSET, 0),
-                (FLAT_OFFSET, 1) => rows!(FLAT_OFFSET, 1),
-                (FLAT_ZERO, 0) => rows!(FLAT_ZERO, 0),
-                (FLAT_ZERO, 1) => rows!(FLAT_ZERO, 1),
-                (FLAT_ZERO, 4) => rows!(FLAT_ZERO, 4),
-                other => unreachable!("no kernel for {other:?}"),
-            }
-        }
-    }
-
-    /// The 64 codes of a chunk record as unsigned bytes.
-    ///
-    /// # Safety
-    /// `rec` points at a whole chunk record (32 nibble bytes, then `8 · P` high-bit bytes);
-    /// the CPU has AVX-512F and AVX-512BW.
-    #[inline(always)]
-    unsafe fn codes<const P: usize>(rec: *const u8) -> __m512i {
-        // SAFETY: the caller passes a whole chunk record and runs with the kernel's CPU features (#
-        // Safety).
-        unsafe {
-            let nib = _mm512_broadcast_i64x4(_mm256_loadu_si256(rec as *const __m256i));
-            let high = _mm512_srli_epi16::<4>(nib);
-            let both = _mm512_mask_blend_epi8(0xFFFF_FFFF_0000_0000, nib, high);
-            let mut q = _mm512_and_si512(both, _mm512_set1_epi8(0x0F));
-            for p in 0..P {
-                let bits = (rec.add(32 + 8 * p) as *const u64).read_unaligned();
-                q = _mm512_mask_add_epi8(
-                    q,
-                    _cvtu64_mask64(bits),
-                    q,
-                    _mm512_set1_epi8((16u8 << p) as i8),
-                );
-            }
-            q
-        }
-    }
-
-    /// Lane scales and offsets of a chunk (the same roundings as `super::lane_scales`).
-    ///
-    /// # Safety
-    /// `s` points at the scale bytes of a chunk record; the CPU has AVX-512F and F16C.
-    #[inline(always)]
-    unsafe fn scales<const S: u8>(s: *const u8, neg_z: f32) -> (__m512, __m512) {
-        // SAFETY: the caller passes a chunk record's scale bytes and runs with the kernel's CPU
-        // features (# Safety).
-        unsafe {
-            let by8 = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-            match S {
-                FLAT_OFFSET => {
-                    let v =
-                        _mm512_castps128_ps512(_mm_cvtph_ps(_mm_loadl_epi64(s as *const __m128i)));
-                    let m_idx = _mm512_add_epi32(by8, _mm512_set1_epi32(2));
-                    (
-                        _mm512_permutexvar_ps(by8, v),
-                        _mm512_permutexvar_ps(m_idx, v),
-                    )
-                }
-                _ => {
-                    let v = _mm_cvtph_ps(_mm_cvtsi32_si128((s as *const i32).read_unaligned()));
-                    let w = _mm512_permutexvar_ps(by8, _mm512_castps128_ps512(v));
-                    (w, _mm512_mul_ps(w, _mm512_set1_ps(neg_z)))
-                }
-            }
-        }
-    }
-
-    /// The f16 at `p` as f32 (F16C).
-    ///
-    /// # Safety
-    /// `p` points at 2 readable bytes; the CPU has F16C.
-    #[inline(always)]
-    unsafe fn half_at(p: *const u8) -> f32 {
-        // SAFETY: the caller passes 2 readable bytes and has F16C (# Safety).
-        unsafe {
-            let bits = (p as *const u16).read_unaligned();
-            _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32)))
-        }
-    }
-
-    /// `super::tree_sum` on a vector.
-    ///
-    /// # Safety
-    /// The CPU has AVX-512F and AVX-512DQ.
-    #[inline(always)]
-    unsafe fn tree_sum(v: __m512) -> f32 {
-        // SAFETY: the caller runs with the kernel's CPU features (# Safety).
-        unsafe {
-            let s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps::<1>(v));
-            let s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps::<1>(s8));
-            let s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-            _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps::<0x55>(s2, s2)))
-        }
-    }
-
-    /// `R` weight rows × `C` activation rows of a chunk-format part, into `out`.
-    ///
-    /// # Safety
-    /// The CPU has the enabled features; `r + R ≤ part.rows`, `c + C ≤ acts.rows`, `R ≤ 4`,
-    /// `C ≤ NC` (`block` checks these before dispatching).
-    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni,f16c,fma")]
-    unsafe fn kernel<const S: u8, const P: usize, const R: usize, const C: usize>(
-        part: &QuantPart,
-        acts: &QuantActivations,
-        r: usize,
-        c: usize,
-        neg_z: f32,
-        out: &mut [[f32; NC]; 4],
-    ) {
-        // SAFETY: the caller keeps this kernel's # Safety contract (`block` checks the row ranges
-        // and the CPU features).
-        unsafe {
-            let (cb, rb) = (part.format.chunk_bytes(), part.row_bytes());
-            let base = part.data.as_ptr().add(r * rb);
-            let (pad, lanes) = (acts.padded, acts.padded / 4);
-            let xq = acts.codes.as_ptr().add(c * pad);
-            let xs = acts.lane_scale.as_ptr().add(c * lanes);
-            let xsum = acts.lane_sum.as_ptr().add(c * lanes);
-            let mut acc = [[_mm512_setzero_ps(); C]; R];
-            for ch in 0..part.chunks_per_row() {
-                let mut q = [_mm512_setzero_si512(); R];
-                let mut w = [_mm512_setzero_ps(); R];
-                let mut m = [_mm512_setzero_ps(); R];
-                for i in 0..R {
-                    let rec = base.add(i * rb + ch * cb);
-                    // The same chunk of the rows two blocks ahead: each block of rows is several
-                    // independent streams, which the hardware prefetcher alone follows late.
-                    _mm_prefetch::<_MM_HINT_T0>(rec.wrapping_add(2 * R * rb) as *const i8);
-                    q[i] = codes::<P>(rec);
-                    (w[i], m[i]) = scales::<S>(rec.add(32 + 8 * P), neg_z);
-                }
-                for j in 0..C {
-                    let x = _mm512_loadu_si512(xq.add(j * pad + ch * CHUNK) as *const __m512i);
-                    let sc = _mm512_loadu_ps(xs.add(j * lanes + ch * 16));
-                    let sm = _mm512_loadu_ps(xsum.add(j * lanes + ch * 16));
-                    for i in 0..R {
-                        let s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[i], x);
-                        let t = _mm512_mul_ps(_mm512_cvtepi32_ps(s), sc);
-                        acc[i][j] = _mm512_fmadd_ps(t, w[i], acc[i][j]);
-                        acc[i][j] = _mm512_fmadd_ps(sm, m[i], acc[i][j]);
-                    }
-                }
-            }
-            for i in 0..R {
-                for j in 0..C {
-                    out[i][j] = tree_sum(acc[i][j]);
-                }
-            }
-        }
-    }
-
-    /// Dispatches `nr` weight rows × `nc` activation rows of a k-quant part.
-    ///
-    /// # Safety
-    /// As [`block`].
-    #[allow(clippy::too_many_arguments)]
-    pub unsafe fn block_super(
-        part: &QuantPart,
-        acts: &SuperActivations,
-        r: usize,
-        nr: usize,
-        c: usize,
-        nc: usize,
-        acc: &mut [[f32; NC]; 4],
-    ) {
-        // SAFETY: the caller guarantees the CPU features and the row ranges (# Safety), which is
-        // each kernel's contract.
-        unsafe {
-            assert!(r + nr <= part.rows && c + nc <= acts.rows && nc <= NC);
-            assert_eq!(acts.cols, part.cols);
-            assert_eq!(nr, 1, "k-quant blocks are one weight row");
-            macro_rules! cols {
-                ($z:expr, $p:expr) => {
-                    match (nr, nc) {
-                        (_, 1) => super_kernel::<$z, $p, 1, 1>(part, acts, r, c, acc),
-                        (_, 2) => super_kernel::<$z, $p, 1, 2>(part, acts, r, c, acc),
-                        (_, 3) => super_kernel::<$z, $p, 1, 3>(part, acts, r, c, acc),
-                        (_, 4) => super_kernel::<$z, $p, 1, 4>(part, acts, r, c, acc),
-                        (_, 5) => super_kernel::<$z, $p, 1, 5>(part, acts, r, c, acc),
-                        (_, 6) => super_kernel::<$z, $p, 1, 6>(part, acts, r, c, acc),
-                        (_, 7) => super_kernel::<$z, $p, 1, 7>(part, acts, r, c, acc),
-                        _ => super_kernel::<$z, $p, 1, 8>(part, acts, r, c, acc),
-                    }
-                };
-            }
-            match (part.format.scheme, part.format.planes) {
-                (ScaleScheme::SuperOffset, 0) => cols!(false, 0),
-                (ScaleScheme::SuperOffset, 1) => cols!(false, 1),
-                (ScaleScheme::SuperZero, 2) => cols!(true, 2),
-                other => unreachable!("no k-quant kernel for {other:?}"),
-            }
-        }
-    }
-
-    /// Pair-lane index vectors picking chunk `j`'s sub-scales (`super::pair_scale_index`).
-    const fn pair_index_table(weights_per_scale: usize) -> [[i16; 32]; 4] {
-        let mut t = [[0i16; 32]; 4];
-        let mut j = 0;
-        while j < 4 {
-            let mut l = 0;
-            while l < 32 {
-                t[j][l] = pair_scale_index(weights_per_scale, j, l) as i16;
-                l += 1;
-            }
-            j += 1;
-        }
-        t
-    }
-    static PAIR_IDX_32: [[i16; 32]; 4] = pair_index_table(32);
-    static PAIR_IDX_16: [[i16; 32]; 4] = pair_index_table(16);
-
-    /// How many blocks of weight rows ahead the k-quant kernel prefetches.
-    const PF: usize = 4;
-
-    /// `R` weight rows × `C` activation rows of a k-quant (super-block) part, into `out`.
-    ///
-    /// # Safety
-    /// As `kernel`: the CPU has the enabled features; `r + R ≤ part.rows`, `c + C ≤ a.rows`,
-    /// `R ≤ 4`, `C ≤ NC` (`block_super` checks them).
-    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni,fma,f16c")]
-    unsafe fn super_kernel<const Z: bool, const P: usize, const R: usize, const C: usize>(
-        part: &QuantPart,
-        a: &SuperActivations,
-        r: usize,
-        c: usize,
-        out: &mut [[f32; NC]; 4],
-    ) {
-        // SAFETY: the caller keeps this kernel's # Safety contract (`block_super` checks the row
-        // ranges and the CPU features).
-        unsafe {
-            let f = part.format;
-            let (rb, sbytes, cbytes) = (part.row_bytes(), f.super_bytes(), f.codes_bytes());
-            let header = SUPER_HEADER_SCALES + f.scheme.scale_bytes();
-            let base = part.data.as_ptr().add(r * rb);
-            let cols = a.cols;
-            let n_super = cols / SUPER;
-            let idx = if Z { &PAIR_IDX_16 } else { &PAIR_IDX_32 };
-            let idx: [__m512i; 4] =
-                std::array::from_fn(|j| _mm512_loadu_si512(idx[j].as_ptr() as *const __m512i));
-            let mut facc = [[_mm512_setzero_ps(); C]; R];
-            for s in 0..n_super {
-                let mut d = [0.0f32; R];
-                let mut scv = [_mm512_setzero_si512(); R];
-                let mut neg32 = [_mm512_setzero_si512(); R];
-                let mut mnv = [_mm512_setzero_ps(); R];
-                for i in 0..R {
-                    let h = base.add(i * rb + s * sbytes);
-                    _mm_prefetch::<_MM_HINT_T0>(h.wrapping_add(PF * R * rb) as *const i8);
-                    _mm_prefetch::<_MM_HINT_T0>(h.wrapping_add(PF * R * rb + 64) as *const i8);
-                    _mm_prefetch::<_MM_HINT_T0>(h.wrapping_add(PF * R * rb + 128) as *const i8);
-                    d[i] = half_at(h);
-                    if Z {
-                        let v = _mm_loadu_si128(h.add(4) as *const __m128i);
-                        scv[i] = _mm512_cvtepi8_epi16(_mm256_zextsi128_si256(v));
-                        neg32[i] = _mm512_sub_epi16(
-                            _mm512_setzero_si512(),
-                            _mm512_slli_epi16::<5>(scv[i]),
-                        );
-                    } else {
-                        let v = _mm_loadl_epi64(h.add(4) as *const __m128i);
-                        scv[i] = _mm512_cvtepu8_epi16(_mm256_zextsi128_si256(v));
-                        let dmin = half_at(h.add(2));
-                        let mn = _mm_loadl_epi64(h.add(12) as *const __m128i);
-                        mnv[i] = _mm512_mul_ps(
-                            _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(mn)),
-                            _mm512_set1_ps(-dmin),
-                        );
-                    }
-                }
-                let mut iacc = [[_mm512_setzero_si512(); C]; R];
-                for (j, ix) in idx.iter().enumerate() {
-                    let mut q = [_mm512_setzero_si512(); R];
-                    let mut sc = [_mm512_setzero_si512(); R];
-                    for i in 0..R {
-                        q[i] = codes::<P>(base.add(i * rb + s * sbytes + header + j * cbytes));
-                        sc[i] = _mm512_permutexvar_epi16(*ix, scv[i]);
-                    }
-                    for cc in 0..C {
-                        let x = _mm512_loadu_si512(
-                            a.codes
-                                .as_ptr()
-                                .add((c + cc) * cols + s * SUPER + j * CHUNK)
-                                as *const __m512i,
-                        );
-                        for i in 0..R {
-                            let p = _mm512_maddubs_epi16(q[i], x);
-                            iacc[i][cc] = _mm512_dpwssd_epi32(iacc[i][cc], p, sc[i]);
-                        }
-                    }
-                }
-                for cc in 0..C {
-                    let dx = *a.scale.get_unchecked((c + cc) * n_super + s);
-                    let row = c + cc;
-                    for i in 0..R {
-                        let mut ai = iacc[i][cc];
-                        if Z {
-                            let qs = _mm512_zextsi256_si512(_mm256_loadu_si256(
-                                a.code_sum16.as_ptr().add(row * cols / 16 + s * 16)
-                                    as *const __m256i,
-                            ));
-                            ai = _mm512_dpwssd_epi32(ai, neg32[i], qs);
-                        }
-                        let fv = _mm512_set1_ps(d[i] * dx);
-                        facc[i][cc] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ai), fv, facc[i][cc]);
-                        if !Z {
-                            let xb = _mm512_zextps256_ps512(_mm256_loadu_ps(
-                                a.block_sum.as_ptr().add(row * cols / 32 + s * 8),
-                            ));
-                            facc[i][cc] = _mm512_fmadd_ps(xb, mnv[i], facc[i][cc]);
-                        }
-                    }
-                }
-            }
-            for i in 0..R {
-                for j in 0..C {
-                    out[i][j] = tree_sum(facc[i][j]);
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -743,56 +410,112 @@ mod tests {
         )])
     }
 
+    /// Asserts that `quant_matmul_xwt` under `isa` equals the specification bit for bit.
+    fn assert_kernel_is_the_specification(m: &QuantMatrix, x: &[f32], k: usize, isa: Isa) {
+        let (rows, cols) = (m.rows(), m.cols());
+        let mut y = vec![0.0; k * rows];
+        quant_matmul_xwt(x, k, m, &mut y, isa);
+        let part = &m.parts[0];
+        let flat = QuantActivations::new(x, k, cols);
+        let sup = (cols % SUPER == 0).then(|| SuperActivations::new(x, k, cols));
+        for c in 0..k {
+            for r in 0..rows {
+                let want = if part.format.scheme.has_super_scales() {
+                    reference_dot_super(part, r, sup.as_ref().unwrap(), c)
+                } else {
+                    reference_dot(part, r, &flat, c)
+                };
+                assert_eq!(
+                    y[c * rows + r].to_bits(),
+                    want.to_bits(),
+                    "{} {isa} k={k} r={r} c={c}: {} vs {want}",
+                    part.format.label(),
+                    y[c * rows + r]
+                );
+            }
+        }
+    }
+
     #[test]
-    fn kernel_equals_the_reference_bit_for_bit_for_every_type_and_k() {
-        for t in TYPES {
-            let cols = if t.block_len() == 256 { 512 } else { 96 };
-            let rows = 70;
-            let m = matrix(t, rows, cols);
-            for k in [1, 2, 3, 5, 8, 9, 17] {
-                let x = acts(k, cols, k);
-                let mut y = vec![0.0; k * rows];
-                quant_matmul_xwt(&x, k, &m, &mut y);
-                let part = &m.parts[0];
-                let flat = QuantActivations::new(&x, k, cols);
-                let sup = (cols % SUPER == 0).then(|| SuperActivations::new(&x, k, cols));
-                for c in 0..k {
-                    for r in 0..rows {
-                        let want = if part.format.scheme.has_super_scales() {
-                            reference_dot_super(part, r, sup.as_ref().unwrap(), c)
-                        } else {
-                            reference_dot(part, r, &flat, c)
-                        };
-                        assert_eq!(
-                            y[c * rows + r].to_bits(),
-                            want.to_bits(),
-                            "{t} k={k} r={r} c={c}"
-                        );
-                    }
+    fn kernel_equals_the_reference_bit_for_bit_for_every_type_isa_and_k() {
+        for isa in Isa::available() {
+            for t in TYPES {
+                let cols = if t.block_len() == 256 { 512 } else { 96 };
+                let m = matrix(t, 70, cols);
+                for k in [1, 2, 3, 4, 5, 8, 9, 17] {
+                    assert_kernel_is_the_specification(&m, &acts(k, cols, k), k, isa);
                 }
+                // Activations at full scale in every block: codes ±127 beside the largest
+                // weight codes (Q8_0's 255), where a saturating 16-bit pair sum would show.
+                let x: Vec<f32> = (0..3 * cols)
+                    .map(|i| if (i / 3) % 2 == 0 { 9.0 } else { -9.0 })
+                    .collect();
+                assert_kernel_is_the_specification(&m, &x, 3, isa);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        /// Any blocks, any row count (SIMD blocks and the portable tail), any k: every
+        /// instruction set gives the specification's bits.
+        #[test]
+        fn every_isa_is_the_specification_on_random_blocks(
+            type_index in 0..TYPES.len(),
+            rows in 1usize..12,
+            k in 1usize..11,
+            seed in 0u64..1_000_000,
+            blocks in 1usize..3,
+        ) {
+            let t = TYPES[type_index];
+            let cols = blocks * if t.block_len() == 256 { 256 } else { 64 };
+            let b = random_blocks(t, rows, cols, seed);
+            let m = QuantMatrix::new(vec![QuantPart::from_blocks(
+                QuantFormat::for_stored(t).unwrap(),
+                rows,
+                cols,
+                &b,
+            )]);
+            let x = acts(k, cols, seed as usize);
+            for isa in Isa::available() {
+                assert_kernel_is_the_specification(&m, &x, k, isa);
             }
         }
     }
 
     #[test]
     fn each_row_is_independent_of_k() {
-        for t in [
-            GgmlType::Q4_1,
-            GgmlType::Q4_K,
-            GgmlType::Q6_K,
-            GgmlType::Q8_0,
-        ] {
-            let (rows, cols) = (36, 256);
-            let m = matrix(t, rows, cols);
-            let x = acts(9, cols, 3);
-            let mut all = vec![0.0; 9 * rows];
-            quant_matmul_xwt(&x, 9, &m, &mut all);
-            for c in 0..9 {
-                let mut one = vec![0.0; rows];
-                quant_matmul_xwt(&x[c * cols..(c + 1) * cols], 1, &m, &mut one);
-                assert_eq!(&all[c * rows..(c + 1) * rows], &one[..], "{t} row {c}");
+        for isa in Isa::available() {
+            for t in [
+                GgmlType::Q4_1,
+                GgmlType::Q4_K,
+                GgmlType::Q6_K,
+                GgmlType::Q8_0,
+            ] {
+                let (rows, cols) = (36, 256);
+                let m = matrix(t, rows, cols);
+                let x = acts(9, cols, 3);
+                let mut all = vec![0.0; 9 * rows];
+                quant_matmul_xwt(&x, 9, &m, &mut all, isa);
+                for c in 0..9 {
+                    let mut one = vec![0.0; rows];
+                    quant_matmul_xwt(&x[c * cols..(c + 1) * cols], 1, &m, &mut one, isa);
+                    assert_eq!(
+                        &all[c * rows..(c + 1) * rows],
+                        &one[..],
+                        "{t} {isa} row {c}"
+                    );
+                }
             }
         }
+    }
+
+    #[test]
+    #[should_panic(expected = "quantized kernels asked to run auto")]
+    fn an_unresolved_isa_is_refused() {
+        let m = matrix(GgmlType::Q4_0, 2, 64);
+        let mut y = vec![0.0; 2];
+        quant_matmul_xwt(&acts(1, 64, 0), 1, &m, &mut y, Isa::Auto);
     }
 
     #[test]
@@ -811,7 +534,7 @@ mod tests {
             )]);
             let x = acts(2, cols, 5);
             let mut y = vec![0.0; 2 * rows];
-            quant_matmul_xwt(&x, 2, &m, &mut y);
+            quant_matmul_xwt(&x, 2, &m, &mut y, Isa::detected());
             for c in 0..2 {
                 let xr = &x[c * cols..(c + 1) * cols];
                 let amax = xr.iter().fold(0.0f32, |a, v| a.max(v.abs()));
@@ -837,11 +560,11 @@ mod tests {
         let b = matrix(GgmlType::Q6_K, 5, cols);
         let x = acts(k, cols, 1);
         let (mut ya, mut yb) = (vec![0.0; k * 6], vec![0.0; k * 5]);
-        quant_matmul_xwt(&x, k, &a, &mut ya);
-        quant_matmul_xwt(&x, k, &b, &mut yb);
+        quant_matmul_xwt(&x, k, &a, &mut ya, Isa::detected());
+        quant_matmul_xwt(&x, k, &b, &mut yb, Isa::detected());
         let both = QuantMatrix::new(a.parts.into_iter().chain(b.parts).collect());
         let mut y = vec![0.0; k * 11];
-        quant_matmul_xwt(&x, k, &both, &mut y);
+        quant_matmul_xwt(&x, k, &both, &mut y, Isa::detected());
         for c in 0..k {
             assert_eq!(&y[c * 11..c * 11 + 6], &ya[c * 6..c * 6 + 6]);
             assert_eq!(&y[c * 11 + 6..c * 11 + 11], &yb[c * 5..c * 5 + 5]);

@@ -3,6 +3,7 @@
 use burn::tensor::DType;
 
 use super::ProjectionKernel;
+use crate::cpu::{Isa, QuantKernelSpeed};
 
 /// Storage/matmul dtype of the linear layers. Norms, RoPE, attention and softmax always run
 /// in f32.
@@ -19,15 +20,21 @@ pub enum ComputeDType {
     /// with per-row int8 activations; rows stored as floats are requantized to 8 bits (Q8_0's
     /// values). A row's result never depends on k or the batch, like every host kernel.
     Quant,
-    /// `Quant` on the host kernel, `F32` on a GPU: the fastest dtype that keeps rows exact.
+    /// The fastest dtype that keeps rows exact: `Quant` on the host kernel where the CPU's
+    /// instruction set has SIMD quantized kernels (AVX-512 VNNI or AVX2), `F32` where it has
+    /// not (the portable quantized code is slower: `docs/kernels.md` has the measurements) and
+    /// on a GPU.
     Auto,
 }
 
 impl ComputeDType {
-    /// `Auto` made concrete for projections run by `kernel` (already resolved).
-    pub fn resolve(self, kernel: ProjectionKernel) -> ComputeDType {
+    /// `Auto` made concrete for projections run by `kernel` (already resolved) on `isa`.
+    pub fn resolve(self, kernel: ProjectionKernel, isa: Isa) -> ComputeDType {
         match (self, kernel) {
-            (ComputeDType::Auto, ProjectionKernel::Host) => ComputeDType::Quant,
+            (ComputeDType::Auto, ProjectionKernel::Host) => match isa.quant_kernel() {
+                QuantKernelSpeed::Simd => ComputeDType::Quant,
+                QuantKernelSpeed::Portable => ComputeDType::F32,
+            },
             (ComputeDType::Auto, _) => ComputeDType::F32,
             (other, _) => other,
         }
@@ -65,5 +72,26 @@ impl std::fmt::Display for ComputeDType {
             ComputeDType::Quant => "quant",
             ComputeDType::Auto => "auto",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_takes_quant_only_where_a_simd_quant_kernel_runs() {
+        use ComputeDType::*;
+        let host = ProjectionKernel::Host;
+        assert_eq!(Auto.resolve(host, Isa::Avx512Vnni), Quant);
+        assert_eq!(Auto.resolve(host, Isa::Avx2), Quant);
+        assert_eq!(Auto.resolve(host, Isa::Scalar), F32);
+        assert_eq!(Auto.resolve(ProjectionKernel::Burn, Isa::Avx2), F32);
+        // An explicit dtype is kept on every set.
+        for isa in [Isa::Avx512Vnni, Isa::Avx2, Isa::Scalar] {
+            for d in [F32, F16, Quant] {
+                assert_eq!(d.resolve(host, isa), d);
+            }
+        }
     }
 }

@@ -86,6 +86,12 @@ impl<B: Backend> Llama<B> {
         self.shared.weights.dtype
     }
 
+    /// The instruction set the host kernels run on (`--isa` resolved), or `None` when the
+    /// projections run on a device.
+    pub fn host_isa(&self) -> Option<crate::cpu::Isa> {
+        self.shared.weights.host_isa
+    }
+
     /// A self-speculative draft view running `plan`'s layers over the same weights (no copy).
     pub fn draft_view(&self, plan: LayerPlan) -> ModelResult<Self> {
         let layers = plan.layers(self.config().num_layers)?;

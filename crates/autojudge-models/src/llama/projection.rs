@@ -7,7 +7,7 @@ use std::sync::Arc;
 use burn::tensor::{backend::Backend, DType, Int, Tensor, TensorData};
 
 use super::ComputeDType;
-use crate::cpu::{matmul_xwt, HostMatrix};
+use crate::cpu::{matmul_xwt, HostMatrix, Isa, IsaUnavailable};
 use crate::host_tensor::HostTensor;
 
 /// Which kernel runs the projections.
@@ -59,29 +59,27 @@ pub enum Projection<B: Backend> {
 }
 
 impl<B: Backend> Projection<B> {
-    /// Uploads `t` (`[out, in]`) for `kernel` (already resolved) in `dtype`.
+    /// Uploads `t` (`[out, in]`) for `kernel` (already resolved) in `dtype`; host matrices run
+    /// on `isa` (an error where this CPU lacks it).
     pub fn new(
         t: HostTensor,
         kernel: ProjectionKernel,
         dtype: ComputeDType,
+        isa: Isa,
         device: &B::Device,
-    ) -> Self {
-        match kernel {
+    ) -> Result<Self, IsaUnavailable> {
+        Ok(match kernel {
             ProjectionKernel::Host => {
                 let (rows, cols) = (t.shape[0], t.shape[1]);
-                Projection::Host(Arc::new(HostMatrix::new(
-                    rows,
-                    cols,
-                    t.data,
-                    dtype == ComputeDType::F16,
-                )))
+                let m = HostMatrix::new(rows, cols, t.data, dtype == ComputeDType::F16);
+                Projection::Host(Arc::new(m.on_isa(isa)?))
             }
             _ => {
                 let dt = dtype.dtype();
                 let data = TensorData::new(t.data, t.shape).convert_dtype(dt);
                 Projection::Device(Tensor::from_data(data, (device, dt)))
             }
-        }
+        })
     }
 
     /// `x [k, in]` → `[k, out]` (f32 in, f32 out).

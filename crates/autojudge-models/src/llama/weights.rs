@@ -7,7 +7,7 @@ use super::ComputeDType;
 use crate::config::LlamaConfig;
 use std::sync::Arc;
 
-use crate::cpu::{HostMatrix, QuantFormat, QuantMatrix, QuantPart};
+use crate::cpu::{HostMatrix, Isa, QuantFormat, QuantMatrix, QuantPart};
 use crate::error::{ModelError, ModelResult};
 use crate::gguf::GgmlType;
 use crate::host_tensor::{unpermute_rope_order, HostTensor};
@@ -64,6 +64,8 @@ pub struct LlamaWeights<B: Backend> {
     pub config: LlamaConfig,
     /// Projection dtype.
     pub dtype: ComputeDType,
+    /// The instruction set of the host kernels; `None` when the projections run on a device.
+    pub host_isa: Option<Isa>,
     /// Token embedding `[vocab, hidden]` in the compute dtype.
     pub embed: Projection<B>,
     /// Untied LM head `[vocab, hidden]`; `None` when tied to `embed`.
@@ -147,18 +149,21 @@ fn requantized(
 
 impl<B: Backend> LlamaWeights<B> {
     /// Loads every weight from `src`, checking shapes against `config` (which the loader has
-    /// completed with the tensor-dependent flags). `dtype` is resolved for the kernel first;
-    /// `Quant` needs the host kernel.
+    /// completed with the tensor-dependent flags). `dtype` is resolved for the kernel and the
+    /// instruction set first; `Quant` needs the host kernel; an `isa` this CPU lacks is an
+    /// error.
     pub fn load(
         src: &WeightSource,
         config: &LlamaConfig,
         dtype: ComputeDType,
         kernel: ProjectionKernel,
+        isa: Isa,
         device: &B::Device,
     ) -> ModelResult<Self> {
         let c = config;
         let kernel = kernel.resolve::<B>();
-        let dtype = dtype.resolve(kernel);
+        let isa = isa.resolve()?;
+        let dtype = dtype.resolve(kernel, isa);
         if dtype == ComputeDType::Quant && kernel != ProjectionKernel::Host {
             return Err(ModelError::InvalidOption {
                 option: "dtype".into(),
@@ -169,7 +174,9 @@ impl<B: Backend> LlamaWeights<B> {
         let proj = |parts: &[RowSource]| -> ModelResult<Projection<B>> {
             if dtype == ComputeDType::Quant {
                 if let Some(m) = quant_matrix(src, parts)? {
-                    return Ok(Projection::Host(Arc::new(HostMatrix::quantized(m))));
+                    return Ok(Projection::Host(Arc::new(
+                        HostMatrix::quantized(m).on_isa(isa)?,
+                    )));
                 }
             }
             let mut ts = Vec::with_capacity(parts.len());
@@ -180,7 +187,13 @@ impl<B: Backend> LlamaWeights<B> {
                     None => t,
                 });
             }
-            Ok(Projection::<B>::new(concat_rows(ts), kernel, dtype, device))
+            Ok(Projection::<B>::new(
+                concat_rows(ts),
+                kernel,
+                dtype,
+                isa,
+                device,
+            )?)
         };
         let one = |name, shape| {
             [RowSource {
@@ -274,6 +287,7 @@ impl<B: Backend> LlamaWeights<B> {
         Ok(LlamaWeights {
             config: c.clone(),
             dtype,
+            host_isa: (kernel == ProjectionKernel::Host).then_some(isa),
             embed,
             lm_head,
             final_norm,

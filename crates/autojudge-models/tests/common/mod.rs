@@ -81,53 +81,60 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
-/// Models on the quantized host kernels (`--dtype quant`), one per kernel family, each with
-/// the projection labels it must run as (so a test cannot silently run another path):
-/// float weights requantized to 8 bits, flat GGUF blocks (Q4_1 with Q8_0, rows of 32: half a
-/// chunk, padded) and k-quant GGUF blocks (Q4_K with Q6_K, as in `*_K_M` files).
-pub fn quantized_models() -> Vec<(&'static str, autojudge_models::Llama<B>)> {
+/// Models on the quantized host kernels (`--dtype quant`), one per kernel family and
+/// instruction set this CPU runs (`--isa`), each labelled with the projection types it must
+/// run as and its set (so a test cannot silently run another path): float weights
+/// requantized to 8 bits, flat GGUF blocks (Q4_1 with Q8_0, rows of 32: half a chunk, padded)
+/// and k-quant GGUF blocks (Q4_K with Q6_K, as in `*_K_M` files).
+pub fn quantized_models() -> Vec<(String, autojudge_models::Llama<B>)> {
     use autojudge_models::gguf::{GgmlType, GgufFile};
     use autojudge_models::tiny::TinyModel;
-    use autojudge_models::{load_gguf_file, ComputeDType, LoadOptions};
-    let opts = LoadOptions {
-        dtype: ComputeDType::Quant,
-        ..LoadOptions::default()
-    };
-    let from_gguf = |label: &str, bytes: Vec<u8>| {
-        let g = GgufFile::from_bytes(label, bytes).unwrap();
-        load_gguf_file::<B>(g, &opts, &Default::default())
-            .unwrap()
-            .model
-            .with_initial_capacity(4)
-    };
-    let mut requant = TinyModel::new(5).with_bias();
-    requant.dtype = ComputeDType::Quant;
-    let models = vec![
-        (
-            "Q8_0←F32",
-            requant
-                .build::<B>(&Default::default())
+    use autojudge_models::{load_gguf_file, ComputeDType, Isa, LoadOptions};
+    let mut models = Vec::new();
+    for isa in Isa::available() {
+        let opts = LoadOptions {
+            dtype: ComputeDType::Quant,
+            isa,
+            ..LoadOptions::default()
+        };
+        let from_gguf = |label: &str, bytes: Vec<u8>| {
+            let g = GgufFile::from_bytes(label, bytes).unwrap();
+            load_gguf_file::<B>(g, &opts, &Default::default())
                 .unwrap()
-                .with_initial_capacity(4),
-        ),
-        (
-            "Q4_1+Q8_0",
-            from_gguf(
-                "flat.gguf",
-                TinyModel::new(6).to_gguf_quantized(GgmlType::Q4_1, GgmlType::Q8_0),
+                .model
+                .with_initial_capacity(4)
+        };
+        let mut requant = TinyModel::new(5).with_bias();
+        requant.dtype = ComputeDType::Quant;
+        requant.isa = isa;
+        for (types, m) in [
+            (
+                "Q8_0←F32",
+                requant
+                    .build::<B>(&Default::default())
+                    .unwrap()
+                    .with_initial_capacity(4),
             ),
-        ),
-        (
-            "Q4_K+Q6_K",
-            from_gguf(
-                "kquant.gguf",
-                TinyModel::wide(7).to_gguf_quantized(GgmlType::Q4_K, GgmlType::Q6_K),
+            (
+                "Q4_1+Q8_0",
+                from_gguf(
+                    "flat.gguf",
+                    TinyModel::new(6).to_gguf_quantized(GgmlType::Q4_1, GgmlType::Q8_0),
+                ),
             ),
-        ),
-    ];
-    for (label, m) in &models {
-        let qkv = &m.projection_report()[1];
-        assert_eq!(&qkv.1, label, "{label}: qkv runs as {}", qkv.1);
+            (
+                "Q4_K+Q6_K",
+                from_gguf(
+                    "kquant.gguf",
+                    TinyModel::wide(7).to_gguf_quantized(GgmlType::Q4_K, GgmlType::Q6_K),
+                ),
+            ),
+        ] {
+            let qkv = &m.projection_report()[1];
+            assert_eq!(qkv.1, types, "{types}: qkv runs as {}", qkv.1);
+            assert_eq!(m.host_isa(), Some(isa), "{types} on {isa}");
+            models.push((format!("{types} on {isa}"), m));
+        }
     }
     models
 }
