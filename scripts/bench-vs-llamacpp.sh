@@ -65,7 +65,10 @@ else
 fi
 LCPP_VER=$("$VENV/bin/python" -c "import llama_cpp; print(llama_cpp.__version__)")
 LCPP_FLAGS=$(cat "$VENV/autojudge-cmake-args" 2> /dev/null || echo "unrecorded (an older venv: native)")
+# What the built llama.cpp says it runs (AVX512 = 0 in the AVX2 build).
+LCPP_SYS=$("$VENV/bin/python" -c "import llama_cpp; print(llama_cpp.llama_print_system_info().decode().strip())")
 echo "llama-cpp-python $LCPP_VER (CMAKE_ARGS: $LCPP_FLAGS), $THREADS threads; autojudge $(git rev-parse --short HEAD) --dtype $DTYPE --isa $ISA; $(nproc) cores: $(lscpu | sed -n 's/^Model name: *//p')"
+echo "llama.cpp system info: $LCPP_SYS"
 for model in $MODELS; do
   f=$M/$model
   [[ -f $f ]] || { echo "missing $f (scripts/fetch-models.sh)" >&2; exit 1; }

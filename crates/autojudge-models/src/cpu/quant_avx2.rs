@@ -8,8 +8,8 @@
 //!
 //! - flat schemes: a lane's 4-code sum is `vpmaddubsw` (pairs, i16) then `vpmaddwd` by ones.
 //!   Codes below 64 times |x| ≤ 127 keep every pair sum inside i16, so nothing saturates;
-//!   8-bit codes (Q8_0) are split into their low nibble and the 4 bits above, summed apart and
-//!   joined as `lo + 16 · hi` in i32.
+//!   8-bit codes (Q8_0, stored as bytes) are split into their low nibble and the 4 bits above,
+//!   summed apart and joined as `lo + 16 · hi` in i32.
 //! - k-quant schemes: the pair sums are `vpmaddubsw`, as the specification states them
 //!   (saturating), and their scaled sums `vpmaddwd` plus an add, which wraps as `vpdpwssd`.
 //!
@@ -22,8 +22,8 @@
 use std::arch::x86_64::*;
 
 use super::quant_activations::{QuantActivations, SuperActivations};
-use super::quant_format::{ScaleScheme, CHUNK, SUPER, SUPER_HEADER_SCALES};
-use super::quant_matmul::{FLAT_OFFSET, FLAT_ZERO, NC};
+use super::quant_format::{ScaleScheme, BYTE_PLANES, CHUNK, SUPER, SUPER_HEADER_SCALES};
+use super::quant_matmul::{pair_scale_index, FLAT_OFFSET, FLAT_ZERO, NC};
 use super::quant_matrix::QuantPart;
 
 /// Most activation rows per AVX2 kernel pass: two 8-lane accumulators per (weight row,
@@ -108,48 +108,66 @@ unsafe fn nibbles(rec: *const u8) -> (__m256i, __m256i) {
     }
 }
 
-/// Byte `i` (of 32) is 0xFF where bit `i` of `bits` is set, else 0.
-///
-/// # Safety
-/// The CPU has AVX2.
-#[inline(always)]
-unsafe fn bit_bytes(bits: u32) -> __m256i {
-    // SAFETY: register-only AVX2 operations (# Safety).
-    unsafe {
-        // Bytes 0–7 take bits' byte 0, bytes 8–15 byte 1, and so on; then byte j of each
-        // group of 8 is ORed with all bits but bit j, so it is 0xFF exactly when bit j is set.
-        let spread = _mm256_shuffle_epi8(
-            _mm256_set1_epi32(bits as i32),
-            _mm256_set_epi64x(
-                0x0303_0303_0303_0303,
-                0x0202_0202_0202_0202,
-                0x0101_0101_0101_0101,
-                0,
-            ),
-        );
-        let others = _mm256_set1_epi64x(0x7fbf_dfef_f7fb_fdfe_u64 as i64);
-        _mm256_cmpeq_epi8(_mm256_or_si256(spread, others), _mm256_set1_epi8(-1))
-    }
-}
-
-/// The bit planes of a chunk record as bytes: plane `p` adds `unit << p` to the codes whose
-/// bit is set. (codes 0–31, codes 32–63).
+/// The bit planes of a chunk record as bytes: plane `p` adds `16 << p` to the codes whose bit
+/// is set. (codes 0–31, codes 32–63).
 ///
 /// # Safety
 /// `rec` points at a whole chunk record (32 nibble bytes, then `8 · P` plane bytes); the CPU
 /// has AVX2.
 #[inline(always)]
-unsafe fn planes<const P: usize>(rec: *const u8, unit: i8) -> (__m256i, __m256i) {
+unsafe fn planes<const P: usize>(rec: *const u8) -> (__m256i, __m256i) {
     // SAFETY: the caller passes a whole chunk record and runs with AVX2 (# Safety).
     unsafe {
+        // Output byte i takes the plane's byte i / 8 (bytes 0–3 for codes 0–31, 4–7 for
+        // 32–63); ORed with all bits but bit i % 8, it is 0xFF exactly when bit i is set.
+        let lo_bytes = _mm256_set_epi64x(
+            0x0303_0303_0303_0303,
+            0x0202_0202_0202_0202,
+            0x0101_0101_0101_0101,
+            0,
+        );
+        let hi_bytes = _mm256_set_epi64x(
+            0x0707_0707_0707_0707,
+            0x0606_0606_0606_0606,
+            0x0505_0505_0505_0505,
+            0x0404_0404_0404_0404,
+        );
+        let others = _mm256_set1_epi64x(0x7fbf_dfef_f7fb_fdfe_u64 as i64);
+        let all = _mm256_set1_epi8(-1);
         let (mut lo, mut hi) = (_mm256_setzero_si256(), _mm256_setzero_si256());
         for p in 0..P {
-            let bits = (rec.add(32 + 8 * p) as *const u64).read_unaligned();
-            let v = _mm256_set1_epi8(((unit as u8) << p) as i8);
-            lo = _mm256_or_si256(lo, _mm256_and_si256(bit_bytes(bits as u32), v));
-            hi = _mm256_or_si256(hi, _mm256_and_si256(bit_bytes((bits >> 32) as u32), v));
+            let bits = _mm256_set1_epi64x((rec.add(32 + 8 * p) as *const i64).read_unaligned());
+            let unit = _mm256_set1_epi8((16u8 << p) as i8);
+            let spread_lo = _mm256_shuffle_epi8(bits, lo_bytes);
+            let spread_hi = _mm256_shuffle_epi8(bits, hi_bytes);
+            let set_lo = _mm256_cmpeq_epi8(_mm256_or_si256(spread_lo, others), all);
+            let set_hi = _mm256_cmpeq_epi8(_mm256_or_si256(spread_hi, others), all);
+            lo = _mm256_or_si256(lo, _mm256_and_si256(set_lo, unit));
+            hi = _mm256_or_si256(hi, _mm256_and_si256(set_hi, unit));
         }
         (lo, hi)
+    }
+}
+
+/// The 64 8-bit codes of a chunk record (stored as bytes), split into low nibbles and the
+/// 4 bits above: ((nibbles 0–31, nibbles 32–63), (high 0–31, high 32–63)).
+///
+/// # Safety
+/// `rec` points at 64 readable code bytes; the CPU has AVX2.
+#[inline(always)]
+unsafe fn bytes_split(rec: *const u8) -> ((__m256i, __m256i), (__m256i, __m256i)) {
+    // SAFETY: the caller passes 64 readable bytes and runs with AVX2 (# Safety).
+    unsafe {
+        let m = _mm256_set1_epi8(0x0F);
+        let a = _mm256_loadu_si256(rec as *const __m256i);
+        let b = _mm256_loadu_si256(rec.add(32) as *const __m256i);
+        (
+            (_mm256_and_si256(a, m), _mm256_and_si256(b, m)),
+            (
+                _mm256_and_si256(_mm256_srli_epi16::<4>(a), m),
+                _mm256_and_si256(_mm256_srli_epi16::<4>(b), m),
+            ),
+        )
     }
 }
 
@@ -166,7 +184,7 @@ unsafe fn codes<const P: usize>(rec: *const u8) -> (__m256i, __m256i) {
         if P == 0 {
             return (lo, hi);
         }
-        let (pl, ph) = planes::<P>(rec, 16);
+        let (pl, ph) = planes::<P>(rec);
         (_mm256_or_si256(lo, pl), _mm256_or_si256(hi, ph))
     }
 }
@@ -275,8 +293,8 @@ unsafe fn kernel<const S: u8, const P: usize, const R: usize, const C: usize>(
         let xs = acts.lane_scale.as_ptr().add(c * lanes);
         let xsum = acts.lane_sum.as_ptr().add(c * lanes);
         let mut acc = [[[_mm256_setzero_ps(); 2]; C]; R];
-        // 8-bit codes (P = 4) reach 255: their nibbles and high parts are summed apart.
-        let split = P == 4;
+        // 8-bit codes (stored as bytes) reach 255: their nibbles and high parts are summed apart.
+        let split = P == BYTE_PLANES;
         for ch in 0..part.chunks_per_row() {
             let mut q = [[_mm256_setzero_si256(); 2]; R];
             let mut high = [[_mm256_setzero_si256(); 2]; R];
@@ -287,7 +305,7 @@ unsafe fn kernel<const S: u8, const P: usize, const R: usize, const C: usize>(
                 // The same chunk of the rows two blocks ahead (as the AVX-512 kernel).
                 _mm_prefetch::<_MM_HINT_T0>(rec.wrapping_add(2 * R * rb) as *const i8);
                 let ((lo, hi), (hl, hh)) = if split {
-                    (nibbles(rec), planes::<P>(rec, 1))
+                    bytes_split(rec)
                 } else {
                     (
                         codes::<P>(rec),
@@ -321,6 +339,59 @@ unsafe fn kernel<const S: u8, const P: usize, const R: usize, const C: usize>(
             }
         }
     }
+}
+
+/// Byte-shuffle controls that fill a half-vector of 16 pair lanes with their sub-scales from
+/// 8 widened scales held in each 128-bit half: entry `2j + h` serves half `h` (pair lanes
+/// `16h … 16h + 15`) of chunk `j`, picking in each 128-bit half the i16 that
+/// `quant_matmul::pair_scale_index` names for its 8 pair lanes (modulo 8).
+const fn scale_pick_table(weights_per_scale: usize) -> [[u8; 32]; 8] {
+    let mut t = [[0u8; 32]; 8];
+    let mut e = 0;
+    while e < 8 {
+        let (j, h) = (e / 2, e % 2);
+        let mut b = 0;
+        while b < 32 {
+            // Pair lane of byte b: 8 per 128-bit half.
+            let lane = 16 * h + b / 2;
+            let index = pair_scale_index(weights_per_scale, j, lane) % 8;
+            t[e][b] = (2 * index + b % 2) as u8;
+            b += 1;
+        }
+        e += 1;
+    }
+    t
+}
+/// `scale_pick_table` for one scale per 32 weights (Q4_K, Q5_K).
+static SCALE_PICK_32: [[u8; 32]; 8] = scale_pick_table(32);
+/// `scale_pick_table` for one scale per 16 weights (Q6_K).
+static SCALE_PICK_16: [[u8; 32]; 8] = scale_pick_table(16);
+
+/// 8 scale bytes at `p` as i16 (sign-extended when `SIGNED`), in both 128-bit halves.
+///
+/// # Safety
+/// `p` points at 8 readable bytes; the CPU has AVX2.
+#[inline(always)]
+unsafe fn widened8<const SIGNED: bool>(p: *const u8) -> __m256i {
+    // SAFETY: the caller passes 8 readable bytes and runs with AVX2 (# Safety).
+    unsafe {
+        let v = _mm_loadl_epi64(p as *const __m128i);
+        _mm256_broadcastsi128_si256(if SIGNED {
+            _mm_cvtepi8_epi16(v)
+        } else {
+            _mm_cvtepu8_epi16(v)
+        })
+    }
+}
+
+/// Entry `e` of a scale-pick table as a vector.
+///
+/// # Safety
+/// The CPU has AVX.
+#[inline(always)]
+unsafe fn pick_at(table: &[[u8; 32]; 8], e: usize) -> __m256i {
+    // SAFETY: a 32-byte entry of a static table; AVX (# Safety).
+    unsafe { _mm256_loadu_si256(table[e].as_ptr() as *const __m256i) }
 }
 
 /// Dispatches one weight row × `nc` (≤ [`NC_AVX2`]) activation rows of a k-quant part.
@@ -400,32 +471,19 @@ unsafe fn super_kernel<const Z: bool, const P: usize, const C: usize>(
             _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(128) as *const i8);
             let d = half_at(h);
             // The 16 scale bytes after d and dmin: signed for Q6_K, unsigned 6-bit sc then mn
-            // for Q4_K / Q5_K.
+            // for Q4_K / Q5_K. Widened to i16, 8 to a 128-bit half, in both halves; each chunk's
+            // pair-lane scales are then one byte shuffle per half-vector (`SCALE_PICK_*`).
             let sb = h.add(SUPER_HEADER_SCALES);
-            let sc = |t: usize| -> i16 {
-                if Z {
-                    (*sb.add(t) as i8) as i16
-                } else {
-                    *sb.add(t) as i16
-                }
-            };
+            let first8 = widened8::<Z>(sb);
+            let last8 = if Z { widened8::<Z>(sb.add(8)) } else { first8 };
+            let pick = if Z { &SCALE_PICK_16 } else { &SCALE_PICK_32 };
             let mut iacc = [[_mm256_setzero_si256(); 2]; C];
             for j in 0..4 {
                 let (qlo, qhi) = codes::<P>(h.add(header + j * cbytes));
-                let (slo, shi) = if Z {
-                    (
-                        _mm256_set_m128i(_mm_set1_epi16(sc(4 * j + 1)), _mm_set1_epi16(sc(4 * j))),
-                        _mm256_set_m128i(
-                            _mm_set1_epi16(sc(4 * j + 3)),
-                            _mm_set1_epi16(sc(4 * j + 2)),
-                        ),
-                    )
-                } else {
-                    (
-                        _mm256_set1_epi16(sc(2 * j)),
-                        _mm256_set1_epi16(sc(2 * j + 1)),
-                    )
-                };
+                // Q6_K's chunks 2 and 3 take scales 8–15.
+                let src = if Z && j >= 2 { last8 } else { first8 };
+                let slo = _mm256_shuffle_epi8(src, pick_at(pick, 2 * j));
+                let shi = _mm256_shuffle_epi8(src, pick_at(pick, 2 * j + 1));
                 for cc in 0..C {
                     let x = a
                         .codes

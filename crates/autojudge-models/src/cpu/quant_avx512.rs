@@ -8,7 +8,7 @@
 use std::arch::x86_64::*;
 
 use super::quant_activations::{QuantActivations, SuperActivations};
-use super::quant_format::{ScaleScheme, CHUNK, SUPER, SUPER_HEADER_SCALES};
+use super::quant_format::{ScaleScheme, BYTE_PLANES, CHUNK, SUPER, SUPER_HEADER_SCALES};
 use super::quant_matmul::{pair_scale_index, FLAT_OFFSET, FLAT_ZERO, NC};
 use super::quant_matrix::QuantPart;
 
@@ -74,13 +74,16 @@ pub unsafe fn block(
 /// The 64 codes of a chunk record as unsigned bytes.
 ///
 /// # Safety
-/// `rec` points at a whole chunk record (32 nibble bytes, then `8 · P` high-bit bytes);
-/// the CPU has AVX-512F and AVX-512BW.
+/// `rec` points at a whole chunk record (32 nibble bytes, then `8 · P` high-bit bytes; 64
+/// code bytes for 8-bit codes); the CPU has AVX-512F and AVX-512BW.
 #[inline(always)]
 unsafe fn codes<const P: usize>(rec: *const u8) -> __m512i {
     // SAFETY: the caller passes a whole chunk record and runs with the kernel's CPU features (#
     // Safety).
     unsafe {
+        if P == BYTE_PLANES {
+            return _mm512_loadu_si512(rec as *const __m512i);
+        }
         let nib = _mm512_broadcast_i64x4(_mm256_loadu_si256(rec as *const __m256i));
         let high = _mm512_srli_epi16::<4>(nib);
         let both = _mm512_mask_blend_epi8(0xFFFF_FFFF_0000_0000, nib, high);

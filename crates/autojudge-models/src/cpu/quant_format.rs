@@ -4,14 +4,17 @@
 //! chunks of 64 weights' codes, so two kernels (flat and k-quant scales) serve them all:
 //!
 //! ```text
-//! codes  = [32 bytes of nibbles][planes × 8-byte bit masks]
+//! codes  = [32 bytes of nibbles][planes × 8-byte bit masks]   (codes below 8 bits)
+//!        = [64 bytes, one code each]                          (8-bit codes: planes = 4)
 //! flat   row = per chunk: [codes][scale bytes]
 //! k-quant row = per 256 weights: [d: f16][dmin: f16 or 0][16 scale bytes][4 × codes]
 //! ```
 //!
-//! Byte `i` of the nibbles holds the low 4 bits of the codes of weights `i` (low nibble) and
-//! `32 + i` (high nibble); bit `i` of plane `p` is bit `4 + p` of weight `i`'s code. Codes are
-//! unsigned (0 ..= 2^(4+planes) − 1); what a code means comes from the [`ScaleScheme`].
+//! Below 8 bits, byte `i` of the nibbles holds the low 4 bits of the codes of weights `i` (low
+//! nibble) and `32 + i` (high nibble); bit `i` of plane `p` is bit `4 + p` of weight `i`'s
+//! code. 8-bit codes (Q8_0, requantized rows) take the same 64 bytes as plain bytes, which every
+//! kernel loads without unpacking. Codes are unsigned (0 ..= 2^(4+planes) − 1); what a code
+//! means comes from the [`ScaleScheme`].
 
 use crate::gguf::GgmlType;
 
@@ -21,6 +24,8 @@ pub const CHUNK: usize = 64;
 pub const SUPER: usize = 256;
 /// Bytes of a 256-weight record's `d` and `dmin` (f16 each, as stored in the file).
 pub const SUPER_HEADER_SCALES: usize = 4;
+/// The plane count of 8-bit codes, which are stored as plain bytes instead of planes.
+pub const BYTE_PLANES: usize = 4;
 
 /// How a chunk's scales are stored and how a code `q` becomes a weight.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

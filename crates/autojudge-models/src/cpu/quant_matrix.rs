@@ -6,7 +6,9 @@
 use half::f16;
 use rayon::prelude::*;
 
-use super::quant_format::{QuantFormat, ScaleScheme, CHUNK, SUPER, SUPER_HEADER_SCALES};
+use super::quant_format::{
+    QuantFormat, ScaleScheme, BYTE_PLANES, CHUNK, SUPER, SUPER_HEADER_SCALES,
+};
 use crate::gguf::GgmlType;
 
 /// Rows of one block type inside a [`QuantMatrix`].
@@ -181,6 +183,10 @@ impl QuantPart {
     pub fn chunk_codes(&self, r: usize, c: usize) -> [u8; CHUNK] {
         let rec = &self.row(r)[self.codes_offset(c)..];
         let mut q = [0u8; CHUNK];
+        if self.format.planes == BYTE_PLANES {
+            q.copy_from_slice(&rec[..CHUNK]);
+            return q;
+        }
         for i in 0..32 {
             q[i] = rec[i] & 0x0F;
             q[32 + i] = rec[i] >> 4;
@@ -250,15 +256,10 @@ fn write_row(part: &QuantPart, rc: &RowCodes, out: &mut [u8]) {
         let at = part.codes_offset(c);
         let rec = &mut out[at..at + f.codes_bytes()];
         let q = &rc.codes[c * CHUNK..(c + 1) * CHUNK];
-        for i in 0..32 {
-            rec[i] = (q[i] & 0x0F) | (q[32 + i] << 4);
-        }
-        for p in 0..f.planes {
-            let bits = q
-                .iter()
-                .enumerate()
-                .fold(0u64, |b, (i, &v)| b | ((((v >> (4 + p)) & 1) as u64) << i));
-            rec[32 + 8 * p..40 + 8 * p].copy_from_slice(&bits.to_le_bytes());
+        if f.planes == BYTE_PLANES {
+            rec.copy_from_slice(q);
+        } else {
+            write_planes(q, f.planes, rec);
         }
         let s = &mut out[at + f.codes_bytes()..];
         match f.scheme {
@@ -292,6 +293,20 @@ fn write_row(part: &QuantPart, rc: &RowCodes, out: &mut [u8]) {
                 }
             }
         }
+    }
+}
+
+/// A chunk's codes below 8 bits as a nibble plane and `planes` bit planes.
+fn write_planes(q: &[u8], planes: usize, rec: &mut [u8]) {
+    for i in 0..32 {
+        rec[i] = (q[i] & 0x0F) | (q[32 + i] << 4);
+    }
+    for p in 0..planes {
+        let bits = q
+            .iter()
+            .enumerate()
+            .fold(0u64, |b, (i, &v)| b | ((((v >> (4 + p)) & 1) as u64) << i));
+        rec[32 + 8 * p..40 + 8 * p].copy_from_slice(&bits.to_le_bytes());
     }
 }
 
