@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # What `--dtype auto` should pick on each instruction set: `bench-model` under every `--isa`
 # this CPU runs, crossed with every host dtype (quant, f16, f32), on the same GGUF files, in
-# alternating rounds. Prints a markdown table of medians (decode step, extend-8, 128-token
+# alternating rounds. Prints a markdown table of medians (decode step, extend-8, PREFILL-token
 # prefill) with each dtype's decode step against the fastest dtype of its set.
 # The dtype decision table in docs/engine.md ("Instruction sets") comes from this script.
 #
 #   scripts/bench-isa.sh [ROUNDS]          (default 3)
 # Env: AUTOJUDGE_MODELS, AUTOJUDGE_BIN, THREADS (2), MODELS (file names), ISAS (default: every
 #      set `autojudge inspect` says this CPU runs), DTYPES ("quant f16 f32"), RAW_DIR (keep the
-#      raw outputs there).
+#      raw outputs there), PREFILL (prompt tokens, 128).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
@@ -16,6 +16,7 @@ M=${AUTOJUDGE_MODELS:-$HOME/.cache/autojudge/models}
 THREADS=${THREADS:-2}
 MODELS=${MODELS:-SmolLM2-135M-Instruct.Q4_1.gguf qwen2.5-coder-0.5b-instruct-q4_k_m.gguf qwen2.5-coder-1.5b-instruct-q4_k_m.gguf}
 DTYPES=${DTYPES:-quant f16 f32}
+PREFILL=${PREFILL:-128}
 if [[ -z ${AUTOJUDGE_BIN:-} ]]; then
   export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/autojudge-target}
   cargo build --release -q -p autojudge-cli
@@ -40,16 +41,17 @@ for r in $(seq "$ROUNDS"); do
     for isa in $ISAS; do
       for dtype in $DTYPES; do
         RAYON_NUM_THREADS=$THREADS "$AUTOJUDGE_BIN" bench-model --model "$f" --dtype "$dtype" \
-          --isa "$isa" --max-context 1024 --prefill 128 --decode 16 --ks 8 --reps 3 \
+          --isa "$isa" --max-context 1024 --prefill "$PREFILL" --decode 16 --ks 8 --reps 3 \
           > "$OUT/$model.$isa.$dtype.$r" 2>&1
       done
     done
     echo "  round $r/$ROUNDS: $model done" >&2
   done
 done
-python3 - "$OUT" "$ISAS" "$DTYPES" $MODELS <<'PY'
+python3 - "$OUT" "$ISAS" "$DTYPES" "$PREFILL" $MODELS <<'PY'
 import glob, re, statistics, sys
-out, isas, dtypes, models = sys.argv[1], sys.argv[2].split(), sys.argv[3].split(), sys.argv[4:]
+out, isas, dtypes, prefill, models = (sys.argv[1], sys.argv[2].split(), sys.argv[3].split(),
+                                      sys.argv[4], sys.argv[5:])
 def parse(path):
     t = open(path).read()
     prefill = float(re.search(r"prefill \d+ tokens: ([\d.]+)s", t).group(1)) * 1e3
@@ -57,7 +59,7 @@ def parse(path):
     ext8 = float(re.search(r"^\s+8\s+([\d.]+)", t, re.M).group(1))
     return decode, ext8, prefill
 print()
-print("| model | --isa | --dtype | decode step ms | extend-8 ms | prefill 128 ms | decode vs the set's fastest |")
+print(f"| model | --isa | --dtype | decode step ms | extend-8 ms | prefill {prefill} ms | decode vs the set's fastest |")
 print("| --- | --- | --- | --- | --- | --- | --- |")
 rounds = 0
 for m in models:

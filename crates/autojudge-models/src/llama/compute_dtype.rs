@@ -22,7 +22,7 @@ pub enum ComputeDType {
     Quant,
     /// The fastest dtype that keeps rows exact: `Quant` on the host kernel where the CPU's
     /// instruction set has SIMD quantized kernels (AVX-512 VNNI or AVX2), `F32` where it has
-    /// not (the portable quantized code is slower: `docs/kernels.md` has the measurements) and
+    /// not (the portable quantized code is several times slower: `docs/results/quant.md`) and
     /// on a GPU.
     Auto,
 }
