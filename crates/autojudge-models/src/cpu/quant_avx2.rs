@@ -206,7 +206,7 @@ unsafe fn sum4(q: __m256i, x: __m256i, weight: i16) -> __m256i {
 /// # Safety
 /// `p` points at 2 readable bytes; the CPU has F16C.
 #[inline(always)]
-unsafe fn half_at(p: *const u8) -> f32 {
+pub(super) unsafe fn half_at(p: *const u8) -> f32 {
     // SAFETY: the caller passes 2 readable bytes and has F16C (# Safety).
     unsafe {
         let bits = (p as *const u16).read_unaligned();
@@ -259,7 +259,7 @@ unsafe fn scales<const S: u8>(s: *const u8, neg_z: f32) -> ([__m256; 2], [__m256
 /// # Safety
 /// The CPU has AVX.
 #[inline(always)]
-unsafe fn tree_sum(lo: __m256, hi: __m256) -> f32 {
+pub(super) unsafe fn tree_sum_halves(lo: __m256, hi: __m256) -> f32 {
     // SAFETY: register-only AVX operations (# Safety).
     unsafe {
         let s8 = _mm256_add_ps(lo, hi);
@@ -335,7 +335,7 @@ unsafe fn kernel<const S: u8, const P: usize, const R: usize, const C: usize>(
         }
         for i in 0..R {
             for j in 0..C {
-                out[i][j] = tree_sum(acc[i][j][0], acc[i][j][1]);
+                out[i][j] = tree_sum_halves(acc[i][j][0], acc[i][j][1]);
             }
         }
     }
@@ -537,7 +537,7 @@ unsafe fn super_kernel<const Z: bool, const P: usize, const C: usize>(
             }
         }
         for cc in 0..C {
-            out[0][cc] = tree_sum(facc[cc][0], facc[cc][1]);
+            out[0][cc] = tree_sum_halves(facc[cc][0], facc[cc][1]);
         }
     }
 }

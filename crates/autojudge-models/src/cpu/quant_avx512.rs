@@ -8,6 +8,7 @@
 use std::arch::x86_64::*;
 
 use super::quant_activations::{QuantActivations, SuperActivations};
+use super::quant_avx2::{half_at, tree_sum_halves};
 use super::quant_format::{ScaleScheme, BYTE_PLANES, CHUNK, SUPER, SUPER_HEADER_SCALES};
 use super::quant_matmul::{pair_scale_index, FLAT_OFFSET, FLAT_ZERO, NC};
 use super::quant_matrix::QuantPart;
@@ -129,32 +130,15 @@ unsafe fn scales<const S: u8>(s: *const u8, neg_z: f32) -> (__m512, __m512) {
     }
 }
 
-/// The f16 at `p` as f32 (F16C).
-///
-/// # Safety
-/// `p` points at 2 readable bytes; the CPU has F16C.
-#[inline(always)]
-unsafe fn half_at(p: *const u8) -> f32 {
-    // SAFETY: the caller passes 2 readable bytes and has F16C (# Safety).
-    unsafe {
-        let bits = (p as *const u16).read_unaligned();
-        _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32)))
-    }
-}
-
-/// `quant_matmul::tree_sum` on a vector.
+/// `quant_matmul::tree_sum` on a vector: its halves (lanes `i`, `i + 8`) first, then as the
+/// AVX2 kernels sum two halves.
 ///
 /// # Safety
 /// The CPU has AVX-512F and AVX-512DQ.
 #[inline(always)]
 unsafe fn tree_sum(v: __m512) -> f32 {
-    // SAFETY: the caller runs with the kernel's CPU features (# Safety).
-    unsafe {
-        let s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps::<1>(v));
-        let s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps::<1>(s8));
-        let s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-        _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps::<0x55>(s2, s2)))
-    }
+    // SAFETY: the caller runs with the kernel's CPU features (# Safety), which include AVX.
+    unsafe { tree_sum_halves(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps::<1>(v)) }
 }
 
 /// `R` weight rows × `C` activation rows of a chunk-format part, into `out`.
