@@ -3,7 +3,8 @@
 # this CPU runs, crossed with every host dtype (quant, f16, f32), on the same GGUF files, in
 # alternating rounds. Prints a markdown table of medians (decode step, extend-8, PREFILL-token
 # prefill) with each dtype's decode step against the fastest dtype of its set.
-# The dtype decision table in docs/engine.md ("Instruction sets") comes from this script.
+# The measurements behind `--dtype auto`'s choice in docs/results/quant.md ("Every x86 CPU")
+# come from this script (docs/engine.md, "Instruction sets", states the rule).
 #
 #   scripts/bench-isa.sh [ROUNDS]          (default 3)
 # Env: AUTOJUDGE_MODELS, AUTOJUDGE_BIN, THREADS (2), MODELS (file names), ISAS (default: every

@@ -1,7 +1,8 @@
 //! The machine's memory bandwidth, measured as STREAM's triad (`a[i] = b[i] + s · c[i]` over
 //! arrays far larger than the caches), so a decode step can be reported as a fraction of what
-//! the memory can deliver: decoding streams every weight once per token, so that fraction is
-//! its ceiling.
+//! the memory delivers: decoding streams every weight once per token. A reference, not a hard
+//! ceiling: STREAM counts 24 bytes per element and not the write-allocate traffic, so a pure
+//! read stream may come out above it.
 
 use std::time::Instant;
 

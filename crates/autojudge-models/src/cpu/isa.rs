@@ -7,9 +7,11 @@
 //! | `scalar`     | portable specification                | portable           | nothing                                |
 //!
 //! Every quantized kernel performs the portable specification's roundings operation for
-//! operation, so all three give bit-identical results (the tests hold each to it); the f32
-//! and f16 kernels sum in the same association but may differ in the last bit between
-//! `scalar` (separate multiply and add) and the SIMD sets (fused multiply-add).
+//! operation, so all three give bit-identical results (the tests hold each to it). The f32
+//! and f16 kernels do not: 16-lane and 8-lane accumulators, fused or separate multiply-adds
+//! and their horizontal sums differ, so their results differ in the last bits between sets
+//! (each set's rows still never depend on k or the batch). An AVX-512 CPU without VNNI runs
+//! them at 8 lanes under `avx2`.
 
 use std::fmt;
 use std::str::FromStr;

@@ -4,8 +4,9 @@
 //! weight vector is loaded once per pair of activation rows and fed to 8 independent FMA
 //! accumulators, so weights stream from memory once per call whatever k is, and the FMA
 //! units, not the tile shape, bound the cost. The matrix's instruction set picks the code:
-//! AVX-512F (under `avx512vnni`), AVX2+FMA+F16C, or portable code; all sum in the same order
-//! per 8-lane vector, then across lanes.
+//! AVX-512F with 16-lane accumulators (under `avx512vnni`), AVX2+FMA+F16C with 8 lanes, or
+//! portable code (8 lanes, separate multiply and add). Each sums the same way whatever k is,
+//! but the three sum differently, so their results may differ in the last bits.
 
 use rayon::prelude::*;
 

@@ -37,7 +37,9 @@ const PF: usize = 4;
 /// flat-scale part to a monomorphized kernel.
 ///
 /// # Safety
-/// The CPU must have the features of `Isa::Avx2`; `r + nr ≤ part.rows`, `c + nc ≤ acts.rows`.
+/// The CPU must have the features of `Isa::Avx2`; `part.data` holds `part.rows` whole rows
+/// and `acts` rows of `part.cols` padded values (`quant_matmul_xwt` checks both);
+/// `r + nr ≤ part.rows`, `c + nc ≤ acts.rows`.
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn block(
     part: &QuantPart,
@@ -49,7 +51,7 @@ pub unsafe fn block(
     acc: &mut [[f32; NC]; 4],
 ) {
     // SAFETY: the caller guarantees the CPU features and the row ranges (# Safety), which is
-    // each kernel's contract; the shapes are checked here.
+    // each kernel's contract; the ranges and the block shape are checked here.
     unsafe {
         assert!(r + nr <= part.rows && c + nc <= acts.rows);
         assert!(
@@ -273,7 +275,7 @@ pub(super) unsafe fn tree_sum_halves(lo: __m256, hi: __m256) -> f32 {
 ///
 /// # Safety
 /// The CPU has the enabled features; `r + R ≤ part.rows`, `c + C ≤ acts.rows`, `R ≤ 4`,
-/// `C ≤ NC` (`block` checks these before dispatching).
+/// `C ≤ NC_AVX2` (`block` checks these before dispatching).
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn kernel<const S: u8, const P: usize, const R: usize, const C: usize>(
     part: &QuantPart,
@@ -409,7 +411,7 @@ pub unsafe fn block_super(
     acc: &mut [[f32; NC]; 4],
 ) {
     // SAFETY: the caller guarantees the CPU features and the row ranges (# Safety), which is
-    // each kernel's contract; the shapes are checked here.
+    // each kernel's contract; the ranges, the widths and the block shape are checked here.
     unsafe {
         assert!(r + nr <= part.rows && c + nc <= acts.rows);
         assert_eq!(acts.cols, part.cols);
@@ -443,7 +445,7 @@ pub unsafe fn block_super(
 /// `4j + 3`).
 ///
 /// # Safety
-/// The CPU has the enabled features; `r < part.rows`, `c + C ≤ a.rows`, `C ≤ NC`
+/// The CPU has the enabled features; `r < part.rows`, `c + C ≤ a.rows`, `C ≤ NC_AVX2`
 /// (`block_super` checks them).
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn super_kernel<const Z: bool, const P: usize, const C: usize>(

@@ -65,7 +65,11 @@ pub fn quant_matmul_xwt(x: &[f32], k: usize, w: &QuantMatrix, y: &mut [f32], isa
     let (rows, cols) = (w.rows(), w.cols());
     // The SIMD kernels are `unsafe` on a CPU without their features.
     assert!(
-        isa != Isa::Auto && isa.missing_features().is_empty(),
+        isa != Isa::Auto,
+        "quantized kernels need a resolved instruction set"
+    );
+    assert!(
+        isa.missing_features().is_empty(),
         "quantized kernels asked to run {isa} on a CPU without it"
     );
     assert_eq!(x.len(), k * cols, "x shape");
@@ -511,7 +515,7 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "quantized kernels asked to run auto")]
+    #[should_panic(expected = "quantized kernels need a resolved instruction set")]
     fn an_unresolved_isa_is_refused() {
         let m = matrix(GgmlType::Q4_0, 2, 64);
         let mut y = vec![0.0; 2];

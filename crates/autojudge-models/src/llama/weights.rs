@@ -162,7 +162,11 @@ impl<B: Backend> LlamaWeights<B> {
     ) -> ModelResult<Self> {
         let c = config;
         let kernel = kernel.resolve::<B>();
-        let isa = isa.resolve()?;
+        // The instruction set matters (and must exist) only where the host kernels run.
+        let isa = match kernel {
+            ProjectionKernel::Host => isa.resolve()?,
+            _ => Isa::Scalar,
+        };
         let dtype = dtype.resolve(kernel, isa);
         if dtype == ComputeDType::Quant && kernel != ProjectionKernel::Host {
             return Err(ModelError::InvalidOption {
